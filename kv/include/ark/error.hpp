@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+namespace ark {
+
+/// Every failure ark reports. The numeric values are stable: they cross process
+/// boundaries (CAF error codes, exit statuses of tools) -- never renumber.
+enum class errc : std::uint8_t {
+  none = 0,
+  not_found = 1,          ///< The key (or actor, or data) does not exist.
+  invalid_key = 2,        ///< Bytes that are not a valid encoded key, or a key ark cannot encode.
+  key_too_large = 3,      ///< An encoded key exceeds the backend key limit.
+  value_too_large = 4,    ///< A value exceeds the documented value limit.
+  nesting_too_deep = 5,   ///< A key nests tuples deeper than max_key_depth.
+  type_mismatch = 6,      ///< A typed read of a raw value, or of a value of another type.
+  corrupt_value = 7,      ///< Stored bytes that cannot be decoded.
+  map_full = 8,           ///< The LMDB map could not be grown further.
+  disk_full = 9,          ///< The file system holding the data directory is full.
+  io_error = 10,          ///< The operating system reported an I/O failure.
+  locked = 11,            ///< Another process holds the data directory's write lock.
+  format_version = 12,    ///< The data directory was written by a newer, unknown format.
+  read_only = 13,         ///< A write through a store opened read-only.
+  invalid_argument = 14,  ///< A caller passed an option or argument that makes no sense.
+  batch_too_large = 15,   ///< One atomic write touched more pages than a transaction holds.
+  backend_failure = 16,   ///< Any other storage engine failure (the context names it).
+  no_data_dir = 17,       ///< The data directory does not exist or is not an ark data directory.
+};
+
+/// Returns the name of `code` (e.g. "key_too_large").
+std::string_view to_string(errc code);
+
+/// Returns the advice printed with `code`: what the user can do about it.
+std::string_view remedy(errc code);
+
+/// An error value: a code plus context naming what failed (which key, which
+/// file, which actor). Default-constructed means "no error". Cheap to move.
+class error {
+ public:
+  error() = default;
+  error(errc code, std::string context) : code_(code), context_(std::move(context)) {}
+  explicit error(errc code) : code_(code) {}
+
+  errc code() const { return code_; }
+  const std::string& context() const { return context_; }
+
+  /// True when this holds an error (as caf::error).
+  explicit operator bool() const { return code_ != errc::none; }
+
+  /// "key_too_large: key [\"user\", ...] is 600 bytes, limit 503. Remedy: ..."
+  std::string message() const;
+
+  friend bool operator==(const error& e, errc c) { return e.code_ == c; }
+  friend bool operator!=(const error& e, errc c) { return e.code_ != c; }
+
+ private:
+  errc code_ = errc::none;
+  std::string context_;
+};
+
+std::ostream& operator<<(std::ostream& out, const error& e);
+
+}  // namespace ark

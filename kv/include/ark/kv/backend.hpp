@@ -1,0 +1,112 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ark/expected.hpp"
+
+namespace ark::kv {
+
+/// One write inside a backend_batch, on encoded bytes.
+struct write_op {
+  enum class kind : std::uint8_t {
+    put,    ///< set `key` to `value` (a stored value: [tag][payload])
+    del,    ///< remove `key` if present
+    clear,  ///< remove every key of the space (`key`, `value` unused)
+  };
+  kind op;
+  std::string key;
+  std::string value;
+};
+
+/// The writes of one keyspace inside a backend_batch, applied in order.
+struct space_writes {
+  std::string space;  ///< the encoded space key (see store::open)
+  std::vector<write_op> ops;
+};
+
+/// An atomic set of writes over any number of keyspaces: a backend applies
+/// all of them in one transaction, or none.
+class backend_batch {
+ public:
+  /// Returns the writes of `space`, creating the group at the end if the last
+  /// group is for another space.
+  space_writes& for_space(std::string_view space);
+
+  void put(std::string_view space, std::string key, std::string value);
+  void del(std::string_view space, std::string key);
+  void clear(std::string_view space);
+  void append(space_writes group) { groups_.push_back(std::move(group)); }
+
+  const std::vector<space_writes>& groups() const { return groups_; }
+  bool empty() const;
+  std::size_t op_count() const;
+
+ private:
+  std::vector<space_writes> groups_;
+};
+
+/// A half-open range [begin, end) of encoded keys inside one space; no `end`
+/// means "to the end of the space".
+struct byte_range {
+  std::string begin;
+  std::optional<std::string> end;
+};
+
+/// A LevelDB-style iterator over one space's keys in a byte_range, ascending or
+/// descending. It sees one consistent snapshot of the backend taken when it was
+/// created. key() and value() stay valid until the next call to next().
+class backend_cursor {
+ public:
+  virtual ~backend_cursor() = default;
+  virtual bool valid() const = 0;
+  /// REQUIRES: valid().
+  virtual void next() = 0;
+  /// The encoded user key (without any space prefix). REQUIRES: valid().
+  virtual std::string_view key() const = 0;
+  /// The stored value. REQUIRES: valid().
+  virtual std::string_view value() const = 0;
+  /// The error that ended iteration early, or an empty error.
+  virtual const error& status() const = 0;
+};
+
+/// Storage engine interface: an ordered map from (space, key) to value bytes,
+/// with atomic batches. Keys and values arrive encoded; limits and typing are
+/// enforced above, by store. Implementations are thread-safe and must pass
+/// the conformance suite (ark/kv/testing/conformance.hpp).
+class backend {
+ public:
+  virtual ~backend() = default;
+
+  /// A short name for messages ("lmdb", "memory").
+  virtual std::string_view name() const = 0;
+
+  /// The stored value of `key` in `space`, or not_found.
+  virtual expected<std::string> get(std::string_view space, std::string_view key) = 0;
+
+  /// The stored values of `keys` in `space`, read from one snapshot; missing
+  /// keys are empty optionals.
+  virtual expected<std::vector<std::optional<std::string>>> get_batch(
+      std::string_view space, const std::vector<std::string>& keys) = 0;
+
+  /// A cursor over `space` restricted to `range`, ascending or descending.
+  virtual expected<std::unique_ptr<backend_cursor>> scan(std::string_view space,
+                                                         const byte_range& range,
+                                                         bool reverse) = 0;
+
+  /// Applies every write of `batch` atomically. Returns how many existing keys
+  /// the batch removed (del of a present key and clear count; puts do not).
+  /// On failure nothing of the batch is visible.
+  virtual expected<std::uint64_t> apply(const backend_batch& batch) = 0;
+
+  /// Up to `limit` encoded space keys greater than `after`, ascending, of the
+  /// spaces holding at least one key. Page with the last key returned.
+  virtual expected<std::vector<std::string>> spaces(std::string_view after,
+                                                    std::size_t limit) = 0;
+};
+
+}  // namespace ark::kv

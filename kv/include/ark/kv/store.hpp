@@ -1,0 +1,207 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ark/expected.hpp"
+#include "ark/kv/backend.hpp"
+#include "ark/kv/key.hpp"
+#include "ark/kv/value.hpp"
+
+namespace ark::kv {
+
+/// Largest encoded user key, in bytes: LMDB's 511-byte key limit minus the
+/// 8-byte space id every stored key carries (doc/storage_format.md). The same
+/// limit holds on every backend.
+inline constexpr std::size_t max_key_size = 503;
+
+/// Largest encoded space key, in bytes (LMDB's key limit).
+inline constexpr std::size_t max_space_key_size = 511;
+
+/// Which keys list() and count() visit. All bounds are complete keys in the
+/// same space; they combine by intersection.
+struct list_options {
+  /// Only keys that start with these tuple elements: ["user"] matches
+  /// ["user"] and ["user", 7] but not ["users"].
+  std::optional<key> prefix;
+  /// Only keys >= start.
+  std::optional<key> start;
+  /// Only keys < end.
+  std::optional<key> end;
+  /// Descending key order.
+  bool reverse = false;
+  /// At most this many entries; 0 means no limit.
+  std::size_t limit = 0;
+};
+
+/// Iterates the entries selected by list(), streaming from the backend (one
+/// entry decoded at a time, so listing millions of keys holds none of them).
+/// LevelDB-style:
+///   for (auto c = kv.list(opts); c.valid(); c.next()) use(c.key(), c.value());
+///   if (c.status()) handle(c.status());
+class cursor {
+ public:
+  cursor() = default;
+  cursor(cursor&&) noexcept = default;
+  cursor& operator=(cursor&&) noexcept = default;
+
+  bool valid() const { return valid_; }
+  /// REQUIRES: valid().
+  void next();
+  /// REQUIRES: valid().
+  const ark::key& key() const { return key_; }
+  /// REQUIRES: valid().
+  const kv::value& value() const { return value_; }
+  /// The error that ended iteration early (a corrupt entry or a backend
+  /// failure), or an empty error when the range was simply exhausted.
+  const error& status() const { return status_; }
+
+ private:
+  friend class store;
+  cursor(std::unique_ptr<backend_cursor> c, std::size_t limit);
+  explicit cursor(error e) : status_(std::move(e)) {}
+  void load();
+
+  std::unique_ptr<backend_cursor> impl_;
+  std::size_t remaining_ = 0;  // 0 = unlimited
+  bool limited_ = false;
+  bool valid_ = false;
+  ark::key key_;
+  kv::value value_ = kv::value::raw({});
+  error status_;
+};
+
+/// Writes to one store applied together: all of them or none. Building never
+/// fails; the first invalid key or value is remembered and store::apply
+/// reports it without writing anything.
+class write_batch {
+ public:
+  template <class T>
+  write_batch& put(const key& k, const T& v) {
+    return put_value(k, value::pack(v));
+  }
+  write_batch& put_raw(const key& k, std::string_view bytes);
+  write_batch& put_value(const key& k, const value& v);
+  write_batch& del(const key& k);
+  /// Removes every key of the store (ops before it in the batch included).
+  write_batch& delete_all();
+
+  std::size_t size() const { return ops_.size(); }
+  bool empty() const { return ops_.empty(); }
+  /// The first error met while building, or an empty error.
+  const error& status() const { return status_; }
+
+ private:
+  friend class store;
+  std::vector<write_op> ops_;
+  error status_;
+};
+
+/// One keyspace's ordered key-value store: the typed API over a backend.
+/// Keys are structured (ark::key); values are msgpack-serializable C++ types
+/// or raw bytes. Every operation stays inside this store's space: whatever
+/// bytes a key holds, no call reads or changes another space's keys.
+///
+/// A store is a cheap handle (a backend pointer plus the encoded space);
+/// copies refer to the same data. Thread-safe when its backend is.
+class store {
+ public:
+  /// A store over `space` in `b`. Fails with invalid_key / key_too_large /
+  /// nesting_too_deep when `space` cannot be encoded within max_space_key_size.
+  static expected<store> open(std::shared_ptr<backend> b, const key& space);
+
+  const key& space() const { return space_; }
+  const std::string& encoded_space() const { return encoded_space_; }
+  backend& engine() const { return *backend_; }
+
+  /// The value of `k` unpacked as T; not_found when absent, type_mismatch
+  /// when it holds raw bytes or another type.
+  template <class T>
+  expected<T> get(const key& k) const {
+    auto v = get_value(k);
+    if (!v) return v.error();
+    return v->template as<T>();
+  }
+
+  /// The value of `k`, or `fallback` when absent.
+  template <class T>
+  expected<T> get_or(const key& k, T fallback) const {
+    auto v = get_value(k);
+    if (!v) {
+      if (v.error() == errc::not_found) return fallback;
+      return v.error();
+    }
+    return v->template as<T>();
+  }
+
+  /// The raw bytes stored under `k`; type_mismatch when it holds msgpack.
+  expected<std::string> get_raw(const key& k) const;
+
+  /// The stored value of `k` (either kind), or not_found.
+  expected<value> get_value(const key& k) const;
+
+  /// The values of `keys` from one consistent snapshot, in the same order;
+  /// absent keys give empty optionals.
+  expected<std::vector<std::optional<value>>> get_batch(const std::vector<key>& keys) const;
+
+  /// A cursor over the entries `opts` selects.
+  cursor list(const list_options& opts = {}) const;
+
+  /// How many entries list(opts) would visit.
+  expected<std::uint64_t> count(const list_options& opts = {}) const;
+
+  template <class T>
+  expected<void> put(const key& k, const T& v) {
+    return put_value(k, value::pack(v));
+  }
+  /// Stores `bytes` unencoded, tagged raw.
+  expected<void> put_raw(const key& k, std::string_view bytes);
+  expected<void> put_value(const key& k, const value& v);
+
+  /// Stores every pair atomically.
+  template <class T>
+  expected<void> put_batch(const std::vector<std::pair<key, T>>& entries) {
+    write_batch b;
+    for (const auto& [k, v] : entries) b.put(k, v);
+    auto r = apply(b);
+    if (!r) return r.error();
+    return {};
+  }
+
+  /// Removes `k`; returns whether it existed.
+  expected<bool> del(const key& k);
+
+  /// Removes `keys` atomically; returns how many existed.
+  expected<std::uint64_t> delete_batch(const std::vector<key>& keys);
+
+  /// Removes every key of this store; returns how many there were.
+  expected<std::uint64_t> delete_all();
+
+  /// Applies `batch` atomically; returns how many existing keys it removed.
+  expected<std::uint64_t> apply(const write_batch& batch);
+
+  /// Converts `batch` to backend writes for this space (for callers that
+  /// combine several stores' writes in one backend_batch).
+  expected<space_writes> to_space_writes(const write_batch& batch) const;
+
+  /// The byte range list(opts) visits, or an empty optional when it is empty.
+  expected<std::optional<byte_range>> range_of(const list_options& opts) const;
+
+ private:
+  store(std::shared_ptr<backend> b, key space, std::string encoded)
+      : backend_(std::move(b)), space_(std::move(space)), encoded_space_(std::move(encoded)) {}
+
+  std::shared_ptr<backend> backend_;
+  key space_;
+  std::string encoded_space_;
+};
+
+/// Encodes `k` as a user key, checking max_key_size; errors name the key.
+expected<std::string> encode_user_key(const key& k);
+
+}  // namespace ark::kv
