@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ark/kv/backend.hpp"
+
+namespace ark::kv {
+
+/// Version of the on-disk layout written to the `meta` database. A data
+/// directory with a larger version is refused (format_version). Bump only
+/// with a migration path; never reuse a number.
+inline constexpr std::uint32_t storage_format_version = 1;
+
+/// How a commit reaches the disk (doc/storage_format.md).
+enum class durability : std::uint8_t {
+  sync,     ///< fsync data and meta page before a commit returns (default)
+  relaxed,  ///< fsync data, not the meta page (MDB_NOMETASYNC): a crash may lose the last commit
+  none,     ///< no fsync (MDB_NOSYNC): the OS writes back; for caches and tests
+};
+
+struct lmdb_options {
+  /// Open for reading only: no lock file is taken, writes fail with read_only.
+  /// Works while a host writes to the same directory.
+  bool read_only = false;
+  /// Create the directory when it is missing (ignored when read_only).
+  bool create_if_missing = true;
+  durability mode = durability::sync;
+  /// Initial LMDB map size; the map doubles on MDB_MAP_FULL up to max_map_size.
+  std::size_t initial_map_size = std::size_t{1} << 30;
+  /// Ceiling for automatic growth (default 1 TiB); beyond it writes get map_full.
+  std::size_t max_map_size = std::size_t{1} << 40;
+  /// Concurrent read transactions (open cursors count) this process may hold.
+  unsigned max_readers = 1024;
+};
+
+/// The default backend: one LMDB environment per data directory, with the
+/// named databases `meta`, `spaces` and `kv` (doc/storage_format.md).
+///
+/// A writable backend holds an exclusive lock on `<dir>/ark.lock` for its
+/// lifetime, so a second writer on the same directory fails with `locked`
+/// and leaves the first unharmed. Writes are serialized inside the process;
+/// reads run concurrently and never block the writer.
+class lmdb_backend final : public backend {
+ public:
+  /// Opens (or creates) the data directory `dir`. Errors: no_data_dir (missing
+  /// directory when read_only or !create_if_missing, or not an ark directory
+  /// when read_only), locked, format_version, io_error, backend_failure.
+  static expected<std::shared_ptr<lmdb_backend>> open(const std::string& dir,
+                                                      const lmdb_options& opts = {});
+
+  ~lmdb_backend() override;
+
+  std::string_view name() const override { return "lmdb"; }
+  expected<std::string> get(std::string_view space, std::string_view key) override;
+  expected<std::vector<std::optional<std::string>>> get_batch(
+      std::string_view space, const std::vector<std::string>& keys) override;
+  expected<std::unique_ptr<backend_cursor>> scan(std::string_view space, const byte_range& range,
+                                                 bool reverse) override;
+  expected<std::uint64_t> apply(const backend_batch& batch) override;
+  expected<std::vector<std::string>> spaces(std::string_view after, std::size_t limit) override;
+
+  const std::string& path() const;
+  /// The current map size in bytes (grows on demand).
+  std::size_t map_size() const;
+  /// Flushes buffered commits to disk (useful in durability::none).
+  expected<void> sync();
+
+  struct impl;
+
+ private:
+  explicit lmdb_backend(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace ark::kv
