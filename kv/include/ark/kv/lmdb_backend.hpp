@@ -71,8 +71,8 @@ class lmdb_backend final : public backend {
   struct impl;
 
  private:
-  explicit lmdb_backend(std::unique_ptr<impl> p);
-  std::unique_ptr<impl> impl_;
+  explicit lmdb_backend(std::shared_ptr<impl> p);
+  std::shared_ptr<impl> impl_;  // shared with open cursors
 };
 
 }  // namespace ark::kv

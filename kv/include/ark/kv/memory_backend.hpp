@@ -27,7 +27,7 @@ class memory_backend final : public backend {
 
  private:
   memory_backend();
-  std::unique_ptr<impl> impl_;
+  std::shared_ptr<impl> impl_;  // shared with open cursors
 };
 
 }  // namespace ark::kv
