@@ -261,21 +261,24 @@ struct lmdb_backend::impl {
     for (const auto& g : batch.groups()) {
       // Spaces created earlier in this transaction first: find_space caches
       // what it reads, and it must never cache an id that is not committed.
-      expected<std::uint64_t> id = std::uint64_t{0};
+      std::uint64_t id = 0;
       for (const auto& [s, sid] : created)
         if (s == g.space) id = sid;
-      if (*id == 0) id = find_space(t.get(), g.space);
-      if (!id) return id.error();
+      if (id == 0) {
+        auto found = find_space(t.get(), g.space);
+        if (!found) return found.error();
+        id = *found;
+      }
       bool has_put = std::any_of(g.ops.begin(), g.ops.end(),
                                  [](const write_op& op) { return op.op == write_op::kind::put; });
-      if (*id == 0) {
+      if (id == 0) {
         if (!has_put) continue;  // nothing to delete in a space that never held keys
         auto nid = create_space(t.get(), g.space);
         if (!nid) return nid.error();
-        *id = *nid;
-        created.emplace_back(g.space, *nid);
+        id = *nid;
+        created.emplace_back(g.space, id);
       }
-      const std::string prefix = be64(*id);
+      const std::string prefix = be64(id);
       for (const auto& op : g.ops) {
         if (op.op == write_op::kind::clear) {
           auto n = clear_space(t.get(), prefix);

@@ -85,7 +85,7 @@ write_batch& write_batch::put_raw(const key& k, std::string_view bytes) {
   return put_value(k, value::raw(bytes));
 }
 
-write_batch& write_batch::put_value(const key& k, const value& v) {
+write_batch& write_batch::put_value(const key& k, value&& v) {
   if (status_) return *this;
   auto ek = encode_user_key(k);
   if (!ek) {
@@ -96,7 +96,7 @@ write_batch& write_batch::put_value(const key& k, const value& v) {
     status_ = r.error();
     return *this;
   }
-  ops_.push_back({write_op::kind::put, std::move(*ek), v.stored()});
+  ops_.push_back({write_op::kind::put, std::move(*ek), std::move(v).stored()});
   return *this;
 }
 
@@ -120,6 +120,8 @@ write_batch& write_batch::delete_all() {
 
 expected<store> store::open(std::shared_ptr<backend> b, const key& space) {
   if (!b) return error{errc::invalid_argument, "store::open needs a backend"};
+  if (space.empty())
+    return error{errc::invalid_key, "a space key needs at least one element, e.g. [\"users\"]"};
   std::string encoded;
   if (auto r = encode_key(space, encoded); !r)
     return error{r.error().code(), "space " + describe(space) + ": " + r.error().context()};
@@ -234,7 +236,7 @@ expected<void> store::put_raw(const key& k, std::string_view bytes) {
 expected<void> store::put_value(const key& k, const value& v) {
   write_batch b;
   b.put_value(k, v);
-  auto r = apply(b);
+  auto r = apply(std::move(b));
   if (!r) return r.error();
   return {};
 }
@@ -242,7 +244,7 @@ expected<void> store::put_value(const key& k, const value& v) {
 expected<bool> store::del(const key& k) {
   write_batch b;
   b.del(k);
-  auto r = apply(b);
+  auto r = apply(std::move(b));
   if (!r) return r.error();
   return *r > 0;
 }
@@ -250,13 +252,13 @@ expected<bool> store::del(const key& k) {
 expected<std::uint64_t> store::delete_batch(const std::vector<key>& keys) {
   write_batch b;
   for (const auto& k : keys) b.del(k);
-  return apply(b);
+  return apply(std::move(b));
 }
 
 expected<std::uint64_t> store::delete_all() {
   write_batch b;
   b.delete_all();
-  return apply(b);
+  return apply(std::move(b));
 }
 
 expected<space_writes> store::to_space_writes(const write_batch& batch) const {
@@ -265,10 +267,14 @@ expected<space_writes> store::to_space_writes(const write_batch& batch) const {
 }
 
 expected<std::uint64_t> store::apply(const write_batch& batch) {
+  return apply(write_batch(batch));
+}
+
+expected<std::uint64_t> store::apply(write_batch&& batch) {
   if (batch.status()) return batch.status();
   if (batch.empty()) return std::uint64_t{0};
   backend_batch bb;
-  bb.append(space_writes{encoded_space_, batch.ops_});
+  bb.append(space_writes{encoded_space_, std::move(batch.ops_)});
   return backend_->apply(bb);
 }
 

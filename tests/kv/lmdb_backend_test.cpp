@@ -35,7 +35,7 @@ store must_store(std::shared_ptr<backend> b, const key& space) {
 struct account {
   std::string owner;
   std::int64_t cents = 0;
-  MSGPACK_DEFINE_MAP(owner, cents);
+  MSGPACK_DEFINE_MAP(owner, cents)
 };
 
 }  // namespace

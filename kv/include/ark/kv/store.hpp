@@ -86,7 +86,8 @@ class write_batch {
     return put_value(k, value::pack(v));
   }
   write_batch& put_raw(const key& k, std::string_view bytes);
-  write_batch& put_value(const key& k, const value& v);
+  write_batch& put_value(const key& k, const value& v) { return put_value(k, value(v)); }
+  write_batch& put_value(const key& k, value&& v);
   write_batch& del(const key& k);
   /// Removes every key of the store (ops before it in the batch included).
   write_batch& delete_all();
@@ -111,8 +112,9 @@ class write_batch {
 /// copies refer to the same data. Thread-safe when its backend is.
 class store {
  public:
-  /// A store over `space` in `b`. Fails with invalid_key / key_too_large /
-  /// nesting_too_deep when `space` cannot be encoded within max_space_key_size.
+  /// A store over `space` in `b`. Fails with invalid_key when `space` is the
+  /// empty tuple or not encodable, key_too_large beyond max_space_key_size,
+  /// nesting_too_deep beyond max_key_depth.
   static expected<store> open(std::shared_ptr<backend> b, const key& space);
 
   const key& space() const { return space_; }
@@ -168,7 +170,7 @@ class store {
   expected<void> put_batch(const std::vector<std::pair<key, T>>& entries) {
     write_batch b;
     for (const auto& [k, v] : entries) b.put(k, v);
-    auto r = apply(b);
+    auto r = apply(std::move(b));
     if (!r) return r.error();
     return {};
   }
@@ -184,6 +186,8 @@ class store {
 
   /// Applies `batch` atomically; returns how many existing keys it removed.
   expected<std::uint64_t> apply(const write_batch& batch);
+  /// As above, moving the batch's bytes instead of copying them.
+  expected<std::uint64_t> apply(write_batch&& batch);
 
   /// Converts `batch` to backend writes for this space (for callers that
   /// combine several stores' writes in one backend_batch).
