@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <msgpack.hpp>
@@ -31,11 +32,16 @@ expected<key> key_from_json(const nlohmann::json& j);
 /// The JSON form of a key: always an array (the tuple).
 nlohmann::json key_to_json(const key& k);
 
+/// The compact JSON text of key_to_json(k), e.g. ["user",42,{"bytes":"00ff"}].
+std::string key_to_json_text(const key& k);
+
 /// Converts an unpacked msgpack object to JSON generically: maps with string
 /// keys become objects (other map keys are rendered as their JSON text), bin
 /// becomes {"bytes":"<hex>"}, ext becomes {"ext":type,"bytes":"<hex>"},
 /// non-finite floats become {"double":"nan"|"inf"|"-inf"}. Depth is bounded by
-/// the unpacker (max_msgpack_depth).
+/// the unpacker (max_msgpack_depth); a container deeper than that anyway is
+/// shown as {"truncated":"..."}. Invalid UTF-8 in strings becomes U+FFFD, so
+/// the result always dumps.
 nlohmann::json msgpack_to_json(const msgpack::object& obj);
 
 /// The JSON view of a stored value: msgpack decoded generically, raw bytes
@@ -43,7 +49,21 @@ nlohmann::json msgpack_to_json(const msgpack::object& obj);
 expected<nlohmann::json> value_to_json(const value& v);
 
 /// Packs JSON into a msgpack value (the inverse of msgpack_to_json for plain
-/// JSON: objects become string-keyed maps; {"bytes":"<hex>"} becomes bin).
+/// JSON: objects become string-keyed maps; {"bytes":"<hex>"} becomes bin,
+/// {"double":"nan"|"inf"|"-inf"} a float64 and {"ext":type,"bytes":"<hex>"}
+/// an ext, when the object has exactly that shape; any other object is a map).
+/// Containers nested deeper than max_msgpack_depth (which could not be read
+/// back) are invalid_argument, naming the JSON pointer of the offending value.
 expected<value> value_from_json(const nlohmann::json& j);
+
+/// Parses JSON text and packs it as value_from_json does. Never throws and
+/// never recurses on the input: malformed JSON, integers outside
+/// [-2^63, 2^64) and nesting beyond max_msgpack_depth are invalid_argument
+/// with a message saying what was wrong and where.
+expected<value> value_from_json_text(std::string_view text);
+
+/// Compact JSON text of `j` that never throws: invalid UTF-8 in strings is
+/// replaced by U+FFFD (nlohmann's dump() throws on it).
+std::string json_text(const nlohmann::json& j);
 
 }  // namespace ark::kv

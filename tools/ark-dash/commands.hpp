@@ -1,0 +1,20 @@
+#pragma once
+
+// The verb groups of ark-dash. Each adds its subcommands to the top-level app;
+// the selected verb stores its exit status in `state`. A new group (actors,
+// state, stats, dump/load/verify, serve) is one more file and one more line
+// here and in main.cpp.
+
+#include <CLI/CLI.hpp>
+
+#include "common.hpp"
+
+namespace ark::dash {
+
+/// `ark-dash key encode|decode`: the key codec, no data directory needed.
+void add_key_commands(CLI::App& app, run_state& state);
+
+/// `ark-dash kv put|get|list|count|delete|spaces`: browse and edit keyspaces.
+void add_kv_commands(CLI::App& app, run_state& state);
+
+}  // namespace ark::dash

@@ -1,0 +1,78 @@
+#pragma once
+
+// Shared pieces of the ark-dash verbs: exit statuses, argument parsing,
+// opening a data directory, and output helpers. Every verb group lives in its
+// own file (key_cmd.cpp, kv_cmd.cpp, ...) and registers its subcommands
+// through commands.hpp.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "ark/expected.hpp"
+#include "ark/kv/key.hpp"
+#include "ark/kv/lmdb_backend.hpp"
+
+namespace ark::dash {
+
+/// Process exit statuses, the same for every verb.
+enum exit_status : int {
+  exit_ok = 0,       ///< the verb did what was asked
+  exit_failure = 1,  ///< a runtime failure: missing data dir, locked, not found, I/O
+  exit_usage = 2,    ///< the command line is wrong: unknown verb, bad JSON, bad hex
+};
+
+/// What a verb callback reports back to main(): its exit status. CLI11 runs
+/// the selected verb's callback while parsing; main returns `status`.
+struct run_state {
+  int status = exit_ok;
+};
+
+/// The data directory every verb that touches storage uses unless --data says
+/// otherwise.
+inline constexpr const char* default_data_dir = "./ark-data";
+
+/// Adds `--data DIR` (default ./ark-data) to `cmd`, stored in `dir`.
+void add_data_option(CLI::App& cmd, std::string& dir);
+
+/// Parses a key given on the command line: JSON text (see doc/json_format.md),
+/// or a bare word (text that is not valid JSON and does not start with `[`,
+/// `{`, `"`, `-` or a digit), which is the one-element string key: `visits`
+/// means `["visits"]`. `what` names the argument in errors ("KEY", "--space").
+/// Errors are invalid_key / nesting_too_deep naming the argument.
+expected<key> parse_key_arg(std::string_view text, std::string_view what);
+
+/// How a verb opens the data directory.
+enum class access {
+  read,         ///< read-only: no lock, works while a host writes; dir must exist
+  write,        ///< exclusive writer; the dir must exist (no_data_dir otherwise)
+  write_create  ///< exclusive writer; creates the dir when missing
+};
+
+/// Opens the LMDB data directory `dir`. Errors as lmdb_backend::open
+/// (no_data_dir, locked, format_version, io_error, ...).
+expected<std::shared_ptr<kv::lmdb_backend>> open_data(const std::string& dir, access mode);
+
+/// Prints "ark-dash: <message>" to stderr and returns the exit status for
+/// `e`: exit_usage when the user's arguments are at fault (invalid_key,
+/// key_too_large, nesting_too_deep, invalid_argument, value_too_large),
+/// exit_failure otherwise.
+int report(const error& e);
+
+/// Prints "ark-dash: <text>" to stderr and returns `status`.
+int report(std::string_view text, int status);
+
+/// Compact JSON text of `j` (never throws; see kv::json_text).
+std::string dump(const nlohmann::json& j);
+
+/// `text` cut to at most `width` code points, ending in "..." when cut.
+std::string truncate(std::string_view text, std::size_t width);
+
+/// The number of code points in UTF-8 `text` (its column count for the
+/// table output; good enough for text without wide characters).
+std::size_t columns(std::string_view text);
+
+}  // namespace ark::dash
