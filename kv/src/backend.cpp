@@ -20,7 +20,9 @@ void backend_batch::clear(std::string_view space) {
   for_space(space).ops.push_back({write_op::kind::clear, {}, {}});
 }
 
-bool backend_batch::empty() const { return op_count() == 0; }
+bool backend_batch::empty() const {
+  return op_count() == 0;
+}
 
 std::size_t backend_batch::op_count() const {
   std::size_t n = 0;

@@ -4,32 +4,52 @@ namespace ark {
 
 std::string_view to_string(errc code) {
   switch (code) {
-    case errc::none: return "none";
-    case errc::not_found: return "not_found";
-    case errc::invalid_key: return "invalid_key";
-    case errc::key_too_large: return "key_too_large";
-    case errc::value_too_large: return "value_too_large";
-    case errc::nesting_too_deep: return "nesting_too_deep";
-    case errc::type_mismatch: return "type_mismatch";
-    case errc::corrupt_value: return "corrupt_value";
-    case errc::map_full: return "map_full";
-    case errc::disk_full: return "disk_full";
-    case errc::io_error: return "io_error";
-    case errc::locked: return "locked";
-    case errc::format_version: return "format_version";
-    case errc::read_only: return "read_only";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::batch_too_large: return "batch_too_large";
-    case errc::backend_failure: return "backend_failure";
-    case errc::no_data_dir: return "no_data_dir";
+    case errc::none:
+      return "none";
+    case errc::not_found:
+      return "not_found";
+    case errc::invalid_key:
+      return "invalid_key";
+    case errc::key_too_large:
+      return "key_too_large";
+    case errc::value_too_large:
+      return "value_too_large";
+    case errc::nesting_too_deep:
+      return "nesting_too_deep";
+    case errc::type_mismatch:
+      return "type_mismatch";
+    case errc::corrupt_value:
+      return "corrupt_value";
+    case errc::map_full:
+      return "map_full";
+    case errc::disk_full:
+      return "disk_full";
+    case errc::io_error:
+      return "io_error";
+    case errc::locked:
+      return "locked";
+    case errc::format_version:
+      return "format_version";
+    case errc::read_only:
+      return "read_only";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::batch_too_large:
+      return "batch_too_large";
+    case errc::backend_failure:
+      return "backend_failure";
+    case errc::no_data_dir:
+      return "no_data_dir";
   }
   return "unknown_error";
 }
 
 std::string_view remedy(errc code) {
   switch (code) {
-    case errc::none: return "";
-    case errc::not_found: return "check the key, or write it first";
+    case errc::none:
+      return "";
+    case errc::not_found:
+      return "check the key, or write it first";
     case errc::invalid_key:
       return "keys are tuples of null, bytes, UTF-8 strings, int64, double, bool and nested "
              "tuples; see doc/key_encoding.md";
@@ -37,7 +57,8 @@ std::string_view remedy(errc code) {
       return "shorten the key (store long identifiers as values, or hash them into the key)";
     case errc::value_too_large:
       return "split the value over several keys (e.g. [\"blob\", id, chunk])";
-    case errc::nesting_too_deep: return "flatten the key: tuples may nest at most 32 levels";
+    case errc::nesting_too_deep:
+      return "flatten the key: tuples may nest at most 32 levels";
     case errc::type_mismatch:
       return "read the value with the type it was written with (raw values with get_raw)";
     case errc::corrupt_value:
@@ -47,16 +68,21 @@ std::string_view remedy(errc code) {
       return "raise the map size limit, or free space by deleting data";
     case errc::disk_full:
       return "free space on the file system holding the data directory, then retry";
-    case errc::io_error: return "check the disk and the data directory's permissions";
+    case errc::io_error:
+      return "check the disk and the data directory's permissions";
     case errc::locked:
       return "another process (an ark-host or a writing ark-dash) uses this data directory; "
              "stop it, or use another --data directory";
     case errc::format_version:
       return "this data directory was written by a newer ark; upgrade ark to open it";
-    case errc::read_only: return "open the data directory for writing (no host may run on it)";
-    case errc::invalid_argument: return "see --help for the accepted arguments";
-    case errc::batch_too_large: return "split the batch into several smaller ones";
-    case errc::backend_failure: return "see the context; report a bug if it persists";
+    case errc::read_only:
+      return "open the data directory for writing (no host may run on it)";
+    case errc::invalid_argument:
+      return "see --help for the accepted arguments";
+    case errc::batch_too_large:
+      return "split the batch into several smaller ones";
+    case errc::backend_failure:
+      return "see the context; report a bug if it persists";
     case errc::no_data_dir:
       return "pass the data directory of an ark host with --data (default ./ark-data)";
   }
@@ -79,6 +105,8 @@ std::string error::message() const {
   return out;
 }
 
-std::ostream& operator<<(std::ostream& out, const error& e) { return out << e.message(); }
+std::ostream& operator<<(std::ostream& out, const error& e) {
+  return out << e.message();
+}
 
 }  // namespace ark

@@ -18,37 +18,13 @@ using json = nlohmann::json;
 
 // --- text helpers -----------------------------------------------------------
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  auto cont = [&](std::size_t k) { return i + k < s.size() && (b(k) & 0xc0) == 0x80; };
-  unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  if (c < 0xc2) return 0;
-  if (c < 0xe0) return cont(1) ? 2 : 0;
-  if (c < 0xf0) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xe0 && b(1) < 0xa0) return 0;   // overlong
-    if (c == 0xed && b(1) >= 0xa0) return 0;  // surrogate
-    return 3;
-  }
-  if (c < 0xf5) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xf0 && b(1) < 0x90) return 0;   // overlong
-    if (c == 0xf4 && b(1) >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
 // `s` with every invalid UTF-8 byte replaced by U+FFFD, so the JSON can be
 // dumped (nlohmann's dump throws on invalid UTF-8).
 std::string valid_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
-    auto n = utf8_sequence(s, i);
+    auto n = utf8_sequence_length(s, i);
     if (n == 0) {
       out += "\xef\xbf\xbd";
       ++i;

@@ -25,34 +25,10 @@ std::string hex_byte(unsigned char c) {
   return buf;
 }
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  auto cont = [&](std::size_t k) { return i + k < s.size() && (b(k) & 0xc0) == 0x80; };
-  unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  if (c < 0xc2) return 0;
-  if (c < 0xe0) return cont(1) ? 2 : 0;
-  if (c < 0xf0) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xe0 && b(1) < 0xa0) return 0;   // overlong
-    if (c == 0xed && b(1) >= 0xa0) return 0;  // surrogate
-    return 3;
-  }
-  if (c < 0xf5) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xf0 && b(1) < 0x90) return 0;   // overlong
-    if (c == 0xf4 && b(1) >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
 // Offset of the first invalid UTF-8 byte, or npos.
 std::size_t invalid_utf8_at(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
-    auto n = utf8_sequence(s, i);
+    auto n = utf8_sequence_length(s, i);
     if (n == 0) return i;
     i += n;
   }
@@ -95,8 +71,7 @@ void put_int(std::string& out, std::int64_t v) {
   for (int i = n - 1; i >= 0; --i) out.push_back(static_cast<char>(body >> (8 * i)));
 }
 
-expected<void> encode_elements(const key& k, std::string& out, std::size_t depth,
-                               bool nested) {
+expected<void> encode_elements(const key& k, std::string& out, std::size_t depth, bool nested) {
   if (depth > max_key_depth)
     return error{errc::nesting_too_deep,
                  "tuples nest deeper than " + std::to_string(max_key_depth) + " levels"};
@@ -158,9 +133,7 @@ class decoder {
                                         std::to_string(in_.size()) + " bytes"};
   }
 
-  unsigned char peek(std::size_t k = 0) const {
-    return static_cast<unsigned char>(in_[pos_ + k]);
-  }
+  unsigned char peek(std::size_t k = 0) const { return static_cast<unsigned char>(in_[pos_ + k]); }
 
   // Reads an escaped byte string up to its 0x00 terminator.
   expected<std::string> escaped(const char* what) {
@@ -184,8 +157,8 @@ class decoder {
   expected<void> elements(key& out, std::size_t depth, bool nested) {
     if (depth > max_key_depth)
       return error{errc::nesting_too_deep, "tuples nest deeper than " +
-                                               std::to_string(max_key_depth) + " levels at offset " +
-                                               std::to_string(pos_)};
+                                               std::to_string(max_key_depth) +
+                                               " levels at offset " + std::to_string(pos_)};
     while (pos_ < in_.size()) {
       const unsigned char code = peek();
       if (nested && code == 0x00) {
@@ -268,13 +241,20 @@ class decoder {
 
 int type_rank(key_element::type t) {
   switch (t) {
-    case key_element::type::null: return 0;
-    case key_element::type::bytes: return 1;
-    case key_element::type::string: return 2;
-    case key_element::type::tuple: return 3;
-    case key_element::type::int64: return 4;
-    case key_element::type::float64: return 5;
-    case key_element::type::boolean: return 6;  // false < true within
+    case key_element::type::null:
+      return 0;
+    case key_element::type::bytes:
+      return 1;
+    case key_element::type::string:
+      return 2;
+    case key_element::type::tuple:
+      return 3;
+    case key_element::type::int64:
+      return 4;
+    case key_element::type::float64:
+      return 5;
+    case key_element::type::boolean:
+      return 6;  // false < true within
   }
   return 7;
 }
@@ -294,11 +274,21 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -327,11 +317,21 @@ void append_tuple(std::string& out, const key& k) {
 
 void append_element(std::string& out, const key_element& e) {
   switch (e.kind()) {
-    case key_element::type::null: out += "null"; break;
-    case key_element::type::bytes: out += "b\"" + to_hex(e.as_bytes()) + "\""; break;
-    case key_element::type::string: append_json_string(out, e.as_string()); break;
-    case key_element::type::tuple: append_tuple(out, e.as_tuple()); break;
-    case key_element::type::int64: out += std::to_string(e.as_int()); break;
+    case key_element::type::null:
+      out += "null";
+      break;
+    case key_element::type::bytes:
+      out += "b\"" + to_hex(e.as_bytes()) + "\"";
+      break;
+    case key_element::type::string:
+      append_json_string(out, e.as_string());
+      break;
+    case key_element::type::tuple:
+      append_tuple(out, e.as_tuple());
+      break;
+    case key_element::type::int64:
+      out += std::to_string(e.as_int());
+      break;
     case key_element::type::float64: {
       double d = e.as_double();
       if (std::isnan(d)) {
@@ -347,24 +347,64 @@ void append_element(std::string& out, const key_element& e) {
       }
       break;
     }
-    case key_element::type::boolean: out += e.as_bool() ? "true" : "false"; break;
+    case key_element::type::boolean:
+      out += e.as_bool() ? "true" : "false";
+      break;
   }
 }
 
 }  // namespace
 
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  auto cont = [&](std::size_t k) { return i + k < s.size() && (b(k) & 0xc0) == 0x80; };
+  unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  if (c < 0xc2) return 0;
+  if (c < 0xe0) return cont(1) ? 2 : 0;
+  if (c < 0xf0) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xe0 && b(1) < 0xa0) return 0;   // overlong
+    if (c == 0xed && b(1) >= 0xa0) return 0;  // surrogate
+    return 3;
+  }
+  if (c < 0xf5) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xf0 && b(1) < 0x90) return 0;   // overlong
+    if (c == 0xf4 && b(1) >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
 // --- key ------------------------------------------------------------------------
 
 key::key(std::initializer_list<key_element> elements) : elements_(elements) {}
 key::key(std::vector<key_element> elements) : elements_(std::move(elements)) {}
-key::key(const char* s) { elements_.emplace_back(s); }
-key::key(std::string s) { elements_.emplace_back(std::move(s)); }
-key::key(std::string_view s) { elements_.emplace_back(s); }
-key::key(ark::bytes b) { elements_.emplace_back(std::move(b)); }
-key::key(std::nullptr_t) { elements_.emplace_back(nullptr); }
-key::key(bool b) { elements_.emplace_back(b); }
-key::key(double d) { elements_.emplace_back(d); }
-key::key(std::int64_t i, int64_tag) { elements_.emplace_back(i); }
+key::key(const char* s) {
+  elements_.emplace_back(s);
+}
+key::key(std::string s) {
+  elements_.emplace_back(std::move(s));
+}
+key::key(std::string_view s) {
+  elements_.emplace_back(s);
+}
+key::key(ark::bytes b) {
+  elements_.emplace_back(std::move(b));
+}
+key::key(std::nullptr_t) {
+  elements_.emplace_back(nullptr);
+}
+key::key(bool b) {
+  elements_.emplace_back(b);
+}
+key::key(double d) {
+  elements_.emplace_back(d);
+}
+key::key(std::int64_t i, int64_tag) {
+  elements_.emplace_back(i);
+}
 
 key& key::push_back(key_element e) {
   elements_.push_back(std::move(e));
@@ -384,8 +424,12 @@ std::string key::to_string() const {
   return out;
 }
 
-bool operator==(const key& a, const key& b) { return compare(a, b) == 0; }
-bool operator<(const key& a, const key& b) { return compare(a, b) < 0; }
+bool operator==(const key& a, const key& b) {
+  return compare(a, b) == 0;
+}
+bool operator<(const key& a, const key& b) {
+  return compare(a, b) < 0;
+}
 
 int compare(const key& a, const key& b) {
   const std::size_t n = std::min(a.size(), b.size());
@@ -397,13 +441,20 @@ int compare(const key& a, const key& b) {
 int key_element::compare(const key_element& a, const key_element& b) {
   if (a.kind() != b.kind()) return three_way(type_rank(a.kind()), type_rank(b.kind()));
   switch (a.kind()) {
-    case type::null: return 0;
-    case type::bytes: return compare_bytes(a.as_bytes(), b.as_bytes());
-    case type::string: return compare_bytes(a.as_string(), b.as_string());
-    case type::tuple: return ark::compare(a.as_tuple(), b.as_tuple());
-    case type::int64: return three_way(a.as_int(), b.as_int());
-    case type::float64: return three_way(double_bits(a.as_double()), double_bits(b.as_double()));
-    case type::boolean: return three_way(a.as_bool(), b.as_bool());
+    case type::null:
+      return 0;
+    case type::bytes:
+      return compare_bytes(a.as_bytes(), b.as_bytes());
+    case type::string:
+      return compare_bytes(a.as_string(), b.as_string());
+    case type::tuple:
+      return ark::compare(a.as_tuple(), b.as_tuple());
+    case type::int64:
+      return three_way(a.as_int(), b.as_int());
+    case type::float64:
+      return three_way(double_bits(a.as_double()), double_bits(b.as_double()));
+    case type::boolean:
+      return three_way(a.as_bool(), b.as_bool());
   }
   return 0;
 }
@@ -421,7 +472,9 @@ expected<std::string> encode_key(const key& k) {
   return out;
 }
 
-expected<key> decode_key(std::string_view encoded) { return decoder(encoded).run(); }
+expected<key> decode_key(std::string_view encoded) {
+  return decoder(encoded).run();
+}
 
 std::optional<std::string> prefix_successor(std::string_view prefix) {
   std::string out(prefix);
@@ -458,9 +511,8 @@ expected<std::string> parse_hex(std::string_view hex) {
     int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
     if (hi < 0 || lo < 0) {
       std::size_t bad = hi < 0 ? i : i + 1;
-      return error{errc::invalid_argument, "'" + std::string(1, hex[bad]) +
-                                               "' at position " + std::to_string(bad) +
-                                               " is not a hex digit"};
+      return error{errc::invalid_argument, "'" + std::string(1, hex[bad]) + "' at position " +
+                                               std::to_string(bad) + " is not a hex digit"};
     }
     out.push_back(static_cast<char>(hi << 4 | lo));
   }

@@ -28,16 +28,22 @@ error lmdb_error(int rc, std::string_view what) {
   ctx += ": ";
   ctx += mdb_strerror(rc);
   switch (rc) {
-    case MDB_NOTFOUND: return error{errc::not_found, std::move(ctx)};
-    case MDB_MAP_FULL: return error{errc::map_full, std::move(ctx)};
-    case MDB_TXN_FULL: return error{errc::batch_too_large, std::move(ctx)};
-    case MDB_BAD_VALSIZE: return error{errc::key_too_large, std::move(ctx)};
+    case MDB_NOTFOUND:
+      return error{errc::not_found, std::move(ctx)};
+    case MDB_MAP_FULL:
+      return error{errc::map_full, std::move(ctx)};
+    case MDB_TXN_FULL:
+      return error{errc::batch_too_large, std::move(ctx)};
+    case MDB_BAD_VALSIZE:
+      return error{errc::key_too_large, std::move(ctx)};
     case ENOSPC:
-    case EDQUOT: return error{errc::disk_full, std::move(ctx)};
+    case EDQUOT:
+      return error{errc::disk_full, std::move(ctx)};
     case EIO:
     case EACCES:
     case EPERM:
-    case EROFS: return error{errc::io_error, std::move(ctx)};
+    case EROFS:
+      return error{errc::io_error, std::move(ctx)};
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
@@ -47,9 +53,11 @@ error lmdb_error(int rc, std::string_view what) {
       return error{errc::format_version, ctx + " (written by an incompatible LMDB version)"};
     case MDB_READERS_FULL:
       return error{errc::backend_failure,
-                   ctx + " (too many open cursors and reads; raise lmdb_options::max_readers "
-                         "or close cursors sooner)"};
-    default: return error{errc::backend_failure, std::move(ctx)};
+                   ctx +
+                       " (too many open cursors and reads; raise lmdb_options::max_readers "
+                       "or close cursors sooner)"};
+    default:
+      return error{errc::backend_failure, std::move(ctx)};
   }
 }
 
@@ -75,7 +83,9 @@ std::uint64_t read_be(std::string_view s) {
   return v;
 }
 
-std::string be32(std::uint32_t v) { return be64(v).substr(4); }
+std::string be32(std::uint32_t v) {
+  return be64(v).substr(4);
+}
 
 // Readers announce themselves here so that a map resize, which LMDB allows
 // only while no transaction of this process is open, can wait for them.
@@ -199,9 +209,8 @@ struct lmdb_backend::impl {
                                        std::to_string(opts.max_map_size) + " bytes"};
     std::size_t next = std::min(opts.max_map_size, std::max(map_size * 2, map_size + (1u << 20)));
     int rc = 0;
-    bool ok = gate.exclusive(std::chrono::seconds(30), [&] {
-      rc = mdb_env_set_mapsize(env.get(), next);
-    });
+    bool ok = gate.exclusive(std::chrono::seconds(30),
+                             [&] { rc = mdb_env_set_mapsize(env.get(), next); });
     if (!ok)
       return error{errc::map_full, "growing the map of " + path +
                                        " needs every cursor closed, and some stayed open 30 s"};
@@ -298,8 +307,10 @@ struct lmdb_backend::impl {
             return lmdb::lmdb_error(rc, "put key " + to_hex(op.key));
         } else {
           int rc = mdb_del(t.get(), kv, &k, nullptr);
-          if (rc == 0) ++removed;
-          else if (rc != MDB_NOTFOUND) return lmdb::lmdb_error(rc, "delete key " + to_hex(op.key));
+          if (rc == 0)
+            ++removed;
+          else if (rc != MDB_NOTFOUND)
+            return lmdb::lmdb_error(rc, "delete key " + to_hex(op.key));
         }
       }
     }
@@ -359,8 +370,10 @@ class lmdb_cursor final : public backend_cursor {
     } else {
       k_ = lmdb::to_val(hi_);
       rc = mdb_cursor_get(cur_.get(), &k_, &v_, MDB_SET_RANGE);
-      if (rc == 0) rc = mdb_cursor_get(cur_.get(), &k_, &v_, MDB_PREV);
-      else if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(cur_.get(), &k_, &v_, MDB_LAST);
+      if (rc == 0)
+        rc = mdb_cursor_get(cur_.get(), &k_, &v_, MDB_PREV);
+      else if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cur_.get(), &k_, &v_, MDB_LAST);
     }
     settle(rc);
     return {};
@@ -413,7 +426,9 @@ std::string describe_errno(const std::string& what) {
 lmdb_backend::lmdb_backend(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
 lmdb_backend::~lmdb_backend() = default;
 
-const std::string& lmdb_backend::path() const { return impl_->path; }
+const std::string& lmdb_backend::path() const {
+  return impl_->path;
+}
 std::size_t lmdb_backend::map_size() const {
   std::lock_guard lock(impl_->write_mu);
   return impl_->map_size;
@@ -510,10 +525,10 @@ expected<std::shared_ptr<lmdb_backend>> lmdb_backend::open(const std::string& di
       return error{errc::corrupt_value, "format_version in " + dir + " has a bad size"};
     auto version = static_cast<std::uint32_t>(read_be(lmdb::to_view(fv)));
     if (version > storage_format_version)
-      return error{errc::format_version,
-                   "data directory " + dir + " has storage format version " +
-                       std::to_string(version) + "; this ark reads versions up to " +
-                       std::to_string(storage_format_version)};
+      return error{errc::format_version, "data directory " + dir + " has storage format version " +
+                                             std::to_string(version) +
+                                             "; this ark reads versions up to " +
+                                             std::to_string(storage_format_version)};
   } else if (rc == MDB_NOTFOUND) {
     if (opts.read_only)
       return error{errc::no_data_dir, dir + " is not an ark data directory (no format version)"};
@@ -583,8 +598,7 @@ expected<std::uint64_t> lmdb_backend::apply(const backend_batch& batch) {
   }
 }
 
-expected<std::vector<std::string>> lmdb_backend::spaces(std::string_view after,
-                                                        std::size_t limit) {
+expected<std::vector<std::string>> lmdb_backend::spaces(std::string_view after, std::size_t limit) {
   std::vector<std::string> out;
   impl::reader r(impl_.get());
   if (auto b = r.begin(); !b) return b.error();

@@ -15,8 +15,8 @@ std::string describe(const key& k) {
 expected<void> check_value(const key& k, const value& v) {
   if (v.payload().size() > max_value_size)
     return error{errc::value_too_large, "value for key " + describe(k) + " is " +
-                                            std::to_string(v.payload().size()) +
-                                            " bytes, limit " + std::to_string(max_value_size)};
+                                            std::to_string(v.payload().size()) + " bytes, limit " +
+                                            std::to_string(max_value_size)};
   return {};
 }
 
@@ -62,8 +62,8 @@ void cursor::load() {
   }
   auto v = value::decode(impl_->value());
   if (!v) {
-    status_ = error{errc::corrupt_value,
-                    "value of key " + describe(*k) + ": " + v.error().context()};
+    status_ =
+        error{errc::corrupt_value, "value of key " + describe(*k) + ": " + v.error().context()};
     impl_.reset();
     return;
   }
@@ -152,7 +152,8 @@ expected<std::string> store::get_raw(const key& k) const {
   auto v = get_value(k);
   if (!v) return v.error();
   auto bytes = v->raw_bytes();
-  if (!bytes) return error{errc::type_mismatch, "key " + describe(k) + ": " + bytes.error().context()};
+  if (!bytes)
+    return error{errc::type_mismatch, "key " + describe(k) + ": " + bytes.error().context()};
   return bytes;
 }
 
@@ -187,21 +188,22 @@ expected<std::optional<byte_range>> store::range_of(const list_options& opts) co
   byte_range r;
   if (opts.prefix) {
     auto p = encode_key(*opts.prefix);
-    if (!p) return error{p.error().code(), "prefix " + describe(*opts.prefix) + ": " +
-                                               p.error().context()};
+    if (!p)
+      return error{p.error().code(),
+                   "prefix " + describe(*opts.prefix) + ": " + p.error().context()};
     r.end = prefix_successor(*p);
     r.begin = std::move(*p);
   }
   if (opts.start) {
     auto s = encode_key(*opts.start);
-    if (!s) return error{s.error().code(), "start " + describe(*opts.start) + ": " +
-                                               s.error().context()};
+    if (!s)
+      return error{s.error().code(), "start " + describe(*opts.start) + ": " + s.error().context()};
     r.begin = std::max(r.begin, *s);
   }
   if (opts.end) {
     auto e = encode_key(*opts.end);
-    if (!e) return error{e.error().code(), "end " + describe(*opts.end) + ": " +
-                                               e.error().context()};
+    if (!e)
+      return error{e.error().code(), "end " + describe(*opts.end) + ": " + e.error().context()};
     if (!r.end || *e < *r.end) r.end = std::move(*e);
   }
   if (r.end && *r.end <= r.begin) return std::optional<byte_range>{};

@@ -19,8 +19,7 @@ value value::from_msgpack(std::string_view packed) {
 }
 
 expected<value> value::decode(std::string_view stored) {
-  if (stored.empty())
-    return error{errc::corrupt_value, "stored value is empty (no kind tag)"};
+  if (stored.empty()) return error{errc::corrupt_value, "stored value is empty (no kind tag)"};
   auto tag = static_cast<std::uint8_t>(stored[0]);
   if (tag != static_cast<std::uint8_t>(value_kind::msgpack) &&
       tag != static_cast<std::uint8_t>(value_kind::raw)) {

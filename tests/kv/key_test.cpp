@@ -26,7 +26,9 @@ std::string bytes_of(std::initializer_list<int> b) {
   return out;
 }
 
-int sign(int x) { return (x > 0) - (x < 0); }
+int sign(int x) {
+  return (x > 0) - (x < 0);
+}
 
 int byte_compare(const std::string& a, const std::string& b) {
   int c = std::memcmp(a.data(), b.data(), std::min(a.size(), b.size()));
@@ -60,23 +62,31 @@ class key_gen {
 
   ark::key_element element(std::size_t depth) {
     switch (pick(depth < 6 ? 8 : 7)) {
-      case 0: return nullptr;
+      case 0:
+        return nullptr;
       case 1: {
         std::string b = text();
         if (pick(2)) b.push_back('\xff');
         if (pick(3) == 0) b.push_back('\0');
         return ark::bytes(b);
       }
-      case 2: return text();
+      case 2:
+        return text();
       case 3: {
-        static const std::int64_t edges[] = {0,    1,    -1,   255,  256,  -255, -256, 65535,
-                                             -65536, INT64_MAX, INT64_MIN, INT64_MAX - 1,
-                                             INT64_MIN + 1, 1LL << 40, -(1LL << 40)};
+        static const std::int64_t edges[] = {
+            0,           1,      -1,        255,       256,           -255,          -256,
+            65535,       -65536, INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1, 1LL << 40,
+            -(1LL << 40)};
         if (pick(2)) return edges[pick(15)];
         return static_cast<std::int64_t>(rng_());
       }
       case 4: {
-        static const double edges[] = {0.0, -0.0, 1.5, -1.5, 1e300, -1e-300,
+        static const double edges[] = {0.0,
+                                       -0.0,
+                                       1.5,
+                                       -1.5,
+                                       1e300,
+                                       -1e-300,
                                        std::numeric_limits<double>::infinity(),
                                        -std::numeric_limits<double>::infinity(),
                                        std::numeric_limits<double>::quiet_NaN(),
@@ -88,9 +98,12 @@ class key_gen {
         std::memcpy(&d, &bits, sizeof d);
         return d;
       }
-      case 5: return false;
-      case 6: return true;
-      default: return make(depth + 1);
+      case 5:
+        return false;
+      case 6:
+        return true;
+      default:
+        return make(depth + 1);
     }
   }
 
@@ -126,10 +139,8 @@ TEST_CASE("type codes and element encodings are pinned byte for byte") {
     CHECK(enc(key{-1}) == bytes_of({0x13, 0xfe}));
     CHECK(enc(key{-255}) == bytes_of({0x13, 0x00}));
     CHECK(enc(key{-256}) == bytes_of({0x12, 0xfe, 0xff}));
-    CHECK(enc(key{INT64_MAX}) ==
-          bytes_of({0x1c, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
-    CHECK(enc(key{INT64_MIN}) ==
-          bytes_of({0x0c, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
+    CHECK(enc(key{INT64_MAX}) == bytes_of({0x1c, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
+    CHECK(enc(key{INT64_MIN}) == bytes_of({0x0c, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
   }
   SUBCASE("doubles") {
     CHECK(enc(key{0.0}) == bytes_of({0x21, 0x80, 0, 0, 0, 0, 0, 0, 0}));
@@ -147,9 +158,17 @@ TEST_CASE("type codes and element encodings are pinned byte for byte") {
   }
   SUBCASE("the README example") {
     CHECK(ark::to_hex(enc(key{"user", 42, true, nullptr, 1.5, key{"nested"}})) ==
-          "0275736572001" "52a" "27" "00" "21bff8000000000000" "05026e657374656400" "00");
+          "0275736572001"
+          "52a"
+          "27"
+          "00"
+          "21bff8000000000000"
+          "05026e657374656400"
+          "00");
   }
-  SUBCASE("the empty tuple encodes as nothing") { CHECK(enc(key{}).empty()); }
+  SUBCASE("the empty tuple encodes as nothing") {
+    CHECK(enc(key{}).empty());
+  }
 }
 
 TEST_CASE("a single value is the same key as the one-element tuple") {
@@ -229,26 +248,26 @@ TEST_CASE("[\"user\",\"a/b\"] and [\"user\",\"a\",\"b\"] never collide or interl
 
 TEST_CASE("malformed encodings are invalid_key, never a crash") {
   const std::vector<std::string> bad = {
-      bytes_of({0x02, 'a'}),                    // unterminated string
-      bytes_of({0x01}),                         // unterminated bytes
-      bytes_of({0x05, 0x02, 'a', 0x00}),        // unterminated nested tuple
-      bytes_of({0x05, 0x00, 0xff}),             // nested null, no terminator
-      bytes_of({0x15}),                         // truncated int
-      bytes_of({0x1c, 0x7f}),                   // truncated 8-byte int
-      bytes_of({0x16, 0x00, 0x01}),             // non-canonical positive int
-      bytes_of({0x12, 0xff, 0x01}),             // non-canonical negative int
+      bytes_of({0x02, 'a'}),                        // unterminated string
+      bytes_of({0x01}),                             // unterminated bytes
+      bytes_of({0x05, 0x02, 'a', 0x00}),            // unterminated nested tuple
+      bytes_of({0x05, 0x00, 0xff}),                 // nested null, no terminator
+      bytes_of({0x15}),                             // truncated int
+      bytes_of({0x1c, 0x7f}),                       // truncated 8-byte int
+      bytes_of({0x16, 0x00, 0x01}),                 // non-canonical positive int
+      bytes_of({0x12, 0xff, 0x01}),                 // non-canonical negative int
       bytes_of({0x1c, 0x80, 0, 0, 0, 0, 0, 0, 0}),  // above INT64_MAX
       bytes_of({0x0c, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}),  // below INT64_MIN
-      bytes_of({0x1d, 0x09}),                   // big int, unsupported
-      bytes_of({0x0b, 0x09}),                   // big negative int, unsupported
-      bytes_of({0x21, 0x00, 0x00}),             // truncated double
-      bytes_of({0x20, 0, 0, 0, 0}),             // float (unsupported code)
-      bytes_of({0x30}),                         // uuid (unsupported code)
-      bytes_of({0x00, 0xff}),                   // 0xff is no type code
-      bytes_of({0x02, 0xc0, 0x80, 0x00}),       // overlong UTF-8
+      bytes_of({0x1d, 0x09}),                                            // big int, unsupported
+      bytes_of({0x0b, 0x09}),                    // big negative int, unsupported
+      bytes_of({0x21, 0x00, 0x00}),              // truncated double
+      bytes_of({0x20, 0, 0, 0, 0}),              // float (unsupported code)
+      bytes_of({0x30}),                          // uuid (unsupported code)
+      bytes_of({0x00, 0xff}),                    // 0xff is no type code
+      bytes_of({0x02, 0xc0, 0x80, 0x00}),        // overlong UTF-8
       bytes_of({0x02, 0xed, 0xa0, 0x80, 0x00}),  // UTF-16 surrogate
-      bytes_of({0x02, 0xe2, 0x82, 0x00}),       // truncated UTF-8 sequence
-      bytes_of({0x02, 0xff, 0x00}),             // 0xff in a string
+      bytes_of({0x02, 0xe2, 0x82, 0x00}),        // truncated UTF-8 sequence
+      bytes_of({0x02, 0xff, 0x00}),              // 0xff in a string
   };
   for (const auto& b : bad) {
     CAPTURE(ark::to_hex(b));
@@ -280,8 +299,10 @@ TEST_CASE("random and mutated bytes decode cleanly or fail with invalid_key") {
   for (int i = 0; i < 100000; ++i) {
     auto b = enc(gen.make());
     if (b.empty()) continue;
-    if (i % 2) b.resize(rng() % b.size());
-    else b[rng() % b.size()] ^= static_cast<char>(1 << (rng() % 8));
+    if (i % 2)
+      b.resize(rng() % b.size());
+    else
+      b[rng() % b.size()] ^= static_cast<char>(1 << (rng() % 8));
     check(b);
   }
 }
@@ -306,9 +327,9 @@ TEST_CASE("nesting is bounded at 32 levels on encode and decode") {
 }
 
 TEST_CASE("strings must be valid UTF-8 to encode") {
-  for (const std::string& s : {std::string("\xc0\x80"), std::string("\xed\xa0\x80"),
-                              std::string("\xe2\x82"), std::string("\xff"),
-                              std::string("\xf4\x90\x80\x80")}) {
+  for (const std::string& s :
+       {std::string("\xc0\x80"), std::string("\xed\xa0\x80"), std::string("\xe2\x82"),
+        std::string("\xff"), std::string("\xf4\x90\x80\x80")}) {
     CAPTURE(ark::to_hex(s));
     auto r = ark::encode_key(key{"ok", s});
     REQUIRE_FALSE(r.has_value());

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <map>
 
 #include "ark/kv/value.hpp"
@@ -7,12 +8,22 @@
 using namespace ark;
 using namespace ark::kv;
 
+namespace {
+struct point {
+  double x = 0;
+  double y = 0;
+  MSGPACK_DEFINE_MAP(x, y)
+};
+}  // namespace
+
 TEST_CASE("value kind tags are pinned on-disk constants") {
   CHECK(static_cast<int>(value_kind::msgpack) == 0x01);
   CHECK(static_cast<int>(value_kind::raw) == 0x02);
   CHECK(value::pack(1).stored() == std::string("\x01\x01", 2));
   CHECK(value::pack(std::string("hi")).stored() == std::string("\x01\xa2hi", 4));
-  CHECK(value::raw("ab").stored() == std::string("\x02" "ab", 3));
+  CHECK(value::raw("ab").stored() == std::string("\x02"
+                                                 "ab",
+                                                 3));
   CHECK(value::raw("").stored() == std::string("\x02", 1));
 }
 
@@ -36,15 +47,17 @@ TEST_CASE("typed reads convert or report type_mismatch") {
 
 TEST_CASE("undecodable msgpack is corrupt_value, never a crash or a huge allocation") {
   SUBCASE("truncated string") {
-    CHECK(value::from_msgpack("\xa5" "ab").as<std::string>().error() == errc::corrupt_value);
+    CHECK(value::from_msgpack("\xa5"
+                              "ab")
+              .as<std::string>()
+              .error() == errc::corrupt_value);
   }
   SUBCASE("array header claiming four billion elements") {
     auto v = value::from_msgpack(std::string("\xdd\xff\xff\xff\xff\x01", 6));
     CHECK(v.as<std::vector<int>>().error() == errc::corrupt_value);
   }
   SUBCASE("trailing bytes after the object") {
-    CHECK(value::from_msgpack(std::string("\x01\x02", 2)).as<int>().error() ==
-          errc::corrupt_value);
+    CHECK(value::from_msgpack(std::string("\x01\x02", 2)).as<int>().error() == errc::corrupt_value);
   }
   SUBCASE("empty payload") {
     CHECK(value::from_msgpack("").as<int>().error() == errc::corrupt_value);
@@ -57,4 +70,15 @@ TEST_CASE("undecodable msgpack is corrupt_value, never a crash or a huge allocat
     ok.push_back('\x01');
     CHECK(value::from_msgpack(ok).unpack().has_value());
   }
+}
+
+TEST_CASE("doubles are stored as doubles, keeping -0.0 and whole numbers") {
+  CHECK(value::pack(1.0).stored() == std::string("\x01\xcb\x3f\xf0\0\0\0\0\0\0", 10));
+  auto neg_zero = value::pack(-0.0).as<double>().value();
+  CHECK(neg_zero == 0.0);
+  CHECK(std::signbit(neg_zero));
+  CHECK(value::pack(2.5f).stored() == std::string("\x01\xca\x40\x20\0\0", 6));
+  auto p = value::pack(point{-0.0, 3.0}).as<point>().value();
+  CHECK(std::signbit(p.x));
+  CHECK(p.y == 3.0);
 }

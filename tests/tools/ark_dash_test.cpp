@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -231,6 +232,31 @@ TEST_CASE("kv list prints an aligned table in key order") {
     CHECK(contains(out, "xxx...\n"));
     CHECK(out.size() < 200);
   }
+}
+
+TEST_CASE("kv list streams more entries than one table page, keeping the column width") {
+  ark::test::temp_dir dir;
+  const std::string data = dir.sub("data");
+  {
+    auto db = ark::kv::lmdb_backend::open(data).value();
+    auto st = ark::kv::store::open(db, ark::key{"many"}).value();
+    ark::kv::write_batch batch;
+    for (int i = 0; i < 2500; ++i) batch.put(ark::key{"n", i}, i);
+    REQUIRE(st.apply(batch).has_value());
+  }
+  auto table = ok({"kv", "list", "--data", data, "--space", "many"});
+  std::istringstream lines(table);
+  std::string line, last;
+  std::size_t n = 0;
+  while (std::getline(lines, line)) {
+    if (n == 1) CHECK(line == "[\"n\",0]    0");  // width of the first 1000 keys
+    last = line;
+    ++n;
+  }
+  CHECK(n == 2501);  // header + every entry
+  CHECK(last == "[\"n\",2499]  2499");
+  auto json_lines = ok({"kv", "list", "--data", data, "--space", "many", "--json"});
+  CHECK(std::count(json_lines.begin(), json_lines.end(), '\n') == 2500);
 }
 
 TEST_CASE("kv list --json prints one object per line") {

@@ -18,8 +18,8 @@ class expected {
  public:
   static_assert(!std::is_same_v<T, ark::error>, "expected<error> is meaningless");
 
-  expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
-  expected(ark::error err) : v_(std::in_place_index<1>, std::move(err)) {   // NOLINT
+  expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT
+  expected(ark::error err) : v_(std::in_place_index<1>, std::move(err)) {  // NOLINT
     assert(std::get<1>(v_) && "expected constructed from an empty error");
   }
   expected(errc code, std::string context) : expected(ark::error{code, std::move(context)}) {}
@@ -27,9 +27,18 @@ class expected {
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
 
-  T& value() & { assert(has_value()); return std::get<0>(v_); }
-  const T& value() const& { assert(has_value()); return std::get<0>(v_); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(has_value());
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
@@ -37,7 +46,10 @@ class expected {
   const T* operator->() const { return &value(); }
 
   /// The error; REQUIRES: !has_value().
-  const ark::error& error() const { assert(!has_value()); return std::get<1>(v_); }
+  const ark::error& error() const {
+    assert(!has_value());
+    return std::get<1>(v_);
+  }
 
   template <class U>
   T value_or(U&& fallback) const& {
@@ -58,7 +70,10 @@ class expected<void> {
 
   bool has_value() const { return !err_; }
   explicit operator bool() const { return has_value(); }
-  const ark::error& error() const { assert(!has_value()); return err_; }
+  const ark::error& error() const {
+    assert(!has_value());
+    return err_;
+  }
 
  private:
   ark::error err_;
@@ -66,10 +81,9 @@ class expected<void> {
 
 /// Returns early from the enclosing function with the error of `expr` (an
 /// expected<T>) when it holds one.
-#define ARK_TRY(expr)                                   \
-  do {                                                  \
-    if (auto ark_try_result_ = (expr); !ark_try_result_) \
-      return ark_try_result_.error();                   \
+#define ARK_TRY(expr)                                                                    \
+  do {                                                                                   \
+    if (auto ark_try_result_ = (expr); !ark_try_result_) return ark_try_result_.error(); \
   } while (false)
 
 }  // namespace ark

@@ -95,8 +95,7 @@ class backend {
 
   /// A cursor over `space` restricted to `range`, ascending or descending.
   virtual expected<std::unique_ptr<backend_cursor>> scan(std::string_view space,
-                                                         const byte_range& range,
-                                                         bool reverse) = 0;
+                                                         const byte_range& range, bool reverse) = 0;
 
   /// Applies every write of `batch` atomically. Returns how many existing keys
   /// the batch removed (del of a present key and clear count; puts do not).
@@ -105,8 +104,7 @@ class backend {
 
   /// Up to `limit` encoded space keys greater than `after`, ascending, of the
   /// spaces holding at least one key. Page with the last key returned.
-  virtual expected<std::vector<std::string>> spaces(std::string_view after,
-                                                    std::size_t limit) = 0;
+  virtual expected<std::vector<std::string>> spaces(std::string_view after, std::size_t limit) = 0;
 };
 
 }  // namespace ark::kv

@@ -48,13 +48,13 @@ class key {
   explicit key(std::vector<key_element> elements);
 
   // One-element keys from a single value.
-  key(const char* s);                 // NOLINT(google-explicit-constructor)
-  key(std::string s);                 // NOLINT
-  key(std::string_view s);            // NOLINT
-  key(ark::bytes b);                  // NOLINT
-  key(std::nullptr_t);                // NOLINT
-  key(bool b);                        // NOLINT
-  key(double d);                      // NOLINT
+  key(const char* s);       // NOLINT(google-explicit-constructor)
+  key(std::string s);       // NOLINT
+  key(std::string_view s);  // NOLINT
+  key(ark::bytes b);        // NOLINT
+  key(std::nullptr_t);      // NOLINT
+  key(bool b);              // NOLINT
+  key(double d);            // NOLINT
   template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
   key(I i) : key(static_cast<std::int64_t>(i), int64_tag{}) {}  // NOLINT
 
@@ -93,16 +93,16 @@ class key_element {
   enum class type : std::uint8_t { null, bytes, string, tuple, int64, float64, boolean };
 
   key_element() : v_(nullptr) {}
-  key_element(std::nullptr_t) : v_(nullptr) {}                       // NOLINT
-  key_element(ark::bytes b) : v_(std::move(b)) {}                    // NOLINT
-  key_element(std::string s) : v_(std::move(s)) {}                   // NOLINT
-  key_element(std::string_view s) : v_(std::string(s)) {}            // NOLINT
-  key_element(const char* s) : v_(std::string(s)) {}                 // NOLINT
-  key_element(key t) : v_(std::move(t)) {}                           // NOLINT
-  key_element(bool b) : v_(b) {}                                     // NOLINT
-  key_element(double d) : v_(d) {}                                   // NOLINT
+  key_element(std::nullptr_t) : v_(nullptr) {}             // NOLINT
+  key_element(ark::bytes b) : v_(std::move(b)) {}          // NOLINT
+  key_element(std::string s) : v_(std::move(s)) {}         // NOLINT
+  key_element(std::string_view s) : v_(std::string(s)) {}  // NOLINT
+  key_element(const char* s) : v_(std::string(s)) {}       // NOLINT
+  key_element(key t) : v_(std::move(t)) {}                 // NOLINT
+  key_element(bool b) : v_(b) {}                           // NOLINT
+  key_element(double d) : v_(d) {}                         // NOLINT
   template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
-  key_element(I i) : v_(static_cast<std::int64_t>(i)) {}             // NOLINT
+  key_element(I i) : v_(static_cast<std::int64_t>(i)) {}  // NOLINT
 
   type kind() const { return static_cast<type>(v_.index()); }
   bool is_null() const { return kind() == type::null; }
@@ -127,11 +127,21 @@ class key_element {
   std::variant<std::nullptr_t, ark::bytes, std::string, key, std::int64_t, double, bool> v_;
 };
 
-inline std::size_t key::size() const { return elements_.size(); }
-inline bool key::empty() const { return elements_.empty(); }
-inline const key_element& key::operator[](std::size_t i) const { return elements_[i]; }
-inline std::vector<key_element>::const_iterator key::begin() const { return elements_.begin(); }
-inline std::vector<key_element>::const_iterator key::end() const { return elements_.end(); }
+inline std::size_t key::size() const {
+  return elements_.size();
+}
+inline bool key::empty() const {
+  return elements_.empty();
+}
+inline const key_element& key::operator[](std::size_t i) const {
+  return elements_[i];
+}
+inline std::vector<key_element>::const_iterator key::begin() const {
+  return elements_.begin();
+}
+inline std::vector<key_element>::const_iterator key::end() const {
+  return elements_.end();
+}
 
 /// Compares two keys in key order; returns <0, 0 or >0.
 int compare(const key& a, const key& b);
@@ -158,6 +168,11 @@ expected<key> decode_key(std::string_view encoded);
 /// `prefix`, or an empty optional when none exists (prefix is all 0xff or empty).
 /// Used to turn a tuple prefix into a half-open byte range.
 std::optional<std::string> prefix_successor(std::string_view prefix);
+
+/// Length of the valid UTF-8 sequence starting at s[i] (1-4), or 0 when it is
+/// invalid: overlong forms, surrogates, code points above U+10FFFF and
+/// truncated sequences. REQUIRES: i < s.size().
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
 
 /// Lower-case hex of `data` ("00ff"). parse_hex accepts upper or lower case.
 std::string to_hex(std::string_view data);

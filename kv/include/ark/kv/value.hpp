@@ -2,12 +2,51 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 #include <msgpack.hpp>
 
 #include "ark/expected.hpp"
+
+namespace ark::kv::detail {
+/// The stream value::pack writes msgpack into.
+struct string_writer {
+  std::string* out;
+  void write(const char* buf, std::size_t len) { out->append(buf, len); }
+};
+}  // namespace ark::kv::detail
+
+// msgpack-c 4 packs whole-number floats as integers, which turns -0.0 into 0
+// and 1.0 into the integer 1. ark stores a double as a double: these
+// specializations of the packer ark uses write float32/float64 always.
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(v1) {
+  template <>
+  inline packer<ark::kv::detail::string_writer>&
+  packer<ark::kv::detail::string_writer>::pack_double(double d) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &d, sizeof bits);
+    char buf[9];
+    buf[0] = static_cast<char>(0xcbu);
+    _msgpack_store64(&buf[1], bits);
+    append_buffer(buf, 9);
+    return *this;
+  }
+  template <>
+  inline packer<ark::kv::detail::string_writer>& packer<ark::kv::detail::string_writer>::pack_float(
+      float f) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    char buf[5];
+    buf[0] = static_cast<char>(0xcau);
+    _msgpack_store32(&buf[1], bits);
+    append_buffer(buf, 5);
+    return *this;
+  }
+}  // MSGPACK_API_VERSION_NAMESPACE(v1)
+}  // namespace msgpack
 
 namespace ark::kv {
 
@@ -91,10 +130,7 @@ bool convert(const msgpack::object& obj, T& out) noexcept {
 template <class T>
 value value::pack(const T& v) {
   std::string data(1, static_cast<char>(value_kind::msgpack));
-  struct string_writer {
-    std::string* out;
-    void write(const char* buf, std::size_t len) { out->append(buf, len); }
-  } writer{&data};
+  detail::string_writer writer{&data};
   msgpack::pack(writer, v);
   return value(std::move(data));
 }
@@ -102,9 +138,9 @@ value value::pack(const T& v) {
 template <class T>
 expected<T> value::as() const {
   if (is_raw())
-    return error{errc::type_mismatch,
-                 "the value holds raw bytes (" + std::to_string(payload().size()) +
-                     " bytes), not msgpack; read it with get_raw()"};
+    return error{errc::type_mismatch, "the value holds raw bytes (" +
+                                          std::to_string(payload().size()) +
+                                          " bytes), not msgpack; read it with get_raw()"};
   auto handle = unpack();
   if (!handle) return handle.error();
   T out{};

@@ -58,17 +58,30 @@ inline std::vector<key> list_keys(const store& s, const list_options& opts = {})
   return out;
 }
 
-inline void must(const expected<void>& r) { REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message())); }
+inline void must(const expected<void>& r) {
+  REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message()));
+}
 
 /// A varied set of keys, deliberately inserted out of order.
 inline std::vector<key> mixed_keys() {
-  return {key{"user", 7},          key{"users"},          key{"user"},
-          key{"user", -3},         key{"user", "a/b"},    key{"user", "a", "b"},
-          key{nullptr},            key{ark::bytes(std::string("\x00\xff", 2))},
-          key{1.5},                key{-1.5},             key{false},
-          key{true},               key{std::string("a\0b", 3)},
-          key{"user", key{"nested", 1}}, key{INT64_MIN},  key{INT64_MAX},
-          key{0},                  key{"zzz", 1, 2, 3}};
+  return {key{"user", 7},
+          key{"users"},
+          key{"user"},
+          key{"user", -3},
+          key{"user", "a/b"},
+          key{"user", "a", "b"},
+          key{nullptr},
+          key{ark::bytes(std::string("\x00\xff", 2))},
+          key{1.5},
+          key{-1.5},
+          key{false},
+          key{true},
+          key{std::string("a\0b", 3)},
+          key{"user", key{"nested", 1}},
+          key{INT64_MIN},
+          key{INT64_MAX},
+          key{0},
+          key{"zzz", 1, 2, 3}};
 }
 
 }  // namespace ark::kv::testing
@@ -132,8 +145,8 @@ TEST_CASE_TEMPLATE_DEFINE("a typed read of a raw value or of another type is typ
   CHECK(c.error() == errc::type_mismatch);
 }
 
-TEST_CASE_TEMPLATE_DEFINE("get_batch returns values in request order with gaps for absent keys",
-                          F, ark_kv_conformance_03) {
+TEST_CASE_TEMPLATE_DEFINE("get_batch returns values in request order with gaps for absent keys", F,
+                          ark_kv_conformance_03) {
   using namespace ark;
   using namespace ark::kv;
   using namespace ark::kv::testing;
@@ -185,9 +198,9 @@ TEST_CASE_TEMPLATE_DEFINE("list with a prefix matches whole tuple elements, not 
   for (const auto& k : mixed_keys()) must(s.put(k, 0));
   list_options o;
   o.prefix = key{"user"};
-  CHECK(list_keys(s, o) == std::vector<key>{key{"user"}, key{"user", "a", "b"},
-                                            key{"user", "a/b"}, key{"user", key{"nested", 1}},
-                                            key{"user", -3}, key{"user", 7}});
+  CHECK(list_keys(s, o) == std::vector<key>{key{"user"}, key{"user", "a", "b"}, key{"user", "a/b"},
+                                            key{"user", key{"nested", 1}}, key{"user", -3},
+                                            key{"user", 7}});
   SUBCASE("a two-element prefix") {
     o.prefix = key{"user", "a"};
     CHECK(list_keys(s, o) == std::vector<key>{key{"user", "a", "b"}});
@@ -287,9 +300,15 @@ TEST_CASE_TEMPLATE_DEFINE("empty ranges and empty spaces list nothing", F, ark_k
     o.start = key{4};
     o.end = key{1};
   }
-  SUBCASE("prefix matching nothing") { o.prefix = key{"nothing"}; }
-  SUBCASE("start past the last key") { o.start = key{true}; }  // bools sort after ints
-  SUBCASE("end before the first key") { o.end = key{nullptr}; }
+  SUBCASE("prefix matching nothing") {
+    o.prefix = key{"nothing"};
+  }
+  SUBCASE("start past the last key") {
+    o.start = key{true};
+  }  // bools sort after ints
+  SUBCASE("end before the first key") {
+    o.end = key{nullptr};
+  }
   CHECK(list_keys(s, o).empty());
   o.reverse = true;
   CHECK(list_keys(s, o).empty());
@@ -330,9 +349,15 @@ TEST_CASE_TEMPLATE_DEFINE("keyspaces are isolated whatever bytes their keys hold
   std::shared_ptr<backend> b = fixture.backend();
   // Space names chosen so that one's encoding is a byte prefix of another's
   // ("a" vs "a\0..." vs ["a","b"]) and keys that mimic encoded space names.
-  std::vector<key> spaces = {key{"a"}, key{"a", "b"}, key{std::string("a\0b", 3)},
-                             key{"ab"}, key{ark::bytes(std::string("\x02" "a\x00", 3))},
-                             key{""}, key{nullptr}};
+  std::vector<key> spaces = {key{"a"},
+                             key{"a", "b"},
+                             key{std::string("a\0b", 3)},
+                             key{"ab"},
+                             key{ark::bytes(std::string("\x02"
+                                                        "a\x00",
+                                                        3))},
+                             key{""},
+                             key{nullptr}};
   std::vector<store> stores;
   for (const auto& sp : spaces) stores.push_back(open_store(b, sp));
   for (std::size_t i = 0; i < stores.size(); ++i) {
@@ -498,7 +523,8 @@ TEST_CASE_TEMPLATE_DEFINE("spaces() lists the spaces that hold keys, page by pag
   CHECK(got == expect);
 }
 
-TEST_CASE_TEMPLATE_DEFINE("readers never see half of a concurrent batch", F, ark_kv_conformance_15) {
+TEST_CASE_TEMPLATE_DEFINE("readers never see half of a concurrent batch", F,
+                          ark_kv_conformance_15) {
   using namespace ark;
   using namespace ark::kv;
   using namespace ark::kv::testing;
@@ -516,12 +542,16 @@ TEST_CASE_TEMPLATE_DEFINE("readers never see half of a concurrent batch", F, ark
   std::thread reader([&] {
     while (!done.load()) {
       auto vals = s.get_batch(keys);
-      if (!vals) { ++bad; continue; }
+      if (!vals) {
+        ++bad;
+        continue;
+      }
       int sum = 0;
       for (auto& v : *vals) sum += v->template as<int>().value_or(-100000);
       if (sum != accounts * 100) ++bad;
       int listed = 0;
-      for (auto c = s.list(); c.valid(); c.next()) listed += c.value().template as<int>().value_or(-100000);
+      for (auto c = s.list(); c.valid(); c.next())
+        listed += c.value().template as<int>().value_or(-100000);
       if (listed != accounts * 100) ++bad;
       ++reads;
     }
@@ -574,8 +604,13 @@ TEST_CASE_TEMPLATE_DEFINE("random operations agree with an ordered-map model", F
       std::map<key, int> next = model;
       for (int i = 0; i < 5; ++i) {
         auto k = random_key();
-        if (rng() % 2) { wb.put(k, i); next[k] = i; }
-        else { wb.del(k); next.erase(k); }
+        if (rng() % 2) {
+          wb.put(k, i);
+          next[k] = i;
+        } else {
+          wb.del(k);
+          next.erase(k);
+        }
       }
       REQUIRE(s.apply(wb).has_value());
       model = next;
@@ -603,7 +638,7 @@ TEST_CASE_TEMPLATE_DEFINE("random operations agree with an ordered-map model", F
 }
 
 /// Instantiates every conformance test case for the given fixture types.
-#define ARK_KV_CONFORMANCE_SUITE(...) \
+#define ARK_KV_CONFORMANCE_SUITE(...)                            \
   TEST_CASE_TEMPLATE_INVOKE(ark_kv_conformance_01, __VA_ARGS__); \
   TEST_CASE_TEMPLATE_INVOKE(ark_kv_conformance_02, __VA_ARGS__); \
   TEST_CASE_TEMPLATE_INVOKE(ark_kv_conformance_03, __VA_ARGS__); \
