@@ -5,7 +5,7 @@
 #include "ark/kv/memory_backend.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace backends {
 
 struct memory {
   std::shared_ptr<ark::kv::backend> backend() {
@@ -28,6 +28,6 @@ struct lmdb {
   std::shared_ptr<ark::kv::backend> b_;
 };
 
-}  // namespace
+}  // namespace backends
 
-ARK_KV_CONFORMANCE_SUITE(memory, lmdb)
+ARK_KV_CONFORMANCE_SUITE(backends::memory, backends::lmdb)
