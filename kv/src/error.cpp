@@ -40,6 +40,24 @@ std::string_view to_string(errc code) {
       return "backend_failure";
     case errc::no_data_dir:
       return "no_data_dir";
+    case errc::unknown_actor_type:
+      return "unknown_actor_type";
+    case errc::wrong_interface:
+      return "wrong_interface";
+    case errc::handler_failed:
+      return "handler_failed";
+    case errc::activation_failed:
+      return "activation_failed";
+    case errc::unreachable:
+      return "unreachable";
+    case errc::bad_init_args:
+      return "bad_init_args";
+    case errc::corrupt_snapshot:
+      return "corrupt_snapshot";
+    case errc::commit_failed:
+      return "commit_failed";
+    case errc::shutting_down:
+      return "shutting_down";
   }
   return "unknown_error";
 }
@@ -85,6 +103,24 @@ std::string_view remedy(errc code) {
       return "see the context; report a bug if it persists";
     case errc::no_data_dir:
       return "pass the data directory of an ark host with --data (default ./ark-data)";
+    case errc::unknown_actor_type:
+      return "load the module that registers this actor type (ark-host --module FILE.so), or check the type name";
+    case errc::wrong_interface:
+      return "use the typed interface the actor type was registered with (see its header)";
+    case errc::handler_failed:
+      return "see the context for the handler's error; the actor's state and KV are unchanged";
+    case errc::activation_failed:
+      return "see the context; fix the actor's snapshot (ark-dash) or its on_initialize";
+    case errc::unreachable:
+      return "check that ark-host runs and listens on the given host and --port";
+    case errc::bad_init_args:
+      return "pass get_or_create the arguments of the actor's on_initialize";
+    case errc::corrupt_snapshot:
+      return "the actor's state snapshot does not match its state type; restore it from a backup or delete it with ark-dash";
+    case errc::commit_failed:
+      return "see the context (disk full, I/O error); the message had no effect, retry it";
+    case errc::shutting_down:
+      return "the host is stopping; retry against a running host";
   }
   return "";
 }

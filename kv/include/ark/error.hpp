@@ -28,6 +28,16 @@ enum class errc : std::uint8_t {
   batch_too_large = 15,   ///< One atomic write touched more pages than a transaction holds.
   backend_failure = 16,   ///< Any other storage engine failure (the context names it).
   no_data_dir = 17,       ///< The data directory does not exist or is not an ark data directory.
+  // -- actors and runtime -------------------------------------------------------
+  unknown_actor_type = 18,  ///< No actor class is registered under the requested type name.
+  wrong_interface = 19,     ///< The requested typed interface is not the registered actor's.
+  handler_failed = 20,      ///< An actor's handler threw or returned an error; nothing committed.
+  activation_failed = 21,   ///< An actor could not be activated (snapshot or on_initialize).
+  unreachable = 22,         ///< The host (or actor) cannot be reached, or went away.
+  bad_init_args = 23,       ///< get_or_create's arguments do not match on_initialize.
+  corrupt_snapshot = 24,    ///< A state snapshot that does not decode into the state type.
+  commit_failed = 25,       ///< The commit of a message's effects failed; nothing committed.
+  shutting_down = 26,       ///< The host is draining and accepts no new work.
 };
 
 /// Returns the name of `code` (e.g. "key_too_large").

@@ -1,0 +1,455 @@
+#pragma once
+
+// The ark actor SDK: derive from ark::actor<Interface, State>, write
+// handlers that return plain values, register the class with ARK_ACTOR.
+//
+//   using counter_if = caf::typed_actor<
+//       caf::replies_to<add_atom, std::int64_t>::with<std::int64_t>,
+//       caf::replies_to<get_atom>::with<std::int64_t>>;
+//   struct counter_state { std::int64_t value = 0; MSGPACK_DEFINE_MAP(value); };
+//
+//   class counter : public ark::actor<counter_if, counter_state> {
+//    public:
+//     using actor::actor;
+//     void on_initialize(std::int64_t start) { state().value = start; }
+//     handlers_type make_handlers() override {
+//       return handlers([this](add_atom, std::int64_t n) { return state().value += n; },
+//                       [this](get_atom) { return state().value; });
+//     }
+//   };
+//   ARK_ACTOR("counter", counter);
+//
+// After every message the runtime snapshots state() (when its bytes changed)
+// and the message's kv() writes in one atomic commit; the reply, and every
+// send or request the handler made, leaves only once that commit is durable.
+
+#include <exception>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <caf/all.hpp>
+
+#include "ark/detail/actor_core.hpp"
+#include "ark/errors.hpp"
+#include "ark/kv/value.hpp"
+
+namespace ark {
+
+template <class R>
+class promise;
+
+namespace detail {
+
+template <class T>
+struct is_promise : std::false_type {};
+template <class R>
+struct is_promise<ark::promise<R>> : std::true_type {};
+
+template <class T>
+struct is_expected : std::false_type {};
+template <class T>
+struct is_expected<ark::expected<T>> : std::true_type {};
+template <class T>
+struct is_expected<caf::expected<T>> : std::true_type {};
+
+// The reply type of a handler returning Y.
+template <class Y>
+struct reply_of {
+  using type = Y;
+};
+template <class T>
+struct reply_of<ark::expected<T>> {
+  using type = T;
+};
+template <class T>
+struct reply_of<caf::expected<T>> {
+  using type = T;
+};
+template <class R>
+struct reply_of<ark::promise<R>> {
+  using type = R;
+};
+
+template <class T>
+caf::error error_of(const ark::expected<T>& x) {
+  return to_caf(x.error());
+}
+template <class T>
+caf::error error_of(const caf::expected<T>& x) {
+  return x.error();
+}
+
+template <class D, class Tuple, std::size_t... Is>
+auto invoke_init(D* self, const caf::message& m, std::index_sequence<Is...>) {
+  return self->on_initialize(m.get_as<std::tuple_element_t<Is, Tuple>>(Is)...);
+}
+
+template <class D, class... Ts>
+expected<void> apply_init(D* self, const caf::message& args, caf::detail::type_list<Ts...>) {
+  using tuple = std::tuple<std::decay_t<Ts>...>;
+  if (!args.match_elements<std::decay_t<Ts>...>()) {
+    return error{errc::bad_init_args, self->describe() + ": on_initialize takes " +
+                                          std::to_string(sizeof...(Ts)) +
+                                          " argument(s), get_or_create passed " +
+                                          caf::to_string(args)};
+  }
+  using result = decltype(invoke_init<D, tuple>(self, args, std::index_sequence_for<Ts...>{}));
+  if constexpr (std::is_void_v<result>) {
+    invoke_init<D, tuple>(self, args, std::index_sequence_for<Ts...>{});
+    return {};
+  } else {
+    static_assert(std::is_same_v<result, expected<void>>,
+                  "on_initialize returns void or ark::expected<void>");
+    return invoke_init<D, tuple>(self, args, std::index_sequence_for<Ts...>{});
+  }
+}
+
+/// Runs D::on_initialize with the arguments in `args` (type-checked).
+template <class D>
+expected<void> run_initialize(actor_core* core, const caf::message& args) {
+  using trait = caf::detail::get_callable_trait<decltype(&D::on_initialize)>;
+  return apply_init(static_cast<D*>(core), args, typename trait::arg_types{});
+}
+
+}  // namespace detail
+
+/// A reply that a handler promises to deliver later (typically from the
+/// callback of a request to another actor). Return it from the handler; call
+/// deliver() once. Delivery is gated like any reply: it leaves once the state
+/// changes made before it are durable.
+template <class R>
+class promise {
+ public:
+  promise() = default;
+  promise(detail::actor_core* self, caf::typed_response_promise<R> p)
+      : self_(self), p_(std::move(p)) {}
+
+  template <class T = R, class = std::enable_if_t<!std::is_void_v<T>>>
+  void deliver(T value) {
+    auto p = p_;
+    self_->add_output([p, v = std::move(value)]() mutable { p.deliver(std::move(v)); },
+                      [p](const caf::error& e) mutable { p.deliver(e); });
+  }
+  template <class T = R, class = std::enable_if_t<std::is_void_v<T>>>
+  void deliver() {
+    auto p = p_;
+    self_->add_output([p]() mutable { p.deliver(caf::unit); },
+                      [p](const caf::error& e) mutable { p.deliver(e); });
+  }
+  /// Fails the request with `e` (ark::error or caf::error).
+  void deliver_error(const ark::error& e) { deliver_error(to_caf(e)); }
+  void deliver_error(const caf::error& e) {
+    auto p = p_;
+    self_->add_output([p, e]() mutable { p.deliver(e); },
+                      [p](const caf::error& err) mutable { p.deliver(err); });
+  }
+
+  const caf::typed_response_promise<R>& caf_promise() const { return p_; }
+
+ private:
+  detail::actor_core* self_ = nullptr;
+  caf::typed_response_promise<R> p_;
+};
+
+/// Base class of a persistent actor with typed interface `Interface` (a
+/// caf::typed_actor<...>) and native state `State` (a default-constructible
+/// struct made serializable with MSGPACK_DEFINE_MAP, so its fields keep their
+/// names on disk and in the dashboard).
+///
+/// Override make_handlers() and return handlers(...): every handler may
+/// return a plain value, void, ark::expected<T> (an error reply), or
+/// ark::promise<T> (a reply delivered later). A handler that throws or
+/// returns an error commits nothing: its KV writes are dropped and state()
+/// goes back to the last snapshot; the caller gets the error.
+///
+/// Optional members a subclass may declare:
+///   void on_initialize(Args...)   runs once in the actor's life, at creation,
+///                                 with get_or_create's arguments
+///   void on_activate()            runs on every activation (after load)
+///   nlohmann::json inspect_state() const   the dashboard's view of the state
+///   std::uint32_t schema_version() const   recorded in every snapshot
+template <class Interface, class State>
+class actor : public Interface::base, public detail::actor_core {
+ public:
+  using interface_type = Interface;
+  using state_type = State;
+  using behavior_type = typename Interface::behavior_type;
+  using super = typename Interface::base;
+
+  /// What make_handlers returns; only handlers() builds one.
+  class handlers_type {
+   public:
+    behavior_type& get() { return bhvr_; }
+
+   private:
+    friend class actor;
+    explicit handlers_type(behavior_type b) : bhvr_(std::move(b)) {}
+    behavior_type bhvr_;
+  };
+
+  actor(caf::actor_config& cfg, activation a) : super(cfg), detail::actor_core(std::move(a)) {
+    this->set_default_handler(
+        [this](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+          auto msg = x.copy_content_to_message();
+          caf::message reply;
+          if (handle_internal(msg, reply)) return reply;
+          return to_caf(errc::wrong_interface,
+                        describe() + " does not handle the message " + caf::to_string(msg));
+        });
+    this->set_exit_handler([this](caf::exit_msg& m) { drain(m.reason); });
+  }
+
+  /// The actor's own native state.
+  State& state() { return state_; }
+  const State& state() const { return state_; }
+
+  /// The actor's private ordered key-value store. Reads see the writes of the
+  /// current message and of earlier ones not yet committed.
+  kv::store& kv() { return kv_store(); }
+
+  /// Commits what the handler did so far (state and KV writes) as its own
+  /// atomic unit: a later failure of the same handler rolls back only to here.
+  /// Does not block; outputs stay gated on durability.
+  void save_state() { checkpoint(); }
+
+  /// Runs once in the actor's life, when it is created. Hide it with your own
+  /// signature to take get_or_create's arguments.
+  void on_initialize() {}
+
+  /// Runs on every activation, after the state is loaded or initialized.
+  virtual void on_activate() {}
+
+  /// The dashboard's view of the state; the default decodes the snapshot's
+  /// msgpack generically (field names come from MSGPACK_DEFINE_MAP).
+  virtual nlohmann::json inspect_state() const { return generic_state_json(); }
+
+  /// The state schema version recorded in every snapshot.
+  virtual std::uint32_t schema_version() const { return 1; }
+
+  /// A promise for the reply of the current request (return it from the
+  /// handler; deliver later).
+  template <class R>
+  promise<R> make_promise() {
+    return promise<R>(this, this->template make_response_promise<R>());
+  }
+
+  /// Sends an asynchronous message that leaves once the state changes made
+  /// before it are durable. Dropped if the handler fails.
+  template <class Handle, class... Ts>
+  void send(const Handle& dest, Ts&&... xs) {
+    auto args = std::make_tuple(std::decay_t<Ts>(std::forward<Ts>(xs))...);
+    add_output(
+        [this, dest, args]() {
+          std::apply([&](const auto&... a) { static_cast<super*>(this)->send(dest, a...); }, args);
+        },
+        nullptr);
+  }
+
+  /// A request to another actor, gated like send(); call .then(on_value,
+  /// on_error) on the result. The callbacks run as messages of this actor:
+  /// their state and KV changes are committed and gated the same way.
+  template <class Handle, class Duration, class... Ts>
+  auto request(const Handle& dest, Duration timeout, Ts&&... xs) {
+    using args_t = std::tuple<std::decay_t<Ts>...>;
+    return pending_request<Handle, args_t>{this, dest, caf::duration{timeout},
+                                           args_t(std::forward<Ts>(xs)...)};
+  }
+
+  /// The handle of another actor of this host, activating it if needed.
+  template <class I, class... Ts>
+  expected<I> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
+    auto h = host_of()->get_or_create(type, k, caf::make_message(std::forward<Ts>(init)...),
+                                      this->system().template message_types<I>());
+    if (!h) return h.error();
+    return caf::actor_cast<I>(std::move(*h));
+  }
+
+  template <class Handle, class Args>
+  struct pending_request {
+    actor* self;
+    Handle dest;
+    caf::duration timeout;
+    Args args;
+
+    template <class F, class G>
+    void then(F on_value, G on_error) {
+      auto value_cb = self->wrap_callback(std::move(on_value));
+      auto error_cb = self->wrap_callback(std::move(on_error));
+      auto s = self;
+      auto d = dest;
+      auto t = timeout;
+      auto a = args;
+      s->add_output(
+          [s, d, t, a, value_cb, error_cb]() {
+            std::apply(
+                [&](const auto&... xs) {
+                  static_cast<super*>(s)->request(d, t, xs...).then(value_cb, error_cb);
+                },
+                a);
+          },
+          [error_cb](const caf::error& e) mutable {
+            caf::error copy = e;
+            error_cb(copy);
+          });
+    }
+    template <class F>
+    void then(F on_value) {
+      then(std::move(on_value), [](caf::error&) {});
+    }
+  };
+
+ protected:
+  /// Wraps handlers so each message is committed and its reply gated.
+  template <class... Fs>
+  handlers_type handlers(Fs... fs) {
+    return handlers_type{behavior_type{wrap(std::move(fs))...}};
+  }
+
+  /// Implement: return handlers(...).
+  virtual handlers_type make_handlers() = 0;
+
+ private:
+  void on_exit() override {
+    exited();
+    super::on_exit();
+  }
+
+  behavior_type make_behavior() final {
+    activate();
+    return make_handlers().get();
+  }
+
+  template <class F>
+  auto wrap(F f) {
+    using trait = caf::detail::get_callable_trait<F>;
+    using reply = typename detail::reply_of<typename trait::result_type>::type;
+    return wrap_impl<reply>(std::move(f), typename trait::arg_types{});
+  }
+
+  template <class R, class F, class... Xs>
+  auto wrap_impl(F f, caf::detail::type_list<Xs...>) {
+    return [this, f](Xs... xs) mutable -> caf::result<R> {
+      return dispatch<R>([&]() -> decltype(auto) { return f(std::forward<Xs>(xs)...); });
+    };
+  }
+
+  template <class R, class Call>
+  caf::result<R> dispatch(Call&& call) {
+    if (auto err = begin_message()) return reply_error<R>(std::move(err));
+    using Y = decltype(call());
+    caf::error failure;
+    std::optional<std::conditional_t<std::is_void_v<R>, caf::unit_t, R>> value;
+    std::optional<caf::typed_response_promise<R>> delegated;
+    try {
+      if constexpr (std::is_void_v<Y>) {
+        call();
+        value.emplace();
+      } else if constexpr (detail::is_promise<std::decay_t<Y>>::value) {
+        delegated = call().caf_promise();
+      } else if constexpr (detail::is_expected<std::decay_t<Y>>::value) {
+        auto y = call();
+        if (y) {
+          if constexpr (std::is_void_v<R>)
+            value.emplace();
+          else
+            value.emplace(std::move(*y));
+        } else {
+          failure = detail::error_of(y);
+          if (!failure) failure = to_caf(errc::handler_failed, describe());
+        }
+      } else {
+        value.emplace(call());
+      }
+    } catch (const std::exception& e) {
+      failure = to_caf(errc::handler_failed, describe() + ": " + e.what());
+    } catch (...) {
+      failure = to_caf(errc::handler_failed, describe() + ": unknown exception");
+    }
+    if (failure) {
+      end_message_failed(failure);
+      if (delegated) {
+        auto p = *delegated;
+        gate([p, failure]() mutable { p.deliver(failure); }, nullptr);
+        return caf::result<R>(*delegated);
+      }
+      return reply_error<R>(std::move(failure));
+    }
+    end_message_ok();
+    if (delegated) return caf::result<R>(*delegated);
+    if constexpr (std::is_void_v<R>) {
+      if (reply_now()) return caf::result<R>();
+      auto p = this->template make_response_promise<R>();
+      gate([p]() mutable { p.deliver(caf::unit); },
+           [p](const caf::error& e) mutable { p.deliver(e); });
+      return caf::result<R>(p);
+    } else {
+      if (reply_now()) return caf::result<R>(std::move(*value));
+      auto p = this->template make_response_promise<R>();
+      gate([p, v = std::move(*value)]() mutable { p.deliver(std::move(v)); },
+           [p](const caf::error& e) mutable { p.deliver(e); });
+      return caf::result<R>(p);
+    }
+  }
+
+  template <class R>
+  caf::result<R> reply_error(caf::error err) {
+    if (reply_now()) return caf::result<R>(std::move(err));
+    auto p = this->template make_response_promise<R>();
+    gate([p, err]() mutable { p.deliver(err); },
+         [p](const caf::error& e) mutable { p.deliver(e); });
+    return caf::result<R>(p);
+  }
+
+  template <class F>
+  auto wrap_callback(F f) {
+    using trait = caf::detail::get_callable_trait<F>;
+    return wrap_callback_impl(std::move(f), typename trait::arg_types{});
+  }
+
+  template <class F, class... Xs>
+  auto wrap_callback_impl(F f, caf::detail::type_list<Xs...>) {
+    return [this, f](Xs... xs) mutable {
+      if (auto err = begin_message()) return;
+      caf::error failure;
+      try {
+        f(std::forward<Xs>(xs)...);
+      } catch (const std::exception& e) {
+        failure = to_caf(errc::handler_failed, describe() + ": " + e.what());
+      } catch (...) {
+        failure = to_caf(errc::handler_failed, describe() + ": unknown exception");
+      }
+      if (failure)
+        end_message_failed(failure);
+      else
+        end_message_ok();
+    };
+  }
+
+  // -- actor_core hooks ---------------------------------------------------------
+
+  void pack_state(std::string& out) const override {
+    out.clear();
+    kv::detail::string_writer w{&out};
+    msgpack::pack(w, state_);
+  }
+  expected<void> load_state(const msgpack::object& obj) override {
+    State fresh{};
+    if (!kv::detail::convert(obj, fresh))
+      return error{errc::corrupt_snapshot,
+                   describe() + ": the snapshot does not convert into the state type"};
+    state_ = std::move(fresh);
+    return {};
+  }
+  void reset_state() override { state_ = State{}; }
+  caf::actor self_handle() override { return caf::actor_cast<caf::actor>(this); }
+  caf::actor_control_block* self_ctrl() override { return this->ctrl(); }
+  void quit_now(caf::error reason) override { this->quit(std::move(reason)); }
+  std::uint32_t state_schema() const override { return schema_version(); }
+  void run_on_activate() override { on_activate(); }
+  nlohmann::json inspect_json() const override { return inspect_state(); }
+
+  State state_{};
+};
+
+}  // namespace ark

@@ -1,0 +1,163 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/error.hpp>
+#include <caf/message.hpp>
+#include <msgpack.hpp>
+#include <nlohmann/json.hpp>
+
+#include "ark/detail/host.hpp"
+#include "ark/kv/store.hpp"
+
+namespace ark {
+
+using commit_atom = caf::atom_constant<caf::atom("arkcommit")>;
+using idle_atom = caf::atom_constant<caf::atom("arkidle")>;
+using inspect_atom = caf::atom_constant<caf::atom("arkinspect")>;
+
+namespace detail {
+class actor_core;
+class kv_overlay;
+/// Runs an actor type's on_initialize with get_or_create's arguments.
+using init_function = expected<void> (*)(actor_core* self, const caf::message& args);
+}  // namespace detail
+
+/// What the runtime passes to an actor's constructor: who hosts it, who it
+/// is, and the arguments for on_initialize (used only at creation).
+struct activation {
+  std::shared_ptr<detail::host> host;
+  detail::identity id;
+  caf::message init;
+  detail::init_function initialize = nullptr;
+};
+
+namespace detail {
+
+/// Builds the stored snapshot value: msgpack {"schema": N, "state": <state>}
+/// behind the msgpack value tag (doc/state_format.md).
+std::string make_snapshot(std::uint32_t schema, std::string_view state_msgpack);
+
+/// A decoded snapshot: the schema it was written with and the state object.
+struct snapshot {
+  std::uint32_t schema = 0;
+  msgpack::object_handle handle;  // owns the zone
+  msgpack::object state;
+};
+
+/// Decodes a stored snapshot, or corrupt_snapshot naming what is wrong.
+expected<snapshot> parse_snapshot(std::string_view stored);
+
+/// The part of ark::actor that does not depend on the interface or state
+/// type: message lifecycle, checkpoints, the output gate, commit
+/// notifications, passivation. One instance per activation; every member is
+/// used from the actor's own thread only.
+class actor_core {
+ public:
+  explicit actor_core(activation a);
+  virtual ~actor_core();
+  actor_core(const actor_core&) = delete;
+  actor_core& operator=(const actor_core&) = delete;
+
+  /// The actor's identity (type name and key).
+  const detail::identity& identity() const { return act_.id; }
+  const std::string& type_name() const { return act_.id.type; }
+  const ark::key& key() const { return act_.id.key; }
+
+  /// A printable name of the actor for messages: type [key...].
+  std::string describe() const;
+
+  // -- used by ark::actor and ark::promise (not by user code) -----------------
+
+  kv::store& kv_store();
+  // Queues an output (send, request, promise delivery) of the current message:
+  // it leaves once everything the actor did before is durable. Outside a
+  // message it is gated right away. `fail` runs instead when the commit fails.
+  void add_output(std::function<void()> release, std::function<void(const caf::error&)> fail);
+  // Gates an output on the last submitted unit.
+  void gate(std::function<void()> release, std::function<void(const caf::error&)> fail);
+  // True when a reply may leave right now (nothing submitted is pending).
+  bool reply_now() const { return gate_.empty() && durable_seq_ >= submitted_seq_; }
+  // Starts a message: reloads a passivated state; returns the error to answer
+  // with when the actor cannot handle messages (activation failed, draining).
+  caf::error begin_message();
+  void end_message_ok();
+  void end_message_failed(const caf::error& e);
+  // Snapshot + KV writes so far, submitted as one unit if anything changed.
+  void checkpoint(bool force = false);
+
+ protected:
+  host* host_of() const { return act_.host.get(); }
+
+  // Hooks implemented by ark::actor<Interface, State>.
+  virtual void pack_state(std::string& out) const = 0;
+  virtual expected<void> load_state(const msgpack::object& obj) = 0;
+  virtual void reset_state() = 0;
+  virtual caf::actor self_handle() = 0;
+  virtual caf::actor_control_block* self_ctrl() = 0;
+  virtual void quit_now(caf::error reason) = 0;
+  virtual std::uint32_t state_schema() const = 0;
+  virtual void run_on_activate() = 0;
+
+  // Activation: load the snapshot, or create (on_initialize) and persist.
+  void activate();
+  // The actor terminated (CAF on_exit).
+  void exited();
+  // Internal messages (commit notifications, idle ticks, inspection) seen by
+  // the default handler; false when `msg` is none of them.
+  bool handle_internal(const caf::message& msg, caf::message& reply);
+  // exit_msg: stop taking messages, release what is in flight, then quit.
+  void drain(caf::error reason);
+  // The state as the dashboard shows it by default: msgpack decoded to JSON.
+  nlohmann::json generic_state_json() const;
+  virtual nlohmann::json inspect_json() const = 0;
+
+ private:
+  struct gated {
+    std::uint64_t dep;
+    std::function<void()> release;
+    std::function<void(const caf::error&)> fail;
+  };
+  struct output {
+    std::function<void()> release;
+    std::function<void(const caf::error&)> fail;
+  };
+
+  expected<void> load_from_storage(bool& found);
+  void on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::error& err);
+  void on_idle();
+  void schedule_idle(std::chrono::milliseconds after);
+  void maybe_finish_drain();
+  void soft_passivate();
+
+  activation act_;
+  std::shared_ptr<kv_overlay> overlay_;
+  std::optional<kv::store> kv_;
+  std::string last_snapshot_;  // msgpack of the state as last submitted
+  std::string scratch_;
+  std::uint64_t submitted_seq_ = 0;
+  std::uint64_t durable_seq_ = 0;
+  std::uint64_t epoch_ = 0;
+  std::deque<gated> gate_;
+  std::vector<output> outputs_;
+  bool in_message_ = false;
+  bool passive_ = false;
+  bool draining_ = false;
+  bool idle_scheduled_ = false;
+  bool exited_ = false;
+  caf::actor_id caf_id_ = 0;
+  caf::error drain_reason_;
+  caf::error activation_error_;
+  std::chrono::steady_clock::time_point last_activity_;
+};
+
+}  // namespace detail
+}  // namespace ark

@@ -1,0 +1,100 @@
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "ark/actor.hpp"
+
+namespace ark {
+
+/// How the runtime makes an actor of one registered type.
+struct actor_type {
+  std::string name;
+  /// The caf message types of the type's interface, for handle checks.
+  std::function<std::set<std::string>(caf::actor_system&)> interface;
+  /// Spawns one activation.
+  std::function<caf::actor(caf::actor_system&, activation)> spawn;
+  detail::init_function initialize = nullptr;
+};
+
+/// The process-wide table of actor types and message types. ARK_ACTOR and
+/// ARK_MESSAGE_TYPE fill it from static initializers, in a program or in a
+/// module the host loads with dlopen (ark_actors is a shared library, so the
+/// program and its modules share this one table).
+class actor_registry {
+ public:
+  static actor_registry& global();
+
+  /// Registers `t`. A second registration of the same name is kept out and
+  /// recorded in errors().
+  void add(actor_type t);
+  /// The type registered as `name`, or nullptr.
+  const actor_type* find(std::string_view name) const;
+  std::vector<std::string> names() const;
+  /// Registration conflicts since the last call (e.g. a type name twice).
+  std::vector<std::string> take_errors();
+
+  /// Records a hook that adds message types to a CAF config.
+  void add_message_type(std::function<void(caf::actor_system_config&)> hook);
+  /// Runs every message-type hook and registers ark's error category. Call on
+  /// every actor_system_config that talks to ark actors (host and clients).
+  void configure(caf::actor_system_config& cfg) const;
+
+ private:
+  mutable std::mutex mtx_;
+  std::vector<actor_type> types_;
+  std::vector<std::string> errors_;
+  std::vector<std::function<void(caf::actor_system_config&)>> message_types_;
+};
+
+/// Registers actor class T under `name` at static-initialization time.
+template <class T>
+struct actor_registrar {
+  explicit actor_registrar(const char* name) {
+    actor_type t;
+    t.name = name;
+    t.interface = [](caf::actor_system& sys) {
+      return sys.message_types<typename T::interface_type>();
+    };
+    t.spawn = [](caf::actor_system& sys, activation a) {
+      return caf::actor_cast<caf::actor>(sys.spawn<T>(std::move(a)));
+    };
+    t.initialize = &detail::run_initialize<T>;
+    actor_registry::global().add(std::move(t));
+  }
+};
+
+/// Registers message type T (sent to or from actors across processes) under
+/// `name`, on every config passed to actor_registry::configure.
+template <class T>
+struct message_type_registrar {
+  explicit message_type_registrar(const char* name) {
+    std::string n = name;
+    actor_registry::global().add_message_type(
+        [n](caf::actor_system_config& cfg) { cfg.add_message_type<T>(n); });
+  }
+};
+
+}  // namespace ark
+
+#define ARK_PP_CAT_(a, b) a##b
+#define ARK_PP_CAT(a, b) ARK_PP_CAT_(a, b)
+
+/// ARK_ACTOR("counter", counter): registers actor class `cls` as type `name`.
+#define ARK_ACTOR(name, cls) \
+  static const ::ark::actor_registrar<cls> ARK_PP_CAT(ark_actor_registrar_, __LINE__) { name }
+
+/// ARK_MESSAGE_TYPE(chat_line, "chat_line"): registers a message type for
+/// remote use (the type needs a CAF inspect() overload).
+#define ARK_MESSAGE_TYPE(type, name)                                                   \
+  static const ::ark::message_type_registrar<type> ARK_PP_CAT(ark_msg_registrar_, \
+                                                              __LINE__) {         \
+    name                                                                               \
+  }

@@ -1,0 +1,56 @@
+#include "ark/errors.hpp"
+
+#include <caf/all.hpp>
+
+namespace ark {
+
+namespace {
+constexpr caf::atom_value ark_category = caf::atom("ark");
+}  // namespace
+
+caf::error to_caf(const ark::error& e) {
+  return caf::error(static_cast<std::uint8_t>(e.code()), ark_category,
+                    caf::make_message(e.context()));
+}
+
+caf::error to_caf(errc code, std::string context) {
+  return caf::error(static_cast<std::uint8_t>(code), ark_category,
+                    caf::make_message(std::move(context)));
+}
+
+ark::error from_caf(const caf::error& e) {
+  if (!e) return {};
+  if (e.category() == ark_category) {
+    std::string ctx;
+    if (e.context().match_elements<std::string>()) ctx = e.context().get_as<std::string>(0);
+    return ark::error{static_cast<errc>(e.code()), std::move(ctx)};
+  }
+  std::string text = caf::to_string(e);
+  if (e.category() == caf::atom("system")) {
+    switch (static_cast<caf::sec>(e.code())) {
+      case caf::sec::unexpected_message:
+      case caf::sec::unexpected_response:
+        return ark::error{errc::wrong_interface, "the actor does not handle this message (" + text + ")"};
+      case caf::sec::request_receiver_down:
+      case caf::sec::request_timeout:
+      case caf::sec::no_route_to_receiving_node:
+      case caf::sec::cannot_connect_to_node:
+      case caf::sec::disconnect_during_handshake:
+        return ark::error{errc::unreachable, text};
+      default:
+        break;
+    }
+  }
+  return ark::error{errc::handler_failed, text};
+}
+
+void add_error_category(caf::actor_system_config& cfg) {
+  cfg.add_error_category(ark_category, [](std::uint8_t code, caf::atom_value,
+                                          const caf::message& ctx) -> std::string {
+    std::string context;
+    if (ctx.match_elements<std::string>()) context = ctx.get_as<std::string>(0);
+    return ark::error{static_cast<errc>(code), std::move(context)}.message();
+  });
+}
+
+}  // namespace ark

@@ -1,0 +1,55 @@
+// counter-client: calls a counter actor on a running ark-host.
+//   counter-client [--host H] [--port P] add KEY N | get KEY | reset KEY
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <ark/client.hpp>
+
+#include "counter.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"counter-client: add to, read or reset a counter actor on an ark-host"};
+  std::string host = "127.0.0.1";
+  int port = 4710;
+  std::string key;
+  std::int64_t n = 1;
+  app.add_option("--host", host, "ark-host address")->capture_default_str();
+  app.add_option("--port", port, "ark-host --port")->capture_default_str();
+  app.require_subcommand(1);
+  auto* add = app.add_subcommand("add", "add N to counter KEY; prints the new value");
+  add->add_option("key", key, "counter key")->required();
+  add->add_option("n", n, "amount (default 1)");
+  auto* get = app.add_subcommand("get", "print counter KEY");
+  get->add_option("key", key, "counter key")->required();
+  auto* reset = app.add_subcommand("reset", "set counter KEY to 0");
+  reset->add_option("key", key, "counter key")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  ark::client_config cfg;
+  caf::actor_system sys{cfg};
+  auto c = ark::connect(sys, host, static_cast<std::uint16_t>(port));
+  if (!c) {
+    std::cerr << "counter-client: " << c.error().message() << '\n';
+    return 1;
+  }
+  auto h = c->get_or_create<counter::counter_if>("counter", key);
+  if (!h) {
+    std::cerr << "counter-client: " << h.error().message() << '\n';
+    return 1;
+  }
+  auto timeout = std::chrono::seconds(10);
+  ark::expected<std::int64_t> r = ark::error{ark::errc::invalid_argument, "no command"};
+  if (*add)
+    r = ark::call<std::int64_t>(sys, *h, timeout, counter::add_atom::value, n);
+  else if (*get)
+    r = ark::call<std::int64_t>(sys, *h, timeout, counter::get_atom::value);
+  else
+    r = ark::call<std::int64_t>(sys, *h, timeout, counter::reset_atom::value);
+  if (!r) {
+    std::cerr << "counter-client: " << r.error().message() << '\n';
+    return 1;
+  }
+  std::cout << key << " = " << *r << '\n';
+  return 0;
+}

@@ -1,0 +1,132 @@
+// ark-host: loads actor modules, opens a data directory and serves the
+// actors to local and remote typed clients until SIGINT/SIGTERM.
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "ark/client.hpp"
+#include "ark/registry.hpp"
+#include "ark/runtime.hpp"
+
+namespace {
+
+int fail(const std::string& what) {
+  spdlog::error("{}", what);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ark-host: runs persistent ark actors over one data directory"};
+  std::string data = "./ark-data";
+  std::vector<std::string> modules;
+  std::string durability = "sync";
+  int port = 4710;
+  std::string bind = "127.0.0.1";
+  double idle_seconds = 300;
+  std::string log_level = "info";
+  app.add_option("--data", data, "data directory (created when missing)")
+      ->capture_default_str();
+  app.add_option("--module", modules,
+                 "shared library registering actor types (repeatable; see examples/)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--durability", durability,
+                 "sync: reply after fsync (default); relaxed: no meta-page fsync; none: no "
+                 "fsync, periodic sync")
+      ->check(CLI::IsMember({"sync", "relaxed", "none"}))
+      ->capture_default_str();
+  app.add_option("--port", port, "middleman port for remote typed clients (0: any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--bind", bind, "address the middleman port binds to")->capture_default_str();
+  app.add_option("--idle-timeout", idle_seconds,
+                 "seconds after which an idle actor is passivated (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "error, warn, info or debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto console = spdlog::stderr_color_mt("ark-host");
+  spdlog::set_default_logger(console);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ ark-host: %v");
+
+  // Signals go to sigwait() below, never to another thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto& registry = ark::actor_registry::global();
+  for (const auto& m : modules) {
+    auto path = std::filesystem::absolute(m).string();
+    if (!dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL))
+      return fail("cannot load module " + m + ": " + dlerror() +
+                  " (remedy: build it against ark_actors, see examples/README.md)");
+    spdlog::debug("loaded module {}", path);
+  }
+  auto conflicts = registry.take_errors();
+  for (const auto& c : conflicts) spdlog::error("{}", c);
+  if (!conflicts.empty()) return 1;
+  auto names = registry.names();
+  if (names.empty())
+    spdlog::warn("no actor types registered: pass --module FILE.so (see examples/)");
+
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  registry.configure(cfg);
+  caf::actor_system sys{cfg};
+
+  ark::runtime_options opts;
+  opts.data_dir = data;
+  opts.durability = *ark::parse_durability(durability);
+  opts.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(idle_seconds * 1000));
+  opts.log = [](const std::string& line) { spdlog::error("{}", line); };
+  auto rt = ark::runtime::open(sys, opts);
+  if (!rt) {
+    sys.await_actors_before_shutdown(false);
+    return fail("cannot open " + data + ": " + rt.error().message());
+  }
+  auto served = ark::serve(*rt, static_cast<std::uint16_t>(port), bind);
+  if (!served) {
+    (*rt)->shutdown();
+    sys.await_actors_before_shutdown(false);
+    return fail(served.error().message());
+  }
+  std::string types;
+  for (const auto& n : names) types += (types.empty() ? "" : ", ") + n;
+  // The ready line: scripts wait for it (and read the port from it).
+  std::printf("ark-host ready: data=%s port=%u bind=%s durability=%s types=[%s]\n",
+              data.c_str(), static_cast<unsigned>(served->port), bind.c_str(),
+              durability.c_str(), types.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("{} received: draining and committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  caf::anon_send_exit(served->directory, caf::exit_reason::user_shutdown);
+  (*rt)->shutdown();
+  auto stats = (*rt)->stats();
+  spdlog::info("stopped: {} commits, {} units", stats.commits, stats.units);
+  rt->reset();
+  sys.await_actors_before_shutdown(false);
+  return 0;
+}

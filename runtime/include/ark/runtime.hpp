@@ -1,0 +1,106 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "ark/errors.hpp"
+#include "ark/expected.hpp"
+#include "ark/kv/key.hpp"
+#include "ark/kv/lmdb_backend.hpp"
+
+namespace ark {
+
+/// Options of a runtime (ark-host's flags map onto these).
+struct runtime_options {
+  /// The data directory; created when missing.
+  std::string data_dir = "./ark-data";
+  /// sync: a reply leaves after an fsync'd commit (default). relaxed: after a
+  /// commit whose meta page is not fsync'd (a crash may undo the last
+  /// commit). none: no fsync (the OS writes back; a crash may lose recent
+  /// commits); the writer syncs every `none_sync_interval`.
+  kv::durability durability = kv::durability::sync;
+  /// Idle time after which an actor is passivated (0: never).
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds none_sync_interval{std::chrono::seconds(1)};
+  /// Where the runtime reports problems no caller can see (a failed commit,
+  /// a failed periodic sync). Default: stderr.
+  std::function<void(const std::string&)> log;
+};
+
+/// Counters of a running runtime.
+struct runtime_stats {
+  std::uint64_t active_actors = 0;  ///< activations alive now
+  std::uint64_t commits = 0;        ///< write transactions committed
+  std::uint64_t units = 0;          ///< units (message effects) committed
+  std::uint64_t failed_units = 0;   ///< units whose commit failed
+  std::uint64_t snapshots_written = 0;
+};
+
+/// Hosts persistent actors in one process over one data directory: the
+/// actor directory (at most one activation per identity), the group-commit
+/// writer and the output gate's notifications. Thread-safe.
+///
+/// The runtime must outlive every actor it activated: call shutdown() (or
+/// destroy it) before the actor_system goes away.
+class runtime {
+ public:
+  /// Opens `opts.data_dir` (taking its writer lock) and starts the writer.
+  /// Errors: locked (another host uses the directory), no_data_dir, io_error,
+  /// format_version, each naming the directory and the remedy.
+  static expected<std::shared_ptr<runtime>> open(caf::actor_system& sys, runtime_options opts);
+
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// The typed handle of actor (type, key), activating it if needed: its
+  /// snapshot is loaded, or, for a new actor, on_initialize(init...) runs
+  /// and its result is persisted before the first reply. `init` is ignored
+  /// for an actor that exists. Errors: unknown_actor_type, wrong_interface
+  /// (Interface is not the registered type's), invalid_key, key_too_large,
+  /// shutting_down.
+  template <class Interface, class... Ts>
+  expected<Interface> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
+    auto h = get_or_create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
+                                 system().template message_types<Interface>());
+    if (!h) return h.error();
+    return caf::actor_cast<Interface>(std::move(*h));
+  }
+
+  /// The untyped form: `iface` is the caller's interface (caf message types);
+  /// empty skips the check.
+  expected<caf::actor> get_or_create_actor(std::string_view type, const ark::key& k,
+                                           caf::message init, const std::set<std::string>& iface);
+
+  /// Stops accepting work, lets every actor finish the commits in flight and
+  /// release their replies, commits the rest and stops the writer. Waits at
+  /// most `timeout` for actors to finish. Idempotent.
+  void shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  runtime_stats stats() const;
+  caf::actor_system& system() const;
+  const runtime_options& options() const;
+  std::shared_ptr<kv::lmdb_backend> storage() const;
+
+  /// Test hooks: while paused the writer commits nothing (units queue up).
+  void pause_commits();
+  void resume_commits();
+
+  struct impl;
+
+ private:
+  explicit runtime(std::shared_ptr<impl> p);
+  std::shared_ptr<impl> impl_;
+};
+
+/// Parses "sync" | "relaxed" | "none".
+expected<kv::durability> parse_durability(std::string_view text);
+
+}  // namespace ark

@@ -1,0 +1,195 @@
+#include "ark/runtime.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "ark/detail/actor_core.hpp"
+#include "ark/kv/json.hpp"
+#include "ark/registry.hpp"
+#include "writer.hpp"
+
+namespace ark {
+
+namespace {
+
+// Strong references an idle, unreferenced actor has while it runs its idle
+// check: the directory's handle and the one the scheduler holds while the
+// actor executes. More means a handle lives outside the host.
+constexpr std::size_t unreferenced_strong_refs = 2;
+
+}  // namespace
+
+struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime::impl> {
+  caf::actor_system& sys;
+  runtime_options opts;
+  std::shared_ptr<kv::lmdb_backend> db;
+  std::unique_ptr<detail::writer> writer;
+
+  mutable std::mutex mtx;
+  std::condition_variable gone_cv;
+  std::unordered_map<std::string, caf::actor> directory;  // identity::encoded -> handle
+  std::unordered_map<caf::actor_id, caf::weak_actor_ptr> live;
+  bool accepting = true;
+  bool stopped = false;
+
+  impl(caf::actor_system& s, runtime_options o) : sys(s), opts(std::move(o)) {}
+
+  std::shared_ptr<kv::backend> storage() override { return db; }
+
+  void submit(detail::commit_unit unit) override { writer->submit(std::move(unit)); }
+
+  bool try_passivate(const detail::identity& id, caf::actor_control_block* self,
+                     bool force) override {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto it = directory.find(id.encoded);
+    if (it == directory.end() || caf::actor_cast<caf::actor_control_block*>(it->second) != self)
+      return true;
+    if (!force && self->strong_refs.load() > unreferenced_strong_refs) return false;
+    directory.erase(it);
+    return true;
+  }
+
+  void on_actor_gone(const detail::identity&, caf::actor_id aid) override {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      live.erase(aid);
+    }
+    gone_cv.notify_all();
+  }
+
+  std::chrono::milliseconds idle_timeout() const override { return opts.idle_timeout; }
+
+  expected<caf::actor> get_or_create(std::string_view type_name, const ark::key& key,
+                                     caf::message init,
+                                     const std::set<std::string>& iface) override {
+    auto* type = actor_registry::global().find(type_name);
+    if (!type) {
+      std::string known;
+      for (const auto& n : actor_registry::global().names()) known += (known.empty() ? "" : ", ") + n;
+      return error{errc::unknown_actor_type, "no actor type '" + std::string(type_name) +
+                                                 "' is registered (registered: " +
+                                                 (known.empty() ? "none" : known) + ")"};
+    }
+    if (!iface.empty()) {
+      auto mine = type->interface(sys);
+      if (!std::includes(mine.begin(), mine.end(), iface.begin(), iface.end())) {
+        std::string missing;
+        for (const auto& sig : iface)
+          if (!mine.count(sig)) missing += (missing.empty() ? "" : ", ") + sig;
+        return error{errc::wrong_interface, "actor type '" + type->name +
+                                                "' does not implement the requested interface "
+                                                "(it lacks: " + missing + ")"};
+      }
+    }
+    auto id = detail::make_identity(type_name, key);
+    if (!id) return id.error();
+    std::lock_guard<std::mutex> guard{mtx};
+    if (!accepting) return error{errc::shutting_down, "the host is stopping"};
+    if (auto it = directory.find(id->encoded); it != directory.end()) return it->second;
+    activation a;
+    a.host = shared_from_this();
+    a.id = *id;
+    a.init = std::move(init);
+    a.initialize = type->initialize;
+    auto handle = type->spawn(sys, std::move(a));
+    directory.emplace(id->encoded, handle);
+    live.emplace(handle.id(), caf::actor_cast<caf::weak_actor_ptr>(handle));
+    return handle;
+  }
+
+  void shutdown(std::chrono::milliseconds timeout) {
+    std::vector<caf::actor> running;
+    std::unordered_map<std::string, caf::actor> handles;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      if (stopped) return;
+      accepting = false;
+      for (auto& [aid, weak] : live)
+        if (auto strong = caf::actor_cast<caf::actor>(weak.lock())) running.push_back(strong);
+      handles.swap(directory);
+    }
+    // Handles are released outside the lock: a last reference may end an
+    // actor, which reports back through on_actor_gone.
+    for (auto& h : running) caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    running.clear();
+    handles.clear();
+    {
+      std::unique_lock<std::mutex> lock{mtx};
+      if (!gone_cv.wait_for(lock, timeout, [&] { return live.empty(); }) && opts.log)
+        opts.log(std::to_string(live.size()) + " actor(s) did not stop in time");
+      stopped = true;
+    }
+    writer->stop();
+  }
+};
+
+expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime_options opts) {
+  if (!opts.log) opts.log = [](const std::string& line) { std::cerr << "ark: " << line << '\n'; };
+  kv::lmdb_options lo;
+  lo.create_if_missing = true;
+  lo.mode = opts.durability;
+  auto db = kv::lmdb_backend::open(opts.data_dir, lo);
+  if (!db) return db.error();
+  auto p = std::make_shared<impl>(sys, std::move(opts));
+  p->db = std::move(*db);
+  detail::writer::options wo;
+  wo.backend = p->db;
+  wo.log = p->opts.log;
+  if (p->opts.durability == kv::durability::none) {
+    std::weak_ptr<kv::lmdb_backend> weak_db = p->db;
+    wo.periodic_sync = [weak_db]() -> expected<void> {
+      if (auto d = weak_db.lock()) return d->sync();
+      return {};
+    };
+    wo.sync_interval = p->opts.none_sync_interval;
+  }
+  p->writer = std::make_unique<detail::writer>(std::move(wo));
+  return std::shared_ptr<runtime>(new runtime(std::move(p)));
+}
+
+runtime::runtime(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
+
+runtime::~runtime() { shutdown(); }
+
+expected<caf::actor> runtime::get_or_create_actor(std::string_view type, const ark::key& k,
+                                                  caf::message init,
+                                                  const std::set<std::string>& iface) {
+  return impl_->get_or_create(type, k, std::move(init), iface);
+}
+
+void runtime::shutdown(std::chrono::milliseconds timeout) { impl_->shutdown(timeout); }
+
+runtime_stats runtime::stats() const {
+  runtime_stats s;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    s.active_actors = impl_->live.size();
+  }
+  const auto& c = impl_->writer->counters();
+  s.commits = c.commits.load();
+  s.units = c.units.load();
+  s.failed_units = c.failed_units.load();
+  s.snapshots_written = c.snapshots.load();
+  return s;
+}
+
+caf::actor_system& runtime::system() const { return impl_->sys; }
+const runtime_options& runtime::options() const { return impl_->opts; }
+std::shared_ptr<kv::lmdb_backend> runtime::storage() const { return impl_->db; }
+void runtime::pause_commits() { impl_->writer->pause(); }
+void runtime::resume_commits() { impl_->writer->resume(); }
+
+expected<kv::durability> parse_durability(std::string_view text) {
+  if (text == "sync") return kv::durability::sync;
+  if (text == "relaxed") return kv::durability::relaxed;
+  if (text == "none") return kv::durability::none;
+  return error{errc::invalid_argument, "durability '" + std::string(text) +
+                                           "' is not one of sync, relaxed, none"};
+}
+
+}  // namespace ark

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "ark/detail/host.hpp"
+#include "ark/kv/backend.hpp"
+
+namespace ark::detail {
+
+/// The group-commit writer: one thread that takes every unit queued since its
+/// last commit, writes them in one backend transaction (snapshots of the same
+/// actor coalesced into one write), then tells each actor which of its units
+/// are durable. It starts the next commit as soon as the previous one
+/// finished: a lone unit pays one commit, a busy host amortizes one commit
+/// over everything that queued meanwhile.
+class writer {
+ public:
+  struct options {
+    std::shared_ptr<kv::backend> backend;
+    /// Called every `sync_interval` when commits happened since the last call
+    /// (durability none); empty: never.
+    std::function<expected<void>()> periodic_sync;
+    std::chrono::milliseconds sync_interval{1000};
+    std::function<void(const std::string&)> log;
+  };
+
+  struct stats {
+    std::atomic<std::uint64_t> commits{0};
+    std::atomic<std::uint64_t> units{0};
+    std::atomic<std::uint64_t> failed_units{0};
+    std::atomic<std::uint64_t> snapshots{0};
+  };
+
+  explicit writer(options opts);
+  ~writer();
+
+  void submit(commit_unit unit);
+  /// Commits everything queued, then stops the thread. Idempotent.
+  void stop();
+  void pause();
+  void resume();
+  const stats& counters() const { return stats_; }
+
+ private:
+  void run();
+  void commit(std::vector<commit_unit>& units);
+  expected<std::uint64_t> apply(std::vector<commit_unit*>& units);
+  void notify(const commit_unit& u, const caf::error& err);
+
+  options opts_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<commit_unit> queue_;
+  bool stopping_ = false;
+  bool paused_ = false;
+  bool dirty_ = false;  // commits since the last periodic sync
+  // Actors whose commit failed: units of that epoch or older are refused.
+  std::unordered_map<caf::actor_id, std::uint64_t> failed_epochs_;
+  stats stats_;
+  std::thread thread_;
+};
+
+}  // namespace ark::detail
