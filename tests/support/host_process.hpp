@@ -1,0 +1,127 @@
+#pragma once
+
+// Starts a real ark-host process for end-to-end tests.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace ark::test {
+
+/// Runs a command and returns {exit status, stdout+stderr}.
+inline std::pair<int, std::string> run_command(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return {-1, "popen failed"};
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+/// An ark-host child process: started with --port 0, ready once it printed
+/// its "ark-host ready" line (port() is parsed from it).
+class host_process {
+ public:
+  host_process(std::string data_dir, std::vector<std::string> modules,
+               std::vector<std::string> extra = {})
+      : data_(std::move(data_dir)), modules_(std::move(modules)), extra_(std::move(extra)) {}
+  ~host_process() { kill(); }
+  host_process(const host_process&) = delete;
+  host_process& operator=(const host_process&) = delete;
+
+  /// Starts the host; false (with output() explaining) if it exits or does
+  /// not get ready within `timeout`.
+  bool start(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    output_.clear();
+    int fds[2];
+    if (::pipe(fds) != 0) return false;
+    std::vector<std::string> args{ARK_HOST_PATH, "--data", data_, "--port", "0"};
+    for (const auto& m : modules_) {
+      args.push_back("--module");
+      args.push_back(m);
+    }
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], 1);
+      ::dup2(fds[1], 2);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out_fd_ = fds[0];
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd{out_fd_, POLLIN, 0};
+      if (::poll(&pfd, 1, 50) > 0) {
+        char buf[1024];
+        auto n = ::read(out_fd_, buf, sizeof buf);
+        if (n <= 0) break;
+        output_.append(buf, static_cast<std::size_t>(n));
+        auto pos = output_.find("ark-host ready:");
+        auto eol = pos == std::string::npos ? pos : output_.find('\n', pos);
+        if (eol != std::string::npos) {
+          auto p = output_.find("port=", pos);
+          port_ = static_cast<std::uint16_t>(std::stoi(output_.substr(p + 5)));
+          return true;
+        }
+      }
+    }
+    kill();
+    return false;
+  }
+
+  /// SIGTERM, then waits; returns the exit status (-1 if killed by a signal).
+  int stop() { return signal_and_wait(SIGTERM); }
+  /// SIGKILL, then waits.
+  int kill() { return signal_and_wait(SIGKILL); }
+
+  std::uint16_t port() const { return port_; }
+  /// Everything the host printed so far (drained up to the ready line, plus
+  /// the rest after stop/kill).
+  const std::string& output() const { return output_; }
+
+ private:
+  int signal_and_wait(int sig) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    drain();
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  void drain() {
+    if (out_fd_ < 0) return;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out_fd_, buf, sizeof buf)) > 0) output_.append(buf, static_cast<std::size_t>(n));
+    ::close(out_fd_);
+    out_fd_ = -1;
+  }
+
+  std::string data_;
+  std::vector<std::string> modules_;
+  std::vector<std::string> extra_;
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::string output_;
+};
+
+}  // namespace ark::test
