@@ -26,6 +26,10 @@ actor_core::~actor_core() {
 void actor_core::exited() {
   if (exited_ || !act_.host) return;
   exited_ = true;
+  // Drop every reference to storage: the runtime closes the data directory
+  // once all actors are gone, even if CAF frees this object later.
+  kv_.reset();
+  overlay_.reset();
   act_.host->on_actor_gone(act_.id, caf_id_);
 }
 

@@ -115,6 +115,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     }
     // Handles are released outside the lock: a last reference may end an
     // actor, which reports back through on_actor_gone.
+    writer->resume();  // a paused writer would keep actors waiting forever
     for (auto& h : running) caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     running.clear();
     handles.clear();
@@ -125,6 +126,9 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       stopped = true;
     }
     writer->stop();
+    // Actor objects may outlive this (CAF frees them lazily); they no longer
+    // touch storage, so the data directory is closed now.
+    db.reset();
   }
 };
 

@@ -36,6 +36,8 @@ void writer::stop() {
     else
       thread_.join();
   }
+  opts_.backend.reset();  // lets the owner close the data directory
+  opts_.periodic_sync = nullptr;
 }
 
 void writer::pause() {

@@ -234,14 +234,15 @@ class actor : public Interface::base, public detail::actor_core {
     return promise<R>(this, this->template make_response_promise<R>());
   }
 
-  /// Sends an asynchronous message that leaves once the state changes made
-  /// before it are durable. Dropped if the handler fails.
+  /// Sends a fire-and-forget message (any reply is dropped; use request() for
+  /// replies) that leaves once the state changes made before it are durable.
+  /// Dropped if the handler fails.
   template <class Handle, class... Ts>
   void send(const Handle& dest, Ts&&... xs) {
     auto args = std::make_tuple(std::decay_t<Ts>(std::forward<Ts>(xs))...);
     add_output(
-        [this, dest, args]() {
-          std::apply([&](const auto&... a) { static_cast<super*>(this)->send(dest, a...); }, args);
+        [dest, args]() {
+          std::apply([&](const auto&... a) { caf::anon_send(dest, a...); }, args);
         },
         nullptr);
   }
