@@ -1,29 +1,45 @@
 #!/usr/bin/env bash
-# Shows the storage core at work on the embedded default data directory
-# (./ark-data): writes structured keys with ark-dash, lists them back in tuple
-# order, and reads them again from a fresh process (everything is durable).
+# The main job: starts ark-host with the example actors on the embedded
+# default data directory (./ark-data), calls a counter actor from a separate
+# client process, restarts the host, and shows the state survived.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dash=./build/tools/ark-dash/ark-dash
+bin=./build/bin
 data=${ARK_DATA:-./ark-data}
+log=$(mktemp)
+modules=()
+for m in ./build/modules/libark_*.so; do modules+=(--module "$m"); done
+host_pid=
 
-echo "# writing a small leaderboard into space [\"demo\"] of $data"
-"$dash" kv put --data "$data" --space demo '["score", -300, "carol"]' '{"points": 300}'
-"$dash" kv put --data "$data" --space demo '["score", -120, "alice"]' '{"points": 120}'
-"$dash" kv put --data "$data" --space demo '["score", -250, "bob"]'   '{"points": 250}'
-"$dash" kv put --data "$data" --space demo '["user", "a/b"]' '"one element a/b"'
-"$dash" kv put --data "$data" --space demo '["user", "a", "b"]' '"two elements a, b"'
-"$dash" kv put --data "$data" --space demo --raw blob 00ff10
+start_host() {
+  "$bin/ark-host" --data "$data" --port 0 "${modules[@]}" >"$log" 2>&1 &
+  host_pid=$!
+  for _ in $(seq 200); do
+    if grep -q '^ark-host ready' "$log"; then
+      grep '^ark-host ready' "$log"
+      port=$(grep -o 'port=[0-9]*' "$log" | head -1 | cut -d= -f2)
+      return
+    fi
+    if ! kill -0 "$host_pid" 2>/dev/null; then cat "$log"; exit 1; fi
+    sleep 0.1
+  done
+  echo "ark-host did not start:"; cat "$log"; exit 1
+}
 
-echo
-echo "# top 2 scores (keys sort by -points, so the list is already ranked)"
-"$dash" kv list --data "$data" --space demo --prefix '["score"]' --limit 2
-echo
-echo "# [\"user\",\"a/b\"] and [\"user\",\"a\",\"b\"] are different keys"
-"$dash" kv list --data "$data" --space demo --prefix '["user"]'
-echo
-echo "# a raw value, and the hex encoding of a key"
-"$dash" kv get --data "$data" --space demo blob
-"$dash" key encode '["score", -300, "carol"]'
-echo
-echo "# keys in the space: $("$dash" kv count --data "$data" --space demo)"
+stop_host() {
+  if [ -n "$host_pid" ]; then
+    kill -TERM "$host_pid" && wait "$host_pid" || true
+    host_pid=
+  fi
+}
+trap 'stop_host; rm -f "$log"' EXIT
+
+echo "# start ark-host on $data with the example actors"
+start_host
+echo "# a client process adds 1 to counter 'demo' (the reply leaves once it is durable)"
+"$bin/counter-client" --port "$port" add demo 1
+echo "# restart the host"
+stop_host
+start_host
+echo "# the counter kept its value across the restart"
+"$bin/counter-client" --port "$port" get demo

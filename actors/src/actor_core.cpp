@@ -52,10 +52,9 @@ expected<void> actor_core::load_from_storage(bool& found) {
   auto snap = parse_snapshot(*stored);
   if (!snap) return error{snap.error().code(), describe() + ": " + snap.error().context()};
   if (snap->schema > state_schema())
-    return error{errc::format_version, describe() + ": snapshot schema " +
-                                           std::to_string(snap->schema) +
-                                           " is newer than this code's schema " +
-                                           std::to_string(state_schema())};
+    return error{errc::format_version,
+                 describe() + ": snapshot schema " + std::to_string(snap->schema) +
+                     " is newer than this code's schema " + std::to_string(state_schema())};
   ARK_TRY(load_state(snap->state));
   pack_state(last_snapshot_);
   found = true;
@@ -67,7 +66,8 @@ void actor_core::activate() {
   overlay_ = std::make_shared<kv_overlay>(act_.host->storage(), act_.id.encoded);
   auto store = kv::store::open(overlay_, ark::key{act_.id.type, act_.id.key});
   if (!store) {
-    activation_error_ = to_caf(errc::activation_failed, describe() + ": " + store.error().message());
+    activation_error_ =
+        to_caf(errc::activation_failed, describe() + ": " + store.error().message());
   } else {
     kv_.emplace(std::move(*store));
     bool found = false;
@@ -109,7 +109,8 @@ void actor_core::activate() {
     run_on_activate();
     end_message_ok();
   } catch (const std::exception& e) {
-    end_message_failed(to_caf(errc::handler_failed, describe() + ": on_activate threw: " + e.what()));
+    end_message_failed(
+        to_caf(errc::handler_failed, describe() + ": on_activate threw: " + e.what()));
   }
   schedule_idle(act_.host->idle_timeout());
 }

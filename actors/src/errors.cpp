@@ -30,7 +30,8 @@ ark::error from_caf(const caf::error& e) {
     switch (static_cast<caf::sec>(e.code())) {
       case caf::sec::unexpected_message:
       case caf::sec::unexpected_response:
-        return ark::error{errc::wrong_interface, "the actor does not handle this message (" + text + ")"};
+        return ark::error{errc::wrong_interface,
+                          "the actor does not handle this message (" + text + ")"};
       case caf::sec::request_receiver_down:
       case caf::sec::request_timeout:
       case caf::sec::no_route_to_receiving_node:
@@ -45,12 +46,12 @@ ark::error from_caf(const caf::error& e) {
 }
 
 void add_error_category(caf::actor_system_config& cfg) {
-  cfg.add_error_category(ark_category, [](std::uint8_t code, caf::atom_value,
-                                          const caf::message& ctx) -> std::string {
-    std::string context;
-    if (ctx.match_elements<std::string>()) context = ctx.get_as<std::string>(0);
-    return ark::error{static_cast<errc>(code), std::move(context)}.message();
-  });
+  cfg.add_error_category(
+      ark_category, [](std::uint8_t code, caf::atom_value, const caf::message& ctx) -> std::string {
+        std::string context;
+        if (ctx.match_elements<std::string>()) context = ctx.get_as<std::string>(0);
+        return ark::error{static_cast<errc>(code), std::move(context)}.message();
+      });
 }
 
 }  // namespace ark

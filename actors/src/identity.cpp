@@ -7,8 +7,7 @@
 namespace ark::detail {
 
 expected<identity> make_identity(std::string_view type, const ark::key& key) {
-  if (type.empty())
-    return error{errc::invalid_argument, "an actor type name must not be empty"};
+  if (type.empty()) return error{errc::invalid_argument, "an actor type name must not be empty"};
   identity id;
   id.type = std::string(type);
   id.key = key;
@@ -19,8 +18,7 @@ expected<identity> make_identity(std::string_view type, const ark::key& key) {
   if (encoded->size() > kv::max_key_size)
     return error{errc::key_too_large, "actor " + id.type + " " + kv::key_to_json_text(key) +
                                           ": type name and key encode to " +
-                                          std::to_string(encoded->size()) +
-                                          " bytes, more than " +
+                                          std::to_string(encoded->size()) + " bytes, more than " +
                                           std::to_string(kv::max_key_size)};
   id.encoded = std::move(*encoded);
   return id;

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "ark/client.hpp"
 #include "ark/registry.hpp"
@@ -40,8 +40,7 @@ int main(int argc, char** argv) {
   std::string bind = "127.0.0.1";
   double idle_seconds = 300;
   std::string log_level = "info";
-  app.add_option("--data", data, "data directory (created when missing)")
-      ->capture_default_str();
+  app.add_option("--data", data, "data directory (created when missing)")->capture_default_str();
   app.add_option("--module", modules,
                  "shared library registering actor types (repeatable; see examples/)")
       ->check(CLI::ExistingFile);
@@ -114,9 +113,8 @@ int main(int argc, char** argv) {
   std::string types;
   for (const auto& n : names) types += (types.empty() ? "" : ", ") + n;
   // The ready line: scripts wait for it (and read the port from it).
-  std::printf("ark-host ready: data=%s port=%u bind=%s durability=%s types=[%s]\n",
-              data.c_str(), static_cast<unsigned>(served->port), bind.c_str(),
-              durability.c_str(), types.c_str());
+  std::printf("ark-host ready: data=%s port=%u bind=%s durability=%s types=[%s]\n", data.c_str(),
+              static_cast<unsigned>(served->port), bind.c_str(), durability.c_str(), types.c_str());
   std::fflush(stdout);
 
   int sig = 0;

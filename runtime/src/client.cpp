@@ -29,8 +29,8 @@ expected<client> connect(caf::actor_system& sys, const std::string& host, std::u
   c.address_ = host + ":" + std::to_string(port);
   auto h = sys.middleman().remote_actor<directory_actor>(host, port);
   if (!h)
-    return error{errc::unreachable, "cannot connect to ark-host at " + c.address_ + ": " +
-                                        sys.render(h.error())};
+    return error{errc::unreachable,
+                 "cannot connect to ark-host at " + c.address_ + ": " + sys.render(h.error())};
   c.dir_ = std::move(*h);
   return c;
 }

@@ -70,10 +70,11 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     auto* type = actor_registry::global().find(type_name);
     if (!type) {
       std::string known;
-      for (const auto& n : actor_registry::global().names()) known += (known.empty() ? "" : ", ") + n;
-      return error{errc::unknown_actor_type, "no actor type '" + std::string(type_name) +
-                                                 "' is registered (registered: " +
-                                                 (known.empty() ? "none" : known) + ")"};
+      for (const auto& n : actor_registry::global().names())
+        known += (known.empty() ? "" : ", ") + n;
+      return error{errc::unknown_actor_type,
+                   "no actor type '" + std::string(type_name) +
+                       "' is registered (registered: " + (known.empty() ? "none" : known) + ")"};
     }
     if (!iface.empty()) {
       auto mine = type->interface(sys);
@@ -83,7 +84,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
           if (!mine.count(sig)) missing += (missing.empty() ? "" : ", ") + sig;
         return error{errc::wrong_interface, "actor type '" + type->name +
                                                 "' does not implement the requested interface "
-                                                "(it lacks: " + missing + ")"};
+                                                "(it lacks: " +
+                                                missing + ")"};
       }
     }
     auto id = detail::make_identity(type_name, key);
@@ -158,7 +160,9 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
 
 runtime::runtime(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
 
-runtime::~runtime() { shutdown(); }
+runtime::~runtime() {
+  shutdown();
+}
 
 expected<caf::actor> runtime::get_or_create_actor(std::string_view type, const ark::key& k,
                                                   caf::message init,
@@ -166,7 +170,9 @@ expected<caf::actor> runtime::get_or_create_actor(std::string_view type, const a
   return impl_->get_or_create(type, k, std::move(init), iface);
 }
 
-void runtime::shutdown(std::chrono::milliseconds timeout) { impl_->shutdown(timeout); }
+void runtime::shutdown(std::chrono::milliseconds timeout) {
+  impl_->shutdown(timeout);
+}
 
 runtime_stats runtime::stats() const {
   runtime_stats s;
@@ -182,18 +188,28 @@ runtime_stats runtime::stats() const {
   return s;
 }
 
-caf::actor_system& runtime::system() const { return impl_->sys; }
-const runtime_options& runtime::options() const { return impl_->opts; }
-std::shared_ptr<kv::lmdb_backend> runtime::storage() const { return impl_->db; }
-void runtime::pause_commits() { impl_->writer->pause(); }
-void runtime::resume_commits() { impl_->writer->resume(); }
+caf::actor_system& runtime::system() const {
+  return impl_->sys;
+}
+const runtime_options& runtime::options() const {
+  return impl_->opts;
+}
+std::shared_ptr<kv::lmdb_backend> runtime::storage() const {
+  return impl_->db;
+}
+void runtime::pause_commits() {
+  impl_->writer->pause();
+}
+void runtime::resume_commits() {
+  impl_->writer->resume();
+}
 
 expected<kv::durability> parse_durability(std::string_view text) {
   if (text == "sync") return kv::durability::sync;
   if (text == "relaxed") return kv::durability::relaxed;
   if (text == "none") return kv::durability::none;
-  return error{errc::invalid_argument, "durability '" + std::string(text) +
-                                           "' is not one of sync, relaxed, none"};
+  return error{errc::invalid_argument,
+               "durability '" + std::string(text) + "' is not one of sync, relaxed, none"};
 }
 
 }  // namespace ark

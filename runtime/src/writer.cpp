@@ -13,7 +13,9 @@ writer::writer(options opts) : opts_(std::move(opts)) {
   thread_ = std::thread([this] { run(); });
 }
 
-writer::~writer() { stop(); }
+writer::~writer() {
+  stop();
+}
 
 void writer::submit(commit_unit unit) {
   {
@@ -136,8 +138,8 @@ void writer::commit(std::vector<commit_unit>& all) {
     return;
   }
   if (opts_.log)
-    opts_.log("commit of " + std::to_string(units.size()) + " unit(s) failed: " +
-              r.error().message());
+    opts_.log("commit of " + std::to_string(units.size()) +
+              " unit(s) failed: " + r.error().message());
   // Find the culprits: commit unit by unit, in order. An actor whose unit
   // fails gets none of its later units committed.
   std::unordered_map<caf::actor_id, caf::error> failed;

@@ -25,19 +25,19 @@ using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using relay_atom = caf::atom_constant<caf::atom("relay")>;
 using init_atom = caf::atom_constant<caf::atom("initarg")>;
 
-using probe_if = caf::typed_actor<
-    caf::replies_to<add_atom, std::int64_t>::with<std::int64_t>,
-    caf::replies_to<get_atom>::with<std::int64_t>,
-    caf::replies_to<put_kv_atom, std::string, std::string>::with<bool>,
-    caf::replies_to<get_kv_atom, std::string>::with<std::string>,
-    caf::replies_to<del_kv_atom, std::string>::with<bool>,
-    caf::replies_to<list_kv_atom>::with<std::vector<std::string>>,
-    caf::replies_to<fail_atom, std::int64_t, std::string>::with<std::int64_t>,
-    caf::replies_to<throw_atom, std::int64_t>::with<std::int64_t>,
-    caf::replies_to<save_throw_atom, std::int64_t>::with<std::int64_t>,
-    caf::replies_to<forward_atom, std::string, std::int64_t>::with<std::int64_t>,
-    caf::replies_to<relay_atom, std::string, std::int64_t>::with<std::int64_t>,
-    caf::replies_to<init_atom>::with<std::int64_t>>;
+using probe_if =
+    caf::typed_actor<caf::replies_to<add_atom, std::int64_t>::with<std::int64_t>,
+                     caf::replies_to<get_atom>::with<std::int64_t>,
+                     caf::replies_to<put_kv_atom, std::string, std::string>::with<bool>,
+                     caf::replies_to<get_kv_atom, std::string>::with<std::string>,
+                     caf::replies_to<del_kv_atom, std::string>::with<bool>,
+                     caf::replies_to<list_kv_atom>::with<std::vector<std::string>>,
+                     caf::replies_to<fail_atom, std::int64_t, std::string>::with<std::int64_t>,
+                     caf::replies_to<throw_atom, std::int64_t>::with<std::int64_t>,
+                     caf::replies_to<save_throw_atom, std::int64_t>::with<std::int64_t>,
+                     caf::replies_to<forward_atom, std::string, std::int64_t>::with<std::int64_t>,
+                     caf::replies_to<relay_atom, std::string, std::int64_t>::with<std::int64_t>,
+                     caf::replies_to<init_atom>::with<std::int64_t>>;
 
 /// Another interface, to check wrong-interface errors.
 using other_if = caf::typed_actor<caf::replies_to<get_atom, std::string>::with<std::string>>;
@@ -76,7 +76,9 @@ class probe_actor : public ark::actor<probe_if, probe_state> {
         [this](get_kv_atom, const std::string& k) {
           return kv().get<std::string>(ark::key{"k", k});
         },
-        [this](del_kv_atom, const std::string& k) { return kv().del(ark::key{"k", k}); },
+        [this](del_kv_atom, const std::string& k) {
+          return kv().del(ark::key{"k", k});
+        },
         [this](list_kv_atom) -> ark::expected<std::vector<std::string>> {
           std::vector<std::string> out;
           ark::kv::list_options opts;
@@ -101,7 +103,8 @@ class probe_actor : public ark::actor<probe_if, probe_state> {
           state().value += 1000;
           throw std::runtime_error("thrown after save_state");
         },
-        [this](forward_atom, const std::string& other, std::int64_t n) -> ark::expected<std::int64_t> {
+        [this](forward_atom, const std::string& other,
+               std::int64_t n) -> ark::expected<std::int64_t> {
           auto h = get_or_create<probe_if>("probe", other, std::int64_t{0});
           if (!h) return h.error();
           ++state().forwarded;

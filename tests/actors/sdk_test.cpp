@@ -196,9 +196,8 @@ TEST_CASE("output gate: no reply before the commit is durable, then in order") {
   });
   CHECK(first.wait_for(300ms) == std::future_status::timeout);
   // A read-only message after it must not reveal the uncommitted value.
-  auto read = std::async(std::launch::async, [&] {
-    return env.call<std::int64_t>(h, probe::get_atom::value);
-  });
+  auto read = std::async(std::launch::async,
+                         [&] { return env.call<std::int64_t>(h, probe::get_atom::value); });
   CHECK(read.wait_for(200ms) == std::future_status::timeout);
   env.rt->resume_commits();
   CHECK(*first.get() == 1);
@@ -228,7 +227,8 @@ TEST_CASE("request/response chains between actors; callbacks are persisted") {
   host_env env;
   auto a = env.probe("a");
   auto b = env.probe("b", 100);
-  CHECK(*env.call<std::int64_t>(a, probe::relay_atom::value, std::string("b"), std::int64_t{5}) == 105);
+  CHECK(*env.call<std::int64_t>(a, probe::relay_atom::value, std::string("b"), std::int64_t{5}) ==
+        105);
   CHECK(value_of(env, a) == 1);
   env.restart();
   CHECK(value_of(env, env.probe("a")) == 1);

@@ -110,7 +110,8 @@ class host_process {
     if (out_fd_ < 0) return;
     char buf[4096];
     ssize_t n;
-    while ((n = ::read(out_fd_, buf, sizeof buf)) > 0) output_.append(buf, static_cast<std::size_t>(n));
+    while ((n = ::read(out_fd_, buf, sizeof buf)) > 0)
+      output_.append(buf, static_cast<std::size_t>(n));
     ::close(out_fd_);
     out_fd_ = -1;
   }

@@ -89,10 +89,9 @@ template <class D, class... Ts>
 expected<void> apply_init(D* self, const caf::message& args, caf::detail::type_list<Ts...>) {
   using tuple = std::tuple<std::decay_t<Ts>...>;
   if (!args.match_elements<std::decay_t<Ts>...>()) {
-    return error{errc::bad_init_args, self->describe() + ": on_initialize takes " +
-                                          std::to_string(sizeof...(Ts)) +
-                                          " argument(s), get_or_create passed " +
-                                          caf::to_string(args)};
+    return error{errc::bad_init_args,
+                 self->describe() + ": on_initialize takes " + std::to_string(sizeof...(Ts)) +
+                     " argument(s), get_or_create passed " + caf::to_string(args)};
   }
   using result = decltype(invoke_init<D, tuple>(self, args, std::index_sequence_for<Ts...>{}));
   if constexpr (std::is_void_v<result>) {
@@ -241,9 +240,7 @@ class actor : public Interface::base, public detail::actor_core {
   void send(const Handle& dest, Ts&&... xs) {
     auto args = std::make_tuple(std::decay_t<Ts>(std::forward<Ts>(xs))...);
     add_output(
-        [dest, args]() {
-          std::apply([&](const auto&... a) { caf::anon_send(dest, a...); }, args);
-        },
+        [dest, args]() { std::apply([&](const auto&... a) { caf::anon_send(dest, a...); }, args); },
         nullptr);
   }
 

@@ -88,13 +88,14 @@ struct message_type_registrar {
 #define ARK_PP_CAT(a, b) ARK_PP_CAT_(a, b)
 
 /// ARK_ACTOR("counter", counter): registers actor class `cls` as type `name`.
-#define ARK_ACTOR(name, cls) \
-  static const ::ark::actor_registrar<cls> ARK_PP_CAT(ark_actor_registrar_, __LINE__) { name }
+#define ARK_ACTOR(name, cls)                                                            \
+  static const ::ark::actor_registrar<cls> ARK_PP_CAT(ark_actor_registrar_, __LINE__) { \
+    name                                                                                \
+  }
 
 /// ARK_MESSAGE_TYPE(chat_line, "chat_line"): registers a message type for
 /// remote use (the type needs a CAF inspect() overload).
-#define ARK_MESSAGE_TYPE(type, name)                                                   \
-  static const ::ark::message_type_registrar<type> ARK_PP_CAT(ark_msg_registrar_, \
-                                                              __LINE__) {         \
-    name                                                                               \
+#define ARK_MESSAGE_TYPE(type, name)                                                          \
+  static const ::ark::message_type_registrar<type> ARK_PP_CAT(ark_msg_registrar_, __LINE__) { \
+    name                                                                                      \
   }

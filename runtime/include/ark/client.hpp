@@ -19,9 +19,9 @@ using directory_get_atom = caf::atom_constant<caf::atom("arkget")>;
 
 /// The actor ark-host publishes on its middleman port: resolves an identity
 /// (type name, encoded key) to the actor's handle, activating it.
-using directory_actor = caf::typed_actor<caf::replies_to<
-    directory_get_atom, std::string, std::string, caf::message,
-    std::set<std::string>>::with<caf::actor>>;
+using directory_actor =
+    caf::typed_actor<caf::replies_to<directory_get_atom, std::string, std::string, caf::message,
+                                     std::set<std::string>>::with<caf::actor>>;
 
 /// A CAF config for programs that talk to ark actors: loads the middleman,
 /// registers every ARK_MESSAGE_TYPE linked into the program and ark's error
