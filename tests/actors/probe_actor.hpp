@@ -131,4 +131,13 @@ class probe_actor : public ark::actor<probe_if, probe_state> {
   }
 };
 
+/// A probe whose dashboard view is custom.
+class viewed_probe : public probe_actor {
+ public:
+  using probe_actor::probe_actor;
+  nlohmann::json inspect_state() const override {
+    return nlohmann::json{{"shown", state().value * 10}};
+  }
+};
+
 }  // namespace probe

@@ -11,6 +11,7 @@
 #include "test_util.hpp"
 
 ARK_ACTOR("probe", probe::probe_actor);
+ARK_ACTOR("viewed", probe::viewed_probe);
 
 using namespace std::chrono_literals;
 using probe::probe_if;
@@ -304,14 +305,22 @@ TEST_CASE("a message outside the interface gets wrong_interface, the actor lives
   CHECK(value_of(env, h) == 0);
 }
 
-TEST_CASE("inspect_state shows the state as JSON with field names") {
-  host_env env;
-  auto h = env.probe("a", 2);
+namespace {
+std::string inspect(host_env& env, const probe_if& h) {
   caf::scoped_actor self{*env.sys};
   std::string json;
   self->request(caf::actor_cast<caf::actor>(h), 10s, ark::inspect_atom::value)
       .receive([&](const std::string& s) { json = s; }, [](caf::error&) {});
-  CHECK(json == R"({"forwarded":0,"init_arg":2,"value":2})");
+  return json;
+}
+}  // namespace
+
+TEST_CASE("inspect_state shows the state as JSON with field names, or a custom view") {
+  host_env env;
+  CHECK(inspect(env, env.probe("a", 2)) == R"({"forwarded":0,"init_arg":2,"value":2})");
+  auto v = env.rt->get_or_create<probe_if>("viewed", "a", std::int64_t{4});
+  REQUIRE(v);
+  CHECK(inspect(env, *v) == R"({"shown":40})");
 }
 
 TEST_CASE("idle actors are passivated and reactivate from their snapshot") {
