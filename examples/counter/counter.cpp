@@ -9,7 +9,7 @@ namespace counter {
 
 struct counter_state {
   std::int64_t value = 0;
-  MSGPACK_DEFINE_MAP(value);
+  MSGPACK_DEFINE_MAP(value)
 };
 
 class counter : public ark::actor<counter_if, counter_state> {

@@ -96,7 +96,7 @@ std::string_view remedy(errc code) {
     case errc::read_only:
       return "open the data directory for writing (no host may run on it)";
     case errc::invalid_argument:
-      return "see --help for the accepted arguments";
+      return "correct the argument the message names (command-line tools: see --help)";
     case errc::batch_too_large:
       return "split the batch into several smaller ones";
     case errc::backend_failure:

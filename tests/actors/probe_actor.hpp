@@ -46,7 +46,7 @@ struct probe_state {
   std::int64_t value = 0;
   std::int64_t init_arg = -1;
   std::int64_t forwarded = 0;
-  MSGPACK_DEFINE_MAP(value, init_arg, forwarded);
+  MSGPACK_DEFINE_MAP(value, init_arg, forwarded)
 };
 
 /// How often on_initialize ran in this process.

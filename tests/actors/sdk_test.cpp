@@ -224,7 +224,7 @@ TEST_CASE("output gate: a send leaves only after the sender's change is durable"
   CHECK(value_of(env, b) == 5);
 }
 
-TEST_CASE("request/response chains between actors; callbacks are persisted") {
+TEST_CASE("request/response chains between actors, and their callbacks are persisted") {
   host_env env;
   auto a = env.probe("a");
   auto b = env.probe("b", 100);

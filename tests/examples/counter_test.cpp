@@ -76,8 +76,8 @@ TEST_CASE("counter-client prints the value and reports a missing host clearly") 
   ark::test::temp_dir dir;
   ark::test::host_process host(dir.sub("data"), {counter_module});
   REQUIRE_MESSAGE(host.start(), host.output());
-  std::string client = std::string(ARK_BIN_DIR) + "/counter-client --port " +
-                       std::to_string(host.port());
+  std::string client =
+      std::string(ARK_BIN_DIR) + "/counter-client --port " + std::to_string(host.port());
   auto [rc, out] = ark::test::run_command(client + " add visits 3");
   CHECK(rc == 0);
   CHECK(out == "visits = 3\n");

@@ -32,6 +32,7 @@ struct remote {
     auto r = ark::connect(sys, "127.0.0.1", port);
     REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
     c = *r;
+    c.timeout = 3s;
   }
   ark::expected<std::int64_t> add(const std::string& key, std::int64_t n) {
     auto h = c.get_or_create<counter::counter_if>("counter", key);
@@ -42,7 +43,7 @@ struct remote {
 
 }  // namespace
 
-TEST_CASE("a second host on the same data directory is refused; the first is unharmed") {
+TEST_CASE("a second host on the same data directory is refused and the first is unharmed") {
   ark::test::temp_dir dir;
   ark::test::host_process first(dir.sub("data"), {counter_module});
   REQUIRE_MESSAGE(first.start(), first.output());

@@ -100,7 +100,7 @@ TEST_CASE("key JSON has the documented shape") {
   CHECK(key_to_json(key{"a"}).is_array());
 }
 
-TEST_CASE("-0.0 and 1.0 in key JSON stay doubles; 1 and -0 are integers") {
+TEST_CASE("-0.0 and 1.0 in key JSON stay doubles, 1 and -0 are integers") {
   auto k = key_from_json_text("[-0.0, 1.0, 1, -0, 2e3]").value();
   REQUIRE(k.size() == 5);
   REQUIRE(k[0].kind() == key_element::type::float64);

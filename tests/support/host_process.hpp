@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ark::test {
@@ -78,6 +80,8 @@ class host_process {
         if (eol != std::string::npos) {
           auto p = output_.find("port=", pos);
           port_ = static_cast<std::uint16_t>(std::stoi(output_.substr(p + 5)));
+          // Keep reading, so a chatty host never blocks on a full pipe.
+          reader_ = std::thread([this] { drain(); });
           return true;
         }
       }
@@ -92,9 +96,11 @@ class host_process {
   int kill() { return signal_and_wait(SIGKILL); }
 
   std::uint16_t port() const { return port_; }
-  /// Everything the host printed so far (drained up to the ready line, plus
-  /// the rest after stop/kill).
-  const std::string& output() const { return output_; }
+  /// Everything the host printed so far.
+  std::string output() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return output_;
+  }
 
  private:
   int signal_and_wait(int sig) {
@@ -103,17 +109,21 @@ class host_process {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
-    drain();
+    if (reader_.joinable())
+      reader_.join();  // the pipe reaches EOF once the host is gone
+    else if (out_fd_ >= 0)
+      drain();
+    if (out_fd_ >= 0) ::close(out_fd_);
+    out_fd_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   void drain() {
-    if (out_fd_ < 0) return;
     char buf[4096];
     ssize_t n;
-    while ((n = ::read(out_fd_, buf, sizeof buf)) > 0)
+    while ((n = ::read(out_fd_, buf, sizeof buf)) > 0) {
+      std::lock_guard<std::mutex> guard{mtx_};
       output_.append(buf, static_cast<std::size_t>(n));
-    ::close(out_fd_);
-    out_fd_ = -1;
+    }
   }
 
   std::string data_;
@@ -122,7 +132,9 @@ class host_process {
   pid_t pid_ = -1;
   int out_fd_ = -1;
   std::uint16_t port_ = 0;
+  mutable std::mutex mtx_;
   std::string output_;
+  std::thread reader_;
 };
 
 }  // namespace ark::test

@@ -6,7 +6,7 @@
 //   using counter_if = caf::typed_actor<
 //       caf::replies_to<add_atom, std::int64_t>::with<std::int64_t>,
 //       caf::replies_to<get_atom>::with<std::int64_t>>;
-//   struct counter_state { std::int64_t value = 0; MSGPACK_DEFINE_MAP(value); };
+//   struct counter_state { std::int64_t value = 0; MSGPACK_DEFINE_MAP(value) };
 //
 //   class counter : public ark::actor<counter_if, counter_state> {
 //    public:

@@ -42,8 +42,9 @@ struct list_options {
 /// Iterates the entries selected by list(), streaming from the backend (one
 /// entry decoded at a time, so listing millions of keys holds none of them).
 /// LevelDB-style:
-///   for (auto c = kv.list(opts); c.valid(); c.next()) use(c.key(), c.value());
-///   if (c.status()) handle(c.status());
+///   auto c = kv.list(opts);
+///   for (; c.valid(); c.next()) use(c.key(), c.value());
+///   if (c.status()) handle(c.status());  // iteration ended by an error
 class cursor {
  public:
   cursor() = default;

@@ -1,0 +1,61 @@
+// chat-client: posts to and reads a chat_room actor on a running ark-host.
+//   chat-client [--host H] [--port P] post ROOM USER TEXT | history ROOM [--limit N]
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <ark/client.hpp>
+
+#include "chat_room.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"chat-client: post to or read the history of a chat_room actor on an ark-host"};
+  std::string host = "127.0.0.1";
+  int port = 4710;
+  std::string room;
+  std::string user;
+  std::string text;
+  std::int64_t limit = 20;
+  app.add_option("--host", host, "ark-host address")->capture_default_str();
+  app.add_option("--port", port, "ark-host --port")->capture_default_str();
+  app.require_subcommand(1);
+  auto* post = app.add_subcommand("post", "post TEXT as USER to ROOM; prints the message's seq");
+  post->add_option("room", room, "room name")->required();
+  post->add_option("user", user, "who is posting")->required();
+  post->add_option("text", text, "the message")->required();
+  auto* history = app.add_subcommand("history", "print ROOM's latest messages, newest first");
+  history->add_option("room", room, "room name")->required();
+  history->add_option("--limit", limit, "how many messages")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  ark::client_config cfg;
+  caf::actor_system sys{cfg};
+  auto c = ark::connect(sys, host, static_cast<std::uint16_t>(port));
+  if (!c) {
+    std::cerr << "chat-client: " << c.error().message() << '\n';
+    return 1;
+  }
+  auto h = c->get_or_create<chat_room::chat_room_if>("chat_room", room);
+  if (!h) {
+    std::cerr << "chat-client: " << h.error().message() << '\n';
+    return 1;
+  }
+  auto timeout = std::chrono::seconds(10);
+  if (*post) {
+    auto r = ark::call<std::int64_t>(sys, *h, timeout, chat_room::post_atom::value, user, text);
+    if (!r) {
+      std::cerr << "chat-client: " << r.error().message() << '\n';
+      return 1;
+    }
+    std::cout << room << " #" << *r << '\n';
+    return 0;
+  }
+  auto r =
+      ark::call<std::vector<std::string>>(sys, *h, timeout, chat_room::history_atom::value, limit);
+  if (!r) {
+    std::cerr << "chat-client: " << r.error().message() << '\n';
+    return 1;
+  }
+  for (const auto& line : *r) std::cout << line << '\n';
+  return 0;
+}

@@ -1,0 +1,68 @@
+// leaderboard-client: calls a leaderboard actor on a running ark-host.
+//   leaderboard-client [--host H] [--port P] submit BOARD PLAYER POINTS | top BOARD [--n N]
+//                                            | score BOARD PLAYER
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <ark/client.hpp>
+
+#include "leaderboard.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"leaderboard-client: submit scores to and read a leaderboard actor on an ark-host"};
+  std::string host = "127.0.0.1";
+  int port = 4710;
+  std::string board;
+  std::string player;
+  std::int64_t points = 0;
+  std::int64_t n = 10;
+  app.add_option("--host", host, "ark-host address")->capture_default_str();
+  app.add_option("--port", port, "ark-host --port")->capture_default_str();
+  app.require_subcommand(1);
+  auto* submit = app.add_subcommand(
+      "submit", "submit POINTS for PLAYER on BOARD; prints the player's best points");
+  submit->add_option("board", board, "leaderboard name")->required();
+  submit->add_option("player", player, "player name")->required();
+  submit->add_option("points", points, "points scored (>= 0)")->required();
+  auto* top = app.add_subcommand("top", "print BOARD's best N players, best first");
+  top->add_option("board", board, "leaderboard name")->required();
+  top->add_option("-n,--n", n, "how many players")->capture_default_str();
+  auto* score = app.add_subcommand("score", "print PLAYER's best points on BOARD");
+  score->add_option("board", board, "leaderboard name")->required();
+  score->add_option("player", player, "player name")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  ark::client_config cfg;
+  caf::actor_system sys{cfg};
+  auto c = ark::connect(sys, host, static_cast<std::uint16_t>(port));
+  if (!c) {
+    std::cerr << "leaderboard-client: " << c.error().message() << '\n';
+    return 1;
+  }
+  auto h = c->get_or_create<leaderboard::leaderboard_if>("leaderboard", board);
+  if (!h) {
+    std::cerr << "leaderboard-client: " << h.error().message() << '\n';
+    return 1;
+  }
+  auto timeout = std::chrono::seconds(10);
+  if (*top) {
+    auto r = ark::call<std::vector<std::string>>(sys, *h, timeout, leaderboard::top_atom::value, n);
+    if (!r) {
+      std::cerr << "leaderboard-client: " << r.error().message() << '\n';
+      return 1;
+    }
+    for (const auto& line : *r) std::cout << line << '\n';
+    return 0;
+  }
+  ark::expected<std::int64_t> r =
+      *submit ? ark::call<std::int64_t>(sys, *h, timeout, leaderboard::submit_atom::value, player,
+                                        points)
+              : ark::call<std::int64_t>(sys, *h, timeout, leaderboard::score_atom::value, player);
+  if (!r) {
+    std::cerr << "leaderboard-client: " << r.error().message() << '\n';
+    return 1;
+  }
+  std::cout << player << " = " << *r << '\n';
+  return 0;
+}
