@@ -115,9 +115,10 @@ void actor_core::activate() {
   schedule_idle(act_.host->idle_timeout());
 }
 
-caf::error actor_core::begin_message() {
+caf::error actor_core::begin_message(bool callback) {
   if (activation_error_) return activation_error_;
-  if (draining_) return to_caf(errc::shutting_down, describe() + " is stopping");
+  // While draining, only completions of work already accepted still run.
+  if (draining_ && !callback) return to_caf(errc::shutting_down, describe() + " is stopping");
   last_activity_ = std::chrono::steady_clock::now();
   if (passive_) {
     bool found = false;
@@ -259,7 +260,7 @@ void actor_core::on_idle() {
   auto timeout = act_.host->idle_timeout();
   auto idle_for = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - last_activity_);
-  bool settled = gate_.empty() && durable_seq_ >= submitted_seq_;
+  bool settled = this->settled();
   if (activation_error_ && settled) {
     quit_now(caf::exit_reason::normal);
     return;
@@ -293,7 +294,7 @@ void actor_core::drain(caf::error reason) {
 }
 
 void actor_core::maybe_finish_drain() {
-  if (draining_ && gate_.empty() && durable_seq_ >= submitted_seq_) {
+  if (draining_ && settled()) {
     act_.host->try_passivate(act_.id, self_ctrl(), true);
     quit_now(drain_reason_);
   }

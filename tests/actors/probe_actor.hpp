@@ -5,6 +5,7 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <ark/actor.hpp>
@@ -24,20 +25,28 @@ using save_throw_atom = caf::atom_constant<caf::atom("savethrow")>;
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using relay_atom = caf::atom_constant<caf::atom("relay")>;
 using init_atom = caf::atom_constant<caf::atom("initarg")>;
+using promise_throw_atom = caf::atom_constant<caf::atom("promthrow")>;
+using relay_throw_atom = caf::atom_constant<caf::atom("relaythrow")>;
+using slow_atom = caf::atom_constant<caf::atom("slow")>;
+using relay_slow_atom = caf::atom_constant<caf::atom("relayslow")>;
 
-using probe_if =
-    caf::typed_actor<caf::replies_to<add_atom, std::int64_t>::with<std::int64_t>,
-                     caf::replies_to<get_atom>::with<std::int64_t>,
-                     caf::replies_to<put_kv_atom, std::string, std::string>::with<bool>,
-                     caf::replies_to<get_kv_atom, std::string>::with<std::string>,
-                     caf::replies_to<del_kv_atom, std::string>::with<bool>,
-                     caf::replies_to<list_kv_atom>::with<std::vector<std::string>>,
-                     caf::replies_to<fail_atom, std::int64_t, std::string>::with<std::int64_t>,
-                     caf::replies_to<throw_atom, std::int64_t>::with<std::int64_t>,
-                     caf::replies_to<save_throw_atom, std::int64_t>::with<std::int64_t>,
-                     caf::replies_to<forward_atom, std::string, std::int64_t>::with<std::int64_t>,
-                     caf::replies_to<relay_atom, std::string, std::int64_t>::with<std::int64_t>,
-                     caf::replies_to<init_atom>::with<std::int64_t>>;
+using probe_if = caf::typed_actor<
+    caf::replies_to<add_atom, std::int64_t>::with<std::int64_t>,
+    caf::replies_to<get_atom>::with<std::int64_t>,
+    caf::replies_to<put_kv_atom, std::string, std::string>::with<bool>,
+    caf::replies_to<get_kv_atom, std::string>::with<std::string>,
+    caf::replies_to<del_kv_atom, std::string>::with<bool>,
+    caf::replies_to<list_kv_atom>::with<std::vector<std::string>>,
+    caf::replies_to<fail_atom, std::int64_t, std::string>::with<std::int64_t>,
+    caf::replies_to<throw_atom, std::int64_t>::with<std::int64_t>,
+    caf::replies_to<save_throw_atom, std::int64_t>::with<std::int64_t>,
+    caf::replies_to<forward_atom, std::string, std::int64_t>::with<std::int64_t>,
+    caf::replies_to<relay_atom, std::string, std::int64_t>::with<std::int64_t>,
+    caf::replies_to<init_atom>::with<std::int64_t>,
+    caf::replies_to<promise_throw_atom>::with<std::int64_t>,
+    caf::replies_to<relay_throw_atom, std::string>::with<std::int64_t>,
+    caf::replies_to<slow_atom, std::int64_t>::with<std::int64_t>,
+    caf::replies_to<relay_slow_atom, std::string, std::int64_t>::with<std::int64_t>>;
 
 /// Another interface, to check wrong-interface errors.
 using other_if = caf::typed_actor<caf::replies_to<get_atom, std::string>::with<std::string>>;
@@ -127,7 +136,37 @@ class probe_actor : public ark::actor<probe_if, probe_state> {
                   [p](caf::error& e) mutable { p.deliver_error(e); });
           return p;
         },
-        [this](init_atom) { return state().init_arg; });
+        [this](init_atom) { return state().init_arg; },
+        [this](promise_throw_atom) -> ark::promise<std::int64_t> {
+          auto p = make_promise<std::int64_t>();
+          state().value += 100;
+          throw std::runtime_error("thrown after make_promise");
+        },
+        [this](relay_throw_atom, const std::string& other) -> ark::promise<std::int64_t> {
+          auto p = make_promise<std::int64_t>();
+          auto h = get_or_create<probe_if>("probe", other, std::int64_t{0});
+          request(*h, std::chrono::seconds(10), add_atom::value, std::int64_t{1})
+              .then(
+                  [this](std::int64_t) {
+                    state().value += 100;  // rolled back: the callback throws
+                    throw std::runtime_error("thrown in a request callback");
+                  },
+                  [p](caf::error& e) mutable { p.deliver_error(e); });
+          return p;
+        },
+        [this](slow_atom, std::int64_t ms) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+          return state().value;
+        },
+        [this](relay_slow_atom, const std::string& other,
+               std::int64_t ms) -> ark::promise<std::int64_t> {
+          auto p = make_promise<std::int64_t>();
+          auto h = get_or_create<probe_if>("probe", other, std::int64_t{0});
+          request(*h, std::chrono::seconds(30), slow_atom::value, ms)
+              .then([p](std::int64_t v) mutable { p.deliver(v); },
+                    [p](caf::error& e) mutable { p.deliver_error(e); });
+          return p;
+        });
   }
 };
 

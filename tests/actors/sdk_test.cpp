@@ -362,3 +362,42 @@ TEST_CASE("durability modes relaxed and none persist across a clean restart") {
     CHECK(value_of(env, env.probe("a")) == 2);
   }
 }
+
+TEST_CASE("a handler that fails after make_promise answers with the error at once") {
+  host_env env;
+  auto h = env.probe("a");
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = env.call<std::int64_t>(h, probe::promise_throw_atom::value);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == ark::errc::handler_failed);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);  // not the 10 s call timeout
+  CHECK(value_of(env, h) == 0);
+}
+
+TEST_CASE("a request callback that throws is rolled back and its error handler runs") {
+  host_env env;
+  auto a = env.probe("a");
+  auto r = env.call<std::int64_t>(a, probe::relay_throw_atom::value, std::string("b"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code() == ark::errc::handler_failed);
+  CHECK(r.error().context().find("thrown in a request callback") != std::string::npos);
+  CHECK(value_of(env, a) == 0);
+  CHECK(value_of(env, env.probe("b")) == 1);  // b's add happened
+}
+
+TEST_CASE("shutdown waits for replies that depend on requests in flight") {
+  host_env env;
+  auto a = env.probe("a");
+  REQUIRE(value_of(env, env.probe("b", 7)) == 7);
+  auto reply = std::async(std::launch::async, [&] {
+    return env.call<std::int64_t>(a, probe::relay_slow_atom::value, std::string("b"),
+                                  std::int64_t{500});
+  });
+  std::this_thread::sleep_for(100ms);
+  auto t0 = std::chrono::steady_clock::now();
+  env.rt->shutdown();
+  auto r = reply.get();
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+  CHECK(*r == 7);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}

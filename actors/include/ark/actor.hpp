@@ -230,7 +230,11 @@ class actor : public Interface::base, public detail::actor_core {
   /// handler; deliver later).
   template <class R>
   promise<R> make_promise() {
-    return promise<R>(this, this->template make_response_promise<R>());
+    auto p = this->template make_response_promise<R>();
+    // If the handler fails after this, the error must go through the promise:
+    // CAF treats the request as answered once a promise exists.
+    promise_fail_ = [p](const caf::error& e) mutable { p.deliver(e); };
+    return promise<R>(this, std::move(p));
   }
 
   /// Sends a fire-and-forget message (any reply is dropped; use request() for
@@ -264,31 +268,36 @@ class actor : public Interface::base, public detail::actor_core {
   }
 
   template <class Handle, class Args>
-  struct pending_request {
+  struct [[nodiscard]] pending_request {
     actor* self;
     Handle dest;
     caf::duration timeout;
     Args args;
 
+    /// on_value(reply...) or on_error(caf::error&) runs once, as a message of
+    /// this actor. If on_value throws, its effects are rolled back and
+    /// on_error runs with the exception as a handler_failed error.
     template <class F, class G>
     void then(F on_value, G on_error) {
-      auto value_cb = self->wrap_callback(std::move(on_value));
-      auto error_cb = self->wrap_callback(std::move(on_error));
+      auto error_direct = self->wrap_callback(on_error, false, nullptr);
+      auto error_cb = self->wrap_callback(std::move(on_error), true, nullptr);
+      auto value_cb = self->wrap_callback(std::move(on_value), true, error_direct);
       auto s = self;
       auto d = dest;
       auto t = timeout;
       auto a = args;
       s->add_output(
           [s, d, t, a, value_cb, error_cb]() {
+            s->request_started();
             std::apply(
                 [&](const auto&... xs) {
                   static_cast<super*>(s)->request(d, t, xs...).then(value_cb, error_cb);
                 },
                 a);
           },
-          [error_cb](const caf::error& e) mutable {
+          [error_direct](const caf::error& e) mutable {
             caf::error copy = e;
-            error_cb(copy);
+            error_direct(copy);
           });
     }
     template <class F>
@@ -334,6 +343,7 @@ class actor : public Interface::base, public detail::actor_core {
 
   template <class R, class Call>
   caf::result<R> dispatch(Call&& call) {
+    promise_fail_ = nullptr;
     if (auto err = begin_message()) return reply_error<R>(std::move(err));
     using Y = decltype(call());
     caf::error failure;
@@ -366,10 +376,10 @@ class actor : public Interface::base, public detail::actor_core {
     }
     if (failure) {
       end_message_failed(failure);
-      if (delegated) {
-        auto p = *delegated;
-        gate([p, failure]() mutable { p.deliver(failure); }, nullptr);
-        return caf::result<R>(*delegated);
+      if (promise_fail_) {  // the request is answered through the promise
+        gate([f = std::move(promise_fail_), failure]() { f(failure); }, nullptr);
+        promise_fail_ = nullptr;
+        return caf::result<R>(caf::delegated<R>{});
       }
       return reply_error<R>(std::move(failure));
     }
@@ -399,16 +409,25 @@ class actor : public Interface::base, public detail::actor_core {
     return caf::result<R>(p);
   }
 
+  // Wraps a request callback so it runs as a message of this actor.
+  // `counted`: it completes an outstanding request (drain waits for those).
+  // `on_fail`: runs with the error when the callback throws.
   template <class F>
-  auto wrap_callback(F f) {
+  auto wrap_callback(F f, bool counted, std::function<void(caf::error&)> on_fail) {
     using trait = caf::detail::get_callable_trait<F>;
-    return wrap_callback_impl(std::move(f), typename trait::arg_types{});
+    return wrap_callback_impl(std::move(f), counted, std::move(on_fail),
+                              typename trait::arg_types{});
   }
 
   template <class F, class... Xs>
-  auto wrap_callback_impl(F f, caf::detail::type_list<Xs...>) {
-    return [this, f](Xs... xs) mutable {
-      if (auto err = begin_message()) return;
+  auto wrap_callback_impl(F f, bool counted, std::function<void(caf::error&)> on_fail,
+                          caf::detail::type_list<Xs...>) {
+    return [this, f, counted, on_fail](Xs... xs) mutable {
+      if (counted) request_finished();
+      if (begin_message(true)) {
+        maybe_finish_drain();
+        return;
+      }
       caf::error failure;
       try {
         f(std::forward<Xs>(xs)...);
@@ -417,10 +436,13 @@ class actor : public Interface::base, public detail::actor_core {
       } catch (...) {
         failure = to_caf(errc::handler_failed, describe() + ": unknown exception");
       }
-      if (failure)
+      if (failure) {
         end_message_failed(failure);
-      else
+        if (on_fail) on_fail(failure);
+      } else {
         end_message_ok();
+      }
+      maybe_finish_drain();
     };
   }
 
@@ -448,6 +470,7 @@ class actor : public Interface::base, public detail::actor_core {
   nlohmann::json inspect_json() const override { return inspect_state(); }
 
   State state_{};
+  std::function<void(const caf::error&)> promise_fail_;
 };
 
 }  // namespace ark

@@ -88,11 +88,18 @@ class actor_core {
   bool reply_now() const { return gate_.empty() && durable_seq_ >= submitted_seq_; }
   // Starts a message: reloads a passivated state; returns the error to answer
   // with when the actor cannot handle messages (activation failed, draining).
-  caf::error begin_message();
+  caf::error begin_message(bool callback = false);
   void end_message_ok();
   void end_message_failed(const caf::error& e);
   // Snapshot + KV writes so far, submitted as one unit if anything changed.
   void checkpoint(bool force = false);
+  // Requests sent and not yet answered: drain and passivation wait for them.
+  void request_started() { ++outstanding_requests_; }
+  void request_finished() {
+    if (outstanding_requests_ > 0) --outstanding_requests_;
+  }
+  // Quits if draining and nothing is in flight any more.
+  void maybe_finish_drain();
 
  protected:
   host* host_of() const { return act_.host.get(); }
@@ -135,8 +142,10 @@ class actor_core {
   void on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::error& err);
   void on_idle();
   void schedule_idle(std::chrono::milliseconds after);
-  void maybe_finish_drain();
   void soft_passivate();
+  bool settled() const {
+    return gate_.empty() && durable_seq_ >= submitted_seq_ && outstanding_requests_ == 0;
+  }
 
   activation act_;
   std::shared_ptr<kv_overlay> overlay_;
@@ -146,6 +155,7 @@ class actor_core {
   std::uint64_t submitted_seq_ = 0;
   std::uint64_t durable_seq_ = 0;
   std::uint64_t epoch_ = 0;
+  std::uint64_t outstanding_requests_ = 0;
   std::deque<gated> gate_;
   std::vector<output> outputs_;
   bool in_message_ = false;
