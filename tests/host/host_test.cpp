@@ -167,3 +167,19 @@ TEST_CASE("ark-host rejects bad options and modules with a clear message") {
   CHECK(rc == 1);
   CHECK(out.find("cannot open") != std::string::npos);
 }
+
+TEST_CASE("a call to a host that died fails at once with unreachable") {
+  ark::test::temp_dir dir;
+  ark::test::host_process host(dir.sub("data"), {counter_module});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  remote r(host.port());
+  auto h = r.c.get_or_create<counter::counter_if>("counter", "a");
+  REQUIRE(h);
+  CHECK(*ark::call<std::int64_t>(r.sys, *h, 10s, counter::add_atom::value, std::int64_t{1}) == 1);
+  host.kill();
+  auto t0 = std::chrono::steady_clock::now();
+  auto v = ark::call<std::int64_t>(r.sys, *h, 10s, counter::add_atom::value, std::int64_t{1});
+  REQUIRE_FALSE(v);
+  CHECK(v.error().code() == ark::errc::unreachable);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);  // the connection drop, not the timeout
+}

@@ -2,8 +2,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -86,20 +89,42 @@ expected<served> serve(const std::shared_ptr<runtime>& rt, std::uint16_t port,
                        const std::string& bind);
 
 /// Sends `xs...` to `dest` and waits for the reply (at most `timeout`):
-/// the blocking call a command-line client or a test makes.
+/// the blocking call a command-line client or a test makes. Errors: the
+/// actor's error reply; unreachable when the actor or its host goes away
+/// (noticed at once when the connection drops) or the timeout passes.
 template <class R, class Handle, class... Ts>
 expected<R> call(caf::actor_system& sys, const Handle& dest, std::chrono::milliseconds timeout,
                  Ts&&... xs) {
-  caf::scoped_actor self{sys};
-  expected<R> out = error{errc::unreachable, "no reply"};
-  auto on_error = [&](caf::error& e) { out = from_caf(e); };
-  if constexpr (std::is_void_v<R>) {
-    self->request(dest, timeout, std::forward<Ts>(xs)...).receive([&]() { out = {}; }, on_error);
-  } else {
-    self->request(dest, timeout, std::forward<Ts>(xs)...)
-        .receive([&](R& v) { out = std::move(v); }, on_error);
-  }
-  return out;
+  auto done = std::make_shared<std::promise<expected<R>>>();
+  auto result = done->get_future();
+  auto args = std::make_tuple(std::decay_t<Ts>(std::forward<Ts>(xs))...);
+  // An event-based helper: unlike a scoped_actor's blocking receive, it also
+  // sees the down message CAF sends when the connection to the host drops.
+  sys.spawn([dest, timeout, args, done](caf::event_based_actor* self) {
+    auto finished = std::make_shared<bool>(false);
+    auto finish = [self, done, finished](expected<R> r) {
+      if (*finished) return;
+      *finished = true;
+      done->set_value(std::move(r));
+      self->quit();
+    };
+    self->monitor(dest);
+    self->set_down_handler([finish](caf::down_msg& m) {
+      finish(error{errc::unreachable,
+                   "the actor or its host went away (" + caf::to_string(m.reason) + ")"});
+    });
+    auto on_error = [finish](caf::error& e) { finish(from_caf(e)); };
+    std::apply(
+        [&](const auto&... a) {
+          if constexpr (std::is_void_v<R>)
+            self->request(dest, timeout, a...).then([finish]() { finish({}); }, on_error);
+          else
+            self->request(dest, timeout, a...)
+                .then([finish](R& v) { finish(std::move(v)); }, on_error);
+        },
+        args);
+  });
+  return result.get();
 }
 
 }  // namespace ark
