@@ -12,6 +12,7 @@
 
 #include "bank/bank.hpp"
 #include "support/host_process.hpp"
+#include "support/remote_client.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -20,19 +21,10 @@ namespace {
 
 const std::string bank_module = std::string(ARK_MODULE_DIR) + "/libark_bank.so";
 
-struct remote {
-  ark::client_config cfg;
-  caf::actor_system sys{cfg};
-  ark::client c;
-  explicit remote(std::uint16_t port) {
-    auto r = ark::connect(sys, "127.0.0.1", port);
-    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
-    c = *r;
-  }
+struct remote : ark::test::remote_client {
+  using remote_client::remote_client;
   bank::account_if account(const std::string& name) {
-    auto h = c.get_or_create<bank::account_if>("account", name);
-    REQUIRE_MESSAGE(h, (h ? "" : h.error().message()));
-    return *h;
+    return handle<bank::account_if>("account", name);
   }
   ark::expected<std::int64_t> deposit(const std::string& acc, std::int64_t n) {
     return ark::call<std::int64_t>(sys, account(acc), 10s, bank::deposit_atom::value, n);

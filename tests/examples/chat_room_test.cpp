@@ -7,6 +7,7 @@
 
 #include "chat_room/chat_room.hpp"
 #include "support/host_process.hpp"
+#include "support/remote_client.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -17,19 +18,10 @@ const std::string chat_room_module = std::string(ARK_MODULE_DIR) + "/libark_chat
 
 using lines = std::vector<std::string>;
 
-struct chat_remote {
-  ark::client_config cfg;
-  caf::actor_system sys{cfg};
-  ark::client c;
-  explicit chat_remote(std::uint16_t port) {
-    auto r = ark::connect(sys, "127.0.0.1", port);
-    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
-    c = *r;
-  }
+struct chat_remote : ark::test::remote_client {
+  using remote_client::remote_client;
   chat_room::chat_room_if room(const std::string& name) {
-    auto h = c.get_or_create<chat_room::chat_room_if>("chat_room", name);
-    REQUIRE_MESSAGE(h, (h ? "" : h.error().message()));
-    return *h;
+    return handle<chat_room::chat_room_if>("chat_room", name);
   }
   ark::expected<std::int64_t> post(const chat_room::chat_room_if& h, const std::string& user,
                                    const std::string& text) {

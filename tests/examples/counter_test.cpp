@@ -4,6 +4,7 @@
 
 #include "counter/counter.hpp"
 #include "support/host_process.hpp"
+#include "support/remote_client.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -12,19 +13,10 @@ namespace {
 
 const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
 
-struct remote {
-  ark::client_config cfg;
-  caf::actor_system sys{cfg};
-  ark::client c;
-  explicit remote(std::uint16_t port) {
-    auto r = ark::connect(sys, "127.0.0.1", port);
-    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
-    c = *r;
-  }
+struct remote : ark::test::remote_client {
+  using remote_client::remote_client;
   counter::counter_if counter(const std::string& key) {
-    auto h = c.get_or_create<counter::counter_if>("counter", key);
-    REQUIRE_MESSAGE(h, (h ? "" : h.error().message()));
-    return *h;
+    return handle<counter::counter_if>("counter", key);
   }
   ark::expected<std::int64_t> add(const counter::counter_if& h, std::int64_t n) {
     return ark::call<std::int64_t>(sys, h, 10s, counter::add_atom::value, n);

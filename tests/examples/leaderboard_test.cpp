@@ -8,6 +8,7 @@
 
 #include "leaderboard/leaderboard.hpp"
 #include "support/host_process.hpp"
+#include "support/remote_client.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -18,19 +19,10 @@ const std::string leaderboard_module = std::string(ARK_MODULE_DIR) + "/libark_le
 
 using lines = std::vector<std::string>;
 
-struct board_remote {
-  ark::client_config cfg;
-  caf::actor_system sys{cfg};
-  ark::client c;
-  explicit board_remote(std::uint16_t port) {
-    auto r = ark::connect(sys, "127.0.0.1", port);
-    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
-    c = *r;
-  }
+struct board_remote : ark::test::remote_client {
+  using remote_client::remote_client;
   leaderboard::leaderboard_if board(const std::string& name) {
-    auto h = c.get_or_create<leaderboard::leaderboard_if>("leaderboard", name);
-    REQUIRE_MESSAGE(h, (h ? "" : h.error().message()));
-    return *h;
+    return handle<leaderboard::leaderboard_if>("leaderboard", name);
   }
   ark::expected<std::int64_t> submit(const leaderboard::leaderboard_if& h,
                                      const std::string& player, std::int64_t points) {

@@ -13,6 +13,7 @@
 
 #include "counter/counter.hpp"
 #include "support/host_process.hpp"
+#include "support/remote_client.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -24,16 +25,8 @@ const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counte
 using other_if =
     caf::typed_actor<caf::replies_to<counter::get_atom, std::string>::with<std::string>>;
 
-struct remote {
-  ark::client_config cfg;
-  caf::actor_system sys{cfg};
-  ark::client c;
-  explicit remote(std::uint16_t port) {
-    auto r = ark::connect(sys, "127.0.0.1", port);
-    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
-    c = *r;
-    c.timeout = 3s;
-  }
+struct remote : ark::test::remote_client {
+  explicit remote(std::uint16_t port) : remote_client(port) { c.timeout = 3s; }
   ark::expected<std::int64_t> add(const std::string& key, std::int64_t n) {
     auto h = c.get_or_create<counter::counter_if>("counter", key);
     if (!h) return h.error();
