@@ -346,10 +346,9 @@ class actor : public Interface::base, public detail::actor_core {
     promise_fail_ = nullptr;
     if (auto err = begin_message()) return reply_error<R>(std::move(err));
     using Y = decltype(call());
-    caf::error failure;
     std::optional<std::conditional_t<std::is_void_v<R>, caf::unit_t, R>> value;
     std::optional<caf::typed_response_promise<R>> delegated;
-    try {
+    caf::error failure = guarded([&]() -> caf::error {
       if constexpr (std::is_void_v<Y>) {
         call();
         value.emplace();
@@ -357,23 +356,19 @@ class actor : public Interface::base, public detail::actor_core {
         delegated = call().caf_promise();
       } else if constexpr (detail::is_expected<std::decay_t<Y>>::value) {
         auto y = call();
-        if (y) {
-          if constexpr (std::is_void_v<R>)
-            value.emplace();
-          else
-            value.emplace(std::move(*y));
-        } else {
-          failure = detail::error_of(y);
-          if (!failure) failure = to_caf(errc::handler_failed, describe());
+        if (!y) {
+          auto err = detail::error_of(y);
+          return err ? err : to_caf(errc::handler_failed, describe());
         }
+        if constexpr (std::is_void_v<R>)
+          value.emplace();
+        else
+          value.emplace(std::move(*y));
       } else {
         value.emplace(call());
       }
-    } catch (const std::exception& e) {
-      failure = to_caf(errc::handler_failed, describe() + ": " + e.what());
-    } catch (...) {
-      failure = to_caf(errc::handler_failed, describe() + ": unknown exception");
-    }
+      return {};
+    });
     if (failure) {
       end_message_failed(failure);
       if (promise_fail_) {  // the request is answered through the promise
@@ -397,6 +392,18 @@ class actor : public Interface::base, public detail::actor_core {
       gate([p, v = std::move(*value)]() mutable { p.deliver(std::move(v)); },
            [p](const caf::error& e) mutable { p.deliver(e); });
       return caf::result<R>(p);
+    }
+  }
+
+  // Runs `f`; an exception becomes a handler_failed error naming the actor.
+  template <class F>
+  caf::error guarded(F&& f) {
+    try {
+      return f();
+    } catch (const std::exception& e) {
+      return to_caf(errc::handler_failed, describe() + ": " + e.what());
+    } catch (...) {
+      return to_caf(errc::handler_failed, describe() + ": unknown exception");
     }
   }
 
@@ -428,14 +435,10 @@ class actor : public Interface::base, public detail::actor_core {
         maybe_finish_drain();
         return;
       }
-      caf::error failure;
-      try {
+      caf::error failure = guarded([&]() -> caf::error {
         f(std::forward<Xs>(xs)...);
-      } catch (const std::exception& e) {
-        failure = to_caf(errc::handler_failed, describe() + ": " + e.what());
-      } catch (...) {
-        failure = to_caf(errc::handler_failed, describe() + ": unknown exception");
-      }
+        return {};
+      });
       if (failure) {
         end_message_failed(failure);
         if (on_fail) on_fail(failure);
