@@ -235,6 +235,11 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply) {
     on_idle();
     return true;
   }
+  if (msg.match_elements<evict_atom>()) {
+    evict_requested_ = true;
+    on_idle();
+    return true;
+  }
   if (msg.match_elements<inspect_atom>()) {
     if (activation_error_) {
       reply = caf::make_message(activation_error_);
@@ -251,7 +256,7 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply) {
 }
 
 void actor_core::schedule_idle(std::chrono::milliseconds after) {
-  if (idle_scheduled_ || after.count() <= 0) return;
+  if (idle_scheduled_ || (after.count() <= 0 && !evict_requested_)) return;
   idle_scheduled_ = true;
   caf::delayed_anon_send(self_handle(), std::max(after, min_idle_tick), idle_atom::value);
 }
@@ -265,15 +270,23 @@ void actor_core::on_idle() {
     quit_now(caf::exit_reason::normal);
     return;
   }
-  if (idle_for < timeout || !settled) {
-    schedule_idle(settled ? timeout - idle_for : timeout);
+  if (!settled) {
+    schedule_idle(evict_requested_ ? min_idle_tick : timeout);
     return;
   }
-  if (act_.host->try_passivate(act_.id, self_ctrl(), false)) {
+  if (idle_for < timeout && !evict_requested_) {
+    schedule_idle(timeout - idle_for);
+    return;
+  }
+  evict_requested_ = false;
+  // A pending idle timer holds a reference to this actor (CAF's clock).
+  if (act_.host->try_passivate(act_.id, self_ctrl(), false, idle_scheduled_ ? 1 : 0)) {
     quit_now(caf::exit_reason::normal);
     return;
   }
   soft_passivate();
+  // A handle may have been a transient copy: look again later.
+  schedule_idle(timeout);
 }
 
 void actor_core::soft_passivate() {

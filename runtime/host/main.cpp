@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   std::string bind = "127.0.0.1";
   double idle_seconds = 300;
   std::string log_level = "info";
+  std::size_t max_active = 100000;
   app.add_option("--data", data, "data directory (created when missing)")->capture_default_str();
   app.add_option("--module", modules,
                  "shared library registering actor types (repeatable; see examples/)")
@@ -56,6 +57,9 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout", idle_seconds,
                  "seconds after which an idle actor is passivated (0: never)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--max-active", max_active,
+                 "activation cap: above it the oldest activations are passivated (0: none)")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "error, warn, info or debug")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
@@ -98,6 +102,7 @@ int main(int argc, char** argv) {
   opts.data_dir = data;
   opts.durability = *ark::parse_durability(durability);
   opts.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(idle_seconds * 1000));
+  opts.max_active = max_active;
   opts.log = [](const std::string& line) { spdlog::error("{}", line); };
   auto rt = ark::runtime::open(sys, opts);
   if (!rt) {

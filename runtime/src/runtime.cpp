@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <iostream>
 #include <mutex>
 #include <unordered_map>
@@ -33,6 +34,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   mutable std::mutex mtx;
   std::condition_variable gone_cv;
   std::unordered_map<std::string, caf::actor> directory;  // identity::encoded -> handle
+  std::deque<std::string> activation_order;  // oldest first, for the activation cap
   std::unordered_map<caf::actor_id, caf::weak_actor_ptr> live;
   bool accepting = true;
   bool stopped = false;
@@ -43,13 +45,13 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
 
   void submit(detail::commit_unit unit) override { writer->submit(std::move(unit)); }
 
-  bool try_passivate(const detail::identity& id, caf::actor_control_block* self,
-                     bool force) override {
+  bool try_passivate(const detail::identity& id, caf::actor_control_block* self, bool force,
+                     std::size_t own_refs) override {
     std::lock_guard<std::mutex> guard{mtx};
     auto it = directory.find(id.encoded);
     if (it == directory.end() || caf::actor_cast<caf::actor_control_block*>(it->second) != self)
       return true;
-    if (!force && self->strong_refs.load() > unreferenced_strong_refs) return false;
+    if (!force && self->strong_refs.load() > unreferenced_strong_refs + own_refs) return false;
     directory.erase(it);
     return true;
   }
@@ -93,15 +95,43 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     std::lock_guard<std::mutex> guard{mtx};
     if (!accepting) return error{errc::shutting_down, "the host is stopping"};
     if (auto it = directory.find(id->encoded); it != directory.end()) return it->second;
+    auto handle = activate(*type, *id, std::move(init));
+    if (opts.max_active > 0) evict_oldest();
+    return handle;
+  }
+
+  // Spawns the activation of `id`. REQUIRES: mtx held.
+  caf::actor activate(const actor_type& type, const detail::identity& id, caf::message init) {
     activation a;
     a.host = shared_from_this();
-    a.id = *id;
+    a.id = id;
     a.init = std::move(init);
-    a.initialize = type->initialize;
-    auto handle = type->spawn(sys, std::move(a));
-    directory.emplace(id->encoded, handle);
+    a.initialize = type.initialize;
+    auto handle = type.spawn(sys, std::move(a));
+    directory.emplace(id.encoded, handle);
     live.emplace(handle.id(), caf::actor_cast<caf::weak_actor_ptr>(handle));
+    if (opts.max_active > 0) activation_order.push_back(id.encoded);
     return handle;
+  }
+
+  // Over the cap: the oldest activations are asked to passivate (a few per
+  // new activation, so the cost stays constant). The message goes through
+  // the directory's own handle: a temporary copy would look like an outside
+  // reference and keep the actor from passivating. REQUIRES: mtx held.
+  void evict_oldest() {
+    for (int budget = 4; budget > 0 && directory.size() > opts.max_active &&
+                         activation_order.size() > 1;
+         --budget) {
+      auto key = std::move(activation_order.front());
+      activation_order.pop_front();
+      auto it = directory.find(key);
+      if (it == directory.end()) {
+        ++budget;  // already passivated: does not count
+        continue;
+      }
+      caf::anon_send(it->second, evict_atom::value);
+      activation_order.push_back(std::move(key));  // may stay (soft passivation)
+    }
   }
 
   void shutdown(std::chrono::milliseconds timeout) {

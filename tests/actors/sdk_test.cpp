@@ -401,3 +401,19 @@ TEST_CASE("shutdown waits for replies that depend on requests in flight") {
   CHECK(*r == 7);
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
 }
+
+TEST_CASE("the activation cap passivates the oldest activations") {
+  host_env env;
+  env.opts.max_active = 10;
+  env.restart();
+  for (int i = 0; i < 100; ++i) {
+    auto h = env.probe("capped-" + std::to_string(i));
+    REQUIRE(*env.call<std::int64_t>(h, probe::add_atom::value, std::int64_t{i}) == i);
+  }
+  for (int i = 0; i < 300 && env.rt->stats().active_actors > 12; ++i)
+    std::this_thread::sleep_for(10ms);
+  CHECK(env.rt->stats().active_actors <= 12);
+  // Passivated actors come back with their state.
+  CHECK(value_of(env, env.probe("capped-3")) == 3);
+  CHECK(value_of(env, env.probe("capped-97")) == 97);
+}

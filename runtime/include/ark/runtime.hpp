@@ -29,6 +29,12 @@ struct runtime_options {
   /// Idle time after which an actor is passivated (0: never).
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds none_sync_interval{std::chrono::seconds(1)};
+  /// Activation cap (0: none). Above it, each new activation asks the
+  /// oldest activations to passivate (they do once their commits are
+  /// durable; an actor someone outside the host holds a handle to drops its
+  /// state from memory instead), so memory is bounded by the cap, not by the
+  /// number of actors ever touched.
+  std::size_t max_active = 0;
   /// Where the runtime reports problems no caller can see (a failed commit,
   /// a failed periodic sync). Default: stderr.
   std::function<void(const std::string&)> log;

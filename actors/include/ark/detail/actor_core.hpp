@@ -23,6 +23,7 @@ namespace ark {
 using commit_atom = caf::atom_constant<caf::atom("arkcommit")>;
 using idle_atom = caf::atom_constant<caf::atom("arkidle")>;
 using inspect_atom = caf::atom_constant<caf::atom("arkinspect")>;
+using evict_atom = caf::atom_constant<caf::atom("arkevict")>;
 
 namespace detail {
 class actor_core;
@@ -163,6 +164,7 @@ class actor_core {
   bool draining_ = false;
   bool idle_scheduled_ = false;
   bool exited_ = false;
+  bool evict_requested_ = false;  // the runtime is over its activation cap
   caf::actor_id caf_id_ = 0;
   caf::error drain_reason_;
   caf::error activation_error_;

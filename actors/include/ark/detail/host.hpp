@@ -58,9 +58,11 @@ class host {
   virtual void submit(commit_unit unit) = 0;
 
   /// Called by an idle actor: removes `self` from the directory when nobody
-  /// outside the host holds a handle to it (or always, with `force`). True:
-  /// the entry is gone and the actor must quit now.
-  virtual bool try_passivate(const identity& id, caf::actor_control_block* self, bool force) = 0;
+  /// outside the host holds a handle to it (or always, with `force`).
+  /// `own_refs`: strong references the actor knows it holds on itself (a
+  /// pending timer). True: the entry is gone and the actor must quit now.
+  virtual bool try_passivate(const identity& id, caf::actor_control_block* self, bool force,
+                             std::size_t own_refs = 0) = 0;
 
   /// Called once when an activation terminates (quit, passivation, failure).
   virtual void on_actor_gone(const identity& id, caf::actor_id aid) = 0;
