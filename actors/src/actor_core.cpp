@@ -101,7 +101,9 @@ void actor_core::activate() {
   if (activation_error_) {
     // Leave the directory now, so the next get_or_create tries again.
     act_.host->try_passivate(act_.id, self_ctrl(), true);
-    schedule_idle(act_.host->idle_timeout());
+    // Out of the directory, so no sweep reaches it: answer what is queued,
+    // then quit on its own timer.
+    schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
     return;
   }
   if (begin_message()) return;
@@ -112,7 +114,6 @@ void actor_core::activate() {
     end_message_failed(
         to_caf(errc::handler_failed, describe() + ": on_activate threw: " + e.what()));
   }
-  schedule_idle(act_.host->idle_timeout());
 }
 
 caf::error actor_core::begin_message(bool callback) {
@@ -126,7 +127,6 @@ caf::error actor_core::begin_message(bool callback) {
     if (!loaded) return to_caf(errc::activation_failed, loaded.error().message());
     if (!found) return to_caf(errc::activation_failed, describe() + ": its snapshot vanished");
     passive_ = false;
-    schedule_idle(act_.host->idle_timeout());
   }
   in_message_ = true;
   return {};
@@ -221,6 +221,7 @@ void actor_core::on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::er
       act_.host->try_passivate(act_.id, self_ctrl(), true);
     }
   }
+  if (evict_requested_ && settled()) on_idle();
   maybe_finish_drain();
 }
 
@@ -270,23 +271,18 @@ void actor_core::on_idle() {
     quit_now(caf::exit_reason::normal);
     return;
   }
-  if (!settled) {
-    schedule_idle(evict_requested_ ? min_idle_tick : timeout);
-    return;
-  }
-  if (idle_for < timeout && !evict_requested_) {
-    schedule_idle(timeout - idle_for);
-    return;
-  }
+  // Not settled: an eviction is retried by on_commit, idleness by the
+  // runtime's next sweep.
+  if (!settled) return;
+  if (!evict_requested_ && (timeout.count() <= 0 || idle_for < timeout)) return;
   evict_requested_ = false;
   // A pending idle timer holds a reference to this actor (CAF's clock).
   if (act_.host->try_passivate(act_.id, self_ctrl(), false, idle_scheduled_ ? 1 : 0)) {
     quit_now(caf::exit_reason::normal);
     return;
   }
+  // A handle may have been a transient copy: the next sweep looks again.
   soft_passivate();
-  // A handle may have been a transient copy: look again later.
-  schedule_idle(timeout);
 }
 
 void actor_core::soft_passivate() {

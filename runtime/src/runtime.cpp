@@ -5,6 +5,7 @@
 #include <deque>
 #include <iostream>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -34,10 +35,12 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   mutable std::mutex mtx;
   std::condition_variable gone_cv;
   std::unordered_map<std::string, caf::actor> directory;  // identity::encoded -> handle
-  std::deque<std::string> activation_order;  // oldest first, for the activation cap
+  std::deque<std::string> activation_order;               // oldest first, for the activation cap
   std::unordered_map<caf::actor_id, caf::weak_actor_ptr> live;
   bool accepting = true;
   bool stopped = false;
+  std::condition_variable sweep_cv;
+  std::thread sweeper;
 
   impl(caf::actor_system& s, runtime_options o) : sys(s), opts(std::move(o)) {}
 
@@ -119,8 +122,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   // the directory's own handle: a temporary copy would look like an outside
   // reference and keep the actor from passivating. REQUIRES: mtx held.
   void evict_oldest() {
-    for (int budget = 4; budget > 0 && directory.size() > opts.max_active &&
-                         activation_order.size() > 1;
+    for (int budget = 4;
+         budget > 0 && directory.size() > opts.max_active && activation_order.size() > 1;
          --budget) {
       auto key = std::move(activation_order.front());
       activation_order.pop_front();
@@ -132,6 +135,22 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       caf::anon_send(it->second, evict_atom::value);
       activation_order.push_back(std::move(key));  // may stay (soft passivation)
     }
+  }
+
+  // Sends every active actor an idle tick every half idle timeout; an actor
+  // idle for longer passivates. One thread instead of a timer per actor: a
+  // pending CAF timer holds its actor (and its memory) until it fires.
+  void start_sweeper() {
+    if (opts.idle_timeout.count() <= 0) return;
+    auto interval = std::max(opts.idle_timeout / 2, std::chrono::milliseconds(5));
+    sweeper = std::thread([this, interval] {
+      std::unique_lock<std::mutex> lock{mtx};
+      while (!sweep_cv.wait_for(lock, interval, [this] { return !accepting; })) {
+        // Through the directory's own handles: a copy would count as an
+        // outside reference and keep the actors from passivating.
+        for (auto& [key, handle] : directory) caf::anon_send(handle, idle_atom::value);
+      }
+    });
   }
 
   void shutdown(std::chrono::milliseconds timeout) {
@@ -147,6 +166,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     }
     // Handles are released outside the lock: a last reference may end an
     // actor, which reports back through on_actor_gone.
+    sweep_cv.notify_all();
+    if (sweeper.joinable()) sweeper.join();
     writer->resume();  // a paused writer would keep actors waiting forever
     for (auto& h : running) caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     running.clear();
@@ -185,6 +206,7 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
     wo.sync_interval = p->opts.none_sync_interval;
   }
   p->writer = std::make_unique<detail::writer>(std::move(wo));
+  p->start_sweeper();
   return std::shared_ptr<runtime>(new runtime(std::move(p)));
 }
 

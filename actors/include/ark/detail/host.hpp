@@ -67,7 +67,9 @@ class host {
   /// Called once when an activation terminates (quit, passivation, failure).
   virtual void on_actor_gone(const identity& id, caf::actor_id aid) = 0;
 
-  /// Idle time after which an actor is passivated.
+  /// Idle time after which an actor is passivated. The host sends every
+  /// active actor an idle_atom from time to time (actors keep no timers: a
+  /// pending CAF timer would hold the actor, and its memory, until it fires).
   virtual std::chrono::milliseconds idle_timeout() const = 0;
 
   /// The handle of actor (type, key), activating it if needed; `iface` is the

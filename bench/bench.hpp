@@ -1,0 +1,67 @@
+#pragma once
+
+// ark-bench: shared pieces of the benchmark program.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ark::bench {
+
+/// One reported figure. Names are a contract (bench/RESULTS.md): keep them.
+struct metric {
+  std::string name;
+  double value = 0;
+  std::string unit;
+};
+
+/// What every scenario gets: the run mode, a scratch directory on the disk
+/// under test, and the result list.
+struct context {
+  bool quick = false;
+  std::string scratch;   ///< a directory the scenario may fill (one subdir each)
+  std::string self_exe;  ///< path of ark-bench itself (for child processes)
+  std::vector<metric> results;
+
+  void add(std::string name, double value, std::string unit);
+  /// The value of a metric added earlier, or 0.
+  double get(const std::string& name) const;
+  /// A fresh empty directory under scratch.
+  std::string fresh_dir(const std::string& name) const;
+  /// Quick mode picks the first value, the full run the second.
+  template <class T>
+  T pick(T quick_value, T full_value) const {
+    return quick ? quick_value : full_value;
+  }
+};
+
+/// Median of `xs` (sorted in place). 0 for an empty vector.
+double median(std::vector<double>& xs);
+/// The p-th percentile (0..100) of `xs` (sorted in place).
+double percentile(std::vector<double>& xs, double p);
+
+/// Seconds since `t0`.
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// -- scenarios (one file each) ---------------------------------------------------
+
+/// fdatasync_us, raw_lmdb_sync_commit_per_s, raw_lmdb_sync_commit_us,
+/// raw_lmdb_batched_put_per_s (baselines.cpp).
+void run_disk_baselines(context& ctx);
+/// naive_durable_msg_per_s, durable_msg_per_s_10k_actors,
+/// durable_msg_per_s_100_hot_actors, none_msg_per_s, plain_caf_msg_per_s,
+/// single_actor_p50_us, single_actor_p99_us (throughput.cpp).
+void run_actor_throughput(context& ctx);
+/// kv_get_per_s, raw_lmdb_get_per_s, kv_list_entries_per_s (kv_bench.cpp).
+void run_kv(context& ctx);
+/// activation_us, restart_first_reply_ms, peak_rss_mb_1m_actors
+/// (lifecycle.cpp).
+void run_lifecycle(context& ctx);
+/// Child-process entry points of run_lifecycle; returns an exit status.
+int lifecycle_child(const std::vector<std::string>& args);
+
+}  // namespace ark::bench

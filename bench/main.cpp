@@ -1,0 +1,118 @@
+// ark-bench: every scenario with its baseline measured in the same run.
+//   ark-bench [--quick] [--json FILE] [--only SCENARIO] [--scratch DIR]
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bench.hpp"
+
+namespace ark::bench {
+
+void context::add(std::string name, double value, std::string unit) {
+  std::printf("  %-34s %14.2f %s\n", name.c_str(), value, unit.c_str());
+  std::fflush(stdout);
+  results.push_back(metric{std::move(name), value, std::move(unit)});
+}
+
+double context::get(const std::string& name) const {
+  for (const auto& m : results)
+    if (m.name == name) return m.value;
+  return 0;
+}
+
+std::string context::fresh_dir(const std::string& name) const {
+  auto p = std::filesystem::path(scratch) / name;
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+double median(std::vector<double>& xs) {
+  return percentile(xs, 50);
+}
+
+double percentile(std::vector<double>& xs, double p) {
+  if (xs.empty()) return 0;
+  std::sort(xs.begin(), xs.end());
+  auto idx = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(xs.size())));
+  if (idx > 0) --idx;
+  return xs[std::min(idx, xs.size() - 1)];
+}
+
+}  // namespace ark::bench
+
+int main(int argc, char** argv) {
+  using namespace ark::bench;
+  if (argc > 1 && std::string(argv[1]) == "--child") {
+    return lifecycle_child(std::vector<std::string>(argv + 2, argv + argc));
+  }
+  CLI::App app{"ark-bench: ark against raw LMDB and plain CAF, measured in the same run"};
+  context ctx;
+  std::string json_path;
+  std::vector<std::string> only;
+  ctx.scratch = "./ark-bench-data";
+  app.add_flag("--quick", ctx.quick, "short run (under a minute on 2 cores)");
+  app.add_option("--json", json_path, "write the metrics as a JSON array to FILE");
+  app.add_option("--only", only, "run only these scenarios: disk, actors, kv, lifecycle");
+  app.add_option("--scratch", ctx.scratch,
+                 "directory for benchmark data, on the disk to measure (removed afterwards)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  ctx.self_exe = std::filesystem::canonical("/proc/self/exe").string();
+  std::filesystem::create_directories(ctx.scratch);
+
+  auto wanted = [&](const std::string& s) {
+    return only.empty() || std::find(only.begin(), only.end(), s) != only.end();
+  };
+  std::printf("ark-bench (%s run), scratch %s\n", ctx.quick ? "quick" : "full",
+              ctx.scratch.c_str());
+  if (wanted("disk")) {
+    std::printf("disk and raw LMDB baselines\n");
+    run_disk_baselines(ctx);
+  }
+  if (wanted("actors")) {
+    std::printf("actor throughput and latency\n");
+    run_actor_throughput(ctx);
+  }
+  if (wanted("kv")) {
+    std::printf("actor KV\n");
+    run_kv(ctx);
+  }
+  if (wanted("lifecycle")) {
+    std::printf("activation, restart, memory\n");
+    run_lifecycle(ctx);
+  }
+  // Ratios, from figures measured above in this same run.
+  std::printf("ratios\n");
+  auto ratio = [&](const char* name, const char* a, const char* b) {
+    double x = ctx.get(a), y = ctx.get(b);
+    if (x > 0 && y > 0) ctx.add(name, x / y, "ratio");
+  };
+  ratio("durable_vs_raw_batched", "durable_msg_per_s_10k_actors", "raw_lmdb_batched_put_per_s");
+  ratio("durable_vs_naive", "durable_msg_per_s_10k_actors", "naive_durable_msg_per_s");
+  ratio("hot_vs_plain_caf", "durable_msg_per_s_100_hot_actors", "plain_caf_msg_per_s");
+  ratio("none_vs_plain_caf", "none_msg_per_s", "plain_caf_msg_per_s");
+  ratio("single_actor_p50_vs_raw_commit", "single_actor_p50_us", "raw_lmdb_sync_commit_us");
+  ratio("kv_get_vs_raw", "kv_get_per_s", "raw_lmdb_get_per_s");
+
+  if (!json_path.empty()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : ctx.results)
+      out.push_back({{"name", m.name}, {"value", m.value}, {"unit", m.unit}});
+    std::ofstream(json_path) << out.dump(2) << '\n';
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(ctx.scratch, ec);
+  return 0;
+}

@@ -1,0 +1,218 @@
+// Actor throughput and latency: ark (sync / none) against plain CAF stateful
+// actors under the same client load, and against a naive commit-per-message
+// loop.
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include <ark/actor.hpp>
+#include <ark/client.hpp>
+#include <ark/kv/lmdb_backend.hpp>
+#include <ark/registry.hpp>
+#include <ark/runtime.hpp>
+
+#include "bench.hpp"
+
+namespace ark::bench {
+
+namespace {
+
+using add_atom = caf::atom_constant<caf::atom("add")>;
+using tp_if = caf::typed_actor<caf::replies_to<add_atom, std::int64_t>::with<std::int64_t>>;
+
+/// 64 bytes of msgpack: an int64 counter and a 50-character tag.
+struct tp_state {
+  std::int64_t value = 0;
+  std::string tag = std::string(50, 't');
+  MSGPACK_DEFINE_MAP(value, tag)
+};
+
+class tp_actor : public ark::actor<tp_if, tp_state> {
+ public:
+  using actor::actor;
+  handlers_type make_handlers() override {
+    return handlers([this](add_atom, std::int64_t n) { return state().value += n; });
+  }
+};
+
+/// The same work in plain CAF: a stateful typed actor, nothing persisted.
+struct plain_state {
+  tp_state s;
+};
+tp_if::behavior_type plain_actor(tp_if::stateful_pointer<plain_state> self) {
+  return {[self](add_atom, std::int64_t n) { return self->state.s.value += n; }};
+}
+
+/// Keeps `inflight` requests outstanding over `targets` and counts replies.
+struct load {
+  std::atomic<std::int64_t> replies{0};
+  std::atomic<std::int64_t> errors{0};
+  std::atomic<std::int64_t> outstanding{0};
+  std::atomic<bool> stop{false};
+};
+
+caf::actor drive(caf::actor_system& sys, std::vector<tp_if> targets, int inflight,
+                 std::shared_ptr<load> l) {
+  return sys.spawn([targets = std::move(targets), inflight, l](caf::event_based_actor* self) {
+    auto next = std::make_shared<std::function<void(std::size_t)>>();
+    auto targets_ptr = std::make_shared<std::vector<tp_if>>(targets);
+    *next = [self, next, targets_ptr, l](std::size_t i) {
+      if (l->stop) return;
+      ++l->outstanding;
+      const auto& ts = *targets_ptr;
+      self->request(ts[i % ts.size()], std::chrono::seconds(60), add_atom::value, std::int64_t{1})
+          .then(
+              [next, l, i](std::int64_t) {
+                ++l->replies;
+                --l->outstanding;
+                (*next)(i * 2654435761u + 1);
+              },
+              [l](caf::error&) {
+                ++l->errors;
+                --l->outstanding;
+              });
+    };
+    for (int i = 0; i < inflight; ++i) (*next)(static_cast<std::size_t>(i) * 7919);
+    return caf::behavior{[](int) {}};
+  });
+}
+
+/// Replies per second over `window` after `warmup`; stops and drains the load.
+double measure(caf::actor_system& sys, std::vector<tp_if> targets, int inflight,
+               std::chrono::milliseconds warmup, std::chrono::milliseconds window) {
+  auto l = std::make_shared<load>();
+  auto driver = drive(sys, std::move(targets), inflight, l);
+  std::this_thread::sleep_for(warmup);
+  auto r0 = l->replies.load();
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(window);
+  auto r1 = l->replies.load();
+  double rate = static_cast<double>(r1 - r0) / seconds_since(t0);
+  l->stop = true;
+  for (int i = 0; i < 3000 && l->outstanding > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // The driver would live on until its pending request timeouts fire.
+  caf::anon_send_exit(driver, caf::exit_reason::kill);
+  if (l->errors > 0)
+    std::fprintf(stderr, "ark-bench: %lld request errors\n",
+                 static_cast<long long>(l->errors.load()));
+  return rate;
+}
+
+struct ark_env {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<ark::runtime> rt;
+
+  ark_env(const std::string& dir, kv::durability mode) {
+    ark::actor_registry::global().configure(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    ark::runtime_options opts;
+    opts.data_dir = dir;
+    opts.durability = mode;
+    auto r = ark::runtime::open(*sys, opts);
+    if (!r) {
+      std::fprintf(stderr, "ark-bench: %s\n", r.error().message().c_str());
+      return;
+    }
+    rt = *r;
+  }
+  ~ark_env() {
+    if (rt) rt->shutdown();
+    rt.reset();
+    sys.reset();
+  }
+  std::vector<tp_if> actors(int n) {
+    std::vector<tp_if> out;
+    for (int i = 0; i < n; ++i) {
+      auto h = rt->get_or_create<tp_if>("bench_tp", ark::key{"a", i});
+      if (h) out.push_back(*h);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+}  // namespace ark::bench
+
+ARK_ACTOR("bench_tp", ark::bench::tp_actor);
+
+namespace ark::bench {
+
+void run_actor_throughput(context& ctx) {
+  using std::chrono::milliseconds;
+  const auto warmup = milliseconds(ctx.pick(500, 2000));
+  const auto window = milliseconds(ctx.pick(2000, 10000));
+  const int inflight = 1024;
+
+  // The naive design: one sync LMDB commit per message (snapshot + reply).
+  {
+    kv::lmdb_options lo;
+    auto db = kv::lmdb_backend::open(ctx.fresh_dir("naive"), lo);
+    if (db) {
+      tp_state st;
+      std::int64_t n = 0;
+      auto t0 = std::chrono::steady_clock::now();
+      while (seconds_since(t0) < std::chrono::duration<double>(window).count() / 2) {
+        st.value += 1;
+        kv::backend_batch b;
+        b.put(std::string("naive"), std::to_string(n % 10000), kv::value::pack(st).stored());
+        if (!(*db)->apply(b)) break;
+        ++n;
+      }
+      ctx.add("naive_durable_msg_per_s", static_cast<double>(n) / seconds_since(t0), "1/s");
+    }
+  }
+  // Plain CAF: the same actors, messages and client load, nothing persisted.
+  {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    std::vector<tp_if> targets;
+    for (int i = 0; i < 10000; ++i) targets.push_back(sys.spawn(plain_actor));
+    ctx.add("plain_caf_msg_per_s", measure(sys, targets, inflight, warmup, window), "1/s");
+    for (auto& t : targets) caf::anon_send_exit(t, caf::exit_reason::user_shutdown);
+  }
+  {
+    ark_env env(ctx.fresh_dir("sync10k"), kv::durability::sync);
+    if (env.rt)
+      ctx.add("durable_msg_per_s_10k_actors",
+              measure(*env.sys, env.actors(10000), inflight, warmup, window), "1/s");
+  }
+  {
+    ark_env env(ctx.fresh_dir("hot100"), kv::durability::sync);
+    if (env.rt)
+      ctx.add("durable_msg_per_s_100_hot_actors",
+              measure(*env.sys, env.actors(100), inflight, warmup, window), "1/s");
+  }
+  {
+    ark_env env(ctx.fresh_dir("none10k"), kv::durability::none);
+    if (env.rt)
+      ctx.add("none_msg_per_s", measure(*env.sys, env.actors(10000), inflight, warmup, window),
+              "1/s");
+  }
+  // One client, sequential requests to one actor, sync.
+  {
+    ark_env env(ctx.fresh_dir("single"), kv::durability::sync);
+    if (env.rt) {
+      auto h = env.actors(1);
+      caf::scoped_actor self{*env.sys};
+      std::vector<double> us;
+      int n = ctx.pick(500, 3000);
+      for (int i = 0; i < n + 50; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        bool ok = false;
+        self->request(h[0], std::chrono::seconds(10), add_atom::value, std::int64_t{1})
+            .receive([&](std::int64_t) { ok = true; }, [](caf::error&) {});
+        if (!ok) break;
+        if (i >= 50) us.push_back(seconds_since(t0) * 1e6);  // after warm-up
+      }
+      auto p99 = us;
+      ctx.add("single_actor_p50_us", median(us), "us");
+      ctx.add("single_actor_p99_us", percentile(p99, 99), "us");
+    }
+  }
+}
+
+}  // namespace ark::bench
