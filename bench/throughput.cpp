@@ -110,6 +110,7 @@ struct ark_env {
 
   ark_env(const std::string& dir, kv::durability mode) {
     ark::actor_registry::global().configure(cfg);
+    ark::configure_host_scheduler(cfg);  // as ark-host does
     sys = std::make_unique<caf::actor_system>(cfg);
     ark::runtime_options opts;
     opts.data_dir = dir;

@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
   registry.configure(cfg);
+  ark::configure_host_scheduler(cfg);
   caf::actor_system sys{cfg};
 
   ark::runtime_options opts;

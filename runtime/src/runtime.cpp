@@ -256,6 +256,11 @@ void runtime::resume_commits() {
   impl_->writer->resume();
 }
 
+void configure_host_scheduler(caf::actor_system_config& cfg) {
+  cfg.set("work-stealing.aggressive-poll-attempts", std::size_t{0});
+  cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
+}
+
 expected<kv::durability> parse_durability(std::string_view text) {
   if (text == "sync") return kv::durability::sync;
   if (text == "relaxed") return kv::durability::relaxed;
