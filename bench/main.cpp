@@ -114,5 +114,29 @@ int main(int argc, char** argv) {
   }
   std::error_code ec;
   std::filesystem::remove_all(ctx.scratch, ec);
-  return 0;
+  // The metric names are a contract (bench/RESULTS.md): a scenario that ran
+  // but lost one of its figures is a failure, so CI notices.
+  const std::map<std::string, std::vector<std::string>> contract{
+      {"disk",
+       {"fdatasync_us", "raw_lmdb_sync_commit_per_s", "raw_lmdb_sync_commit_us",
+        "raw_lmdb_batched_put_per_s"}},
+      {"actors",
+       {"naive_durable_msg_per_s", "plain_caf_msg_per_s", "durable_msg_per_s_10k_actors",
+        "durable_msg_per_s_100_hot_actors", "none_msg_per_s", "single_actor_p50_us",
+        "single_actor_p99_us"}},
+      {"kv", {"kv_get_per_s", "raw_lmdb_get_per_s", "kv_list_entries_per_s"}},
+      {"lifecycle", {"activation_us", "restart_first_reply_ms", "peak_rss_mb_1m_actors"}},
+  };
+  int missing = 0;
+  for (const auto& [scenario, names] : contract) {
+    if (!wanted(scenario)) continue;
+    for (const auto& n : names) {
+      if (ctx.get(n) <= 0) {
+        std::fprintf(stderr, "ark-bench: metric %s (scenario %s) was not measured\n", n.c_str(),
+                     scenario.c_str());
+        ++missing;
+      }
+    }
+  }
+  return missing == 0 ? 0 : 1;
 }
