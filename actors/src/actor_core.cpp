@@ -121,14 +121,18 @@ caf::error actor_core::begin_message(bool callback) {
   // While draining, only completions of work already accepted still run.
   if (draining_ && !callback) return to_caf(errc::shutting_down, describe() + " is stopping");
   last_activity_ = std::chrono::steady_clock::now();
-  if (passive_) {
-    bool found = false;
-    auto loaded = load_from_storage(found);
-    if (!loaded) return to_caf(errc::activation_failed, loaded.error().message());
-    if (!found) return to_caf(errc::activation_failed, describe() + ": its snapshot vanished");
-    passive_ = false;
-  }
+  if (auto err = reload_if_passive()) return err;
   in_message_ = true;
+  return {};
+}
+
+caf::error actor_core::reload_if_passive() {
+  if (!passive_) return {};
+  bool found = false;
+  auto loaded = load_from_storage(found);
+  if (!loaded) return to_caf(errc::activation_failed, loaded.error().message());
+  if (!found) return to_caf(errc::activation_failed, describe() + ": its snapshot vanished");
+  passive_ = false;
   return {};
 }
 
@@ -242,15 +246,12 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply) {
     return true;
   }
   if (msg.match_elements<inspect_atom>()) {
-    if (activation_error_) {
+    if (activation_error_)
       reply = caf::make_message(activation_error_);
-    } else {
-      if (passive_) {
-        bool found = false;
-        if (load_from_storage(found) && found) passive_ = false;
-      }
+    else if (auto err = reload_if_passive())
+      reply = caf::make_message(std::move(err));
+    else
       reply = caf::make_message(kv::json_text(inspect_json()));
-    }
     return true;
   }
   return false;

@@ -37,6 +37,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::unordered_map<std::string, caf::actor> directory;  // identity::encoded -> handle
   std::deque<std::string> activation_order;               // oldest first, for the activation cap
   std::unordered_map<caf::actor_id, caf::weak_actor_ptr> live;
+  // Registered interfaces (caf message types), computed once per type.
+  std::unordered_map<std::string, std::set<std::string>> interfaces;
   bool accepting = true;
   bool stopped = false;
   std::condition_variable sweep_cv;
@@ -82,7 +84,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
                        "' is registered (registered: " + (known.empty() ? "none" : known) + ")"};
     }
     if (!iface.empty()) {
-      auto mine = type->interface(sys);
+      const auto& mine = interface_of(*type);
       if (!std::includes(mine.begin(), mine.end(), iface.begin(), iface.end())) {
         std::string missing;
         for (const auto& sig : iface)
@@ -101,6 +103,13 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     auto handle = activate(*type, *id, std::move(init));
     if (opts.max_active > 0) evict_oldest();
     return handle;
+  }
+
+  const std::set<std::string>& interface_of(const actor_type& type) {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto it = interfaces.find(type.name);
+    if (it == interfaces.end()) it = interfaces.emplace(type.name, type.interface(sys)).first;
+    return it->second;  // entries are never erased: stable
   }
 
   // Spawns the activation of `id`. REQUIRES: mtx held.

@@ -190,7 +190,8 @@ class actor : public Interface::base, public detail::actor_core {
   actor(caf::actor_config& cfg, activation a) : super(cfg), detail::actor_core(std::move(a)) {
     this->set_default_handler(
         [this](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
-          auto msg = x.copy_content_to_message();
+          // The content is not used again once this handler answers.
+          auto msg = x.move_content_to_message();
           caf::message reply;
           if (handle_internal(msg, reply)) return reply;
           return to_caf(errc::wrong_interface,

@@ -140,6 +140,8 @@ class actor_core {
   };
 
   expected<void> load_from_storage(bool& found);
+  // After a soft passivation: the state back from the snapshot.
+  caf::error reload_if_passive();
   void on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::error& err);
   void on_idle();
   void schedule_idle(std::chrono::milliseconds after);
