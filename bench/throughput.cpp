@@ -3,6 +3,7 @@
 // loop.
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 
@@ -82,16 +83,28 @@ caf::actor drive(caf::actor_system& sys, std::vector<tp_if> targets, int infligh
 }
 
 /// Replies per second over `window` after `warmup`; stops and drains the load.
+/// With `rt` (an ark runtime) and `name`, also reports the writer's mean
+/// batch (units per commit) and mean commit time over the window.
 double measure(caf::actor_system& sys, std::vector<tp_if> targets, int inflight,
-               std::chrono::milliseconds warmup, std::chrono::milliseconds window) {
+               std::chrono::milliseconds warmup, std::chrono::milliseconds window,
+               context* ctx = nullptr, ark::runtime* rt = nullptr, const char* name = nullptr) {
   auto l = std::make_shared<load>();
   auto driver = drive(sys, std::move(targets), inflight, l);
   std::this_thread::sleep_for(warmup);
   auto r0 = l->replies.load();
+  auto s0 = rt ? rt->stats() : runtime_stats{};
   auto t0 = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(window);
   auto r1 = l->replies.load();
+  auto s1 = rt ? rt->stats() : runtime_stats{};
   double rate = static_cast<double>(r1 - r0) / seconds_since(t0);
+  if (ctx && rt && name && s1.commits > s0.commits) {
+    auto commits = static_cast<double>(s1.commits - s0.commits);
+    ctx->add(std::string(name) + "_mean_batch", static_cast<double>(s1.units - s0.units) / commits,
+             "units");
+    ctx->add(std::string(name) + "_mean_commit_us",
+             static_cast<double>(s1.commit_us - s0.commit_us) / commits, "us");
+  }
   l->stop = true;
   for (int i = 0; i < 3000 && l->outstanding > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -147,12 +160,16 @@ namespace ark::bench {
 
 void run_actor_throughput(context& ctx) {
   using std::chrono::milliseconds;
+  // For profiling one case (bench/RESULTS.md): ARK_BENCH_CASE=naive|plain|
+  // sync10k|hot100|none10k|single runs only that one.
+  const char* only_case = std::getenv("ARK_BENCH_CASE");
+  auto run_case = [&](const char* name) { return !only_case || std::string(only_case) == name; };
   const auto warmup = milliseconds(ctx.pick(500, 2000));
   const auto window = milliseconds(ctx.pick(2000, 10000));
   const int inflight = 1024;
 
   // The naive design: one sync LMDB commit per message (snapshot + reply).
-  {
+  if (run_case("naive")) {
     kv::lmdb_options lo;
     auto db = kv::lmdb_backend::open(ctx.fresh_dir("naive"), lo);
     if (db) {
@@ -170,7 +187,7 @@ void run_actor_throughput(context& ctx) {
     }
   }
   // Plain CAF: the same actors, messages and client load, nothing persisted.
-  {
+  if (run_case("plain")) {
     caf::actor_system_config cfg;
     caf::actor_system sys{cfg};
     std::vector<tp_if> targets;
@@ -178,26 +195,32 @@ void run_actor_throughput(context& ctx) {
     ctx.add("plain_caf_msg_per_s", measure(sys, targets, inflight, warmup, window), "1/s");
     for (auto& t : targets) caf::anon_send_exit(t, caf::exit_reason::user_shutdown);
   }
-  {
+  if (run_case("sync10k")) {
     ark_env env(ctx.fresh_dir("sync10k"), kv::durability::sync);
     if (env.rt)
       ctx.add("durable_msg_per_s_10k_actors",
-              measure(*env.sys, env.actors(10000), inflight, warmup, window), "1/s");
+              measure(*env.sys, env.actors(10000), inflight, warmup, window, &ctx,
+                      env.rt.get(), "sync10k"),
+              "1/s");
   }
-  {
+  if (run_case("hot100")) {
     ark_env env(ctx.fresh_dir("hot100"), kv::durability::sync);
     if (env.rt)
       ctx.add("durable_msg_per_s_100_hot_actors",
-              measure(*env.sys, env.actors(100), inflight, warmup, window), "1/s");
+              measure(*env.sys, env.actors(100), inflight, warmup, window, &ctx,
+                      env.rt.get(), "hot100"),
+              "1/s");
   }
-  {
+  if (run_case("none10k")) {
     ark_env env(ctx.fresh_dir("none10k"), kv::durability::none);
     if (env.rt)
-      ctx.add("none_msg_per_s", measure(*env.sys, env.actors(10000), inflight, warmup, window),
+      ctx.add("none_msg_per_s",
+              measure(*env.sys, env.actors(10000), inflight, warmup, window, &ctx, env.rt.get(),
+                      "none10k"),
               "1/s");
   }
   // One client, sequential requests to one actor, sync.
-  {
+  if (run_case("single")) {
     ark_env env(ctx.fresh_dir("single"), kv::durability::sync);
     if (env.rt) {
       auto h = env.actors(1);

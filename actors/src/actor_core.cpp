@@ -17,7 +17,9 @@ constexpr std::chrono::milliseconds min_idle_tick{10};
 }  // namespace
 
 actor_core::actor_core(activation a)
-    : act_(std::move(a)), last_activity_(std::chrono::steady_clock::now()) {}
+    : act_(std::move(a)), last_activity_(std::chrono::steady_clock::now()) {
+  channel_.state_key = act_.id.encoded;
+}
 
 actor_core::~actor_core() {
   exited();
@@ -122,6 +124,12 @@ caf::error actor_core::begin_message(bool callback) {
   if (draining_ && !callback) return to_caf(errc::shutting_down, describe() + " is stopping");
   last_activity_ = std::chrono::steady_clock::now();
   if (auto err = reload_if_passive()) return err;
+  // The KV overlay forgets in-flight writes the base holds now.
+  auto durable = channel_.durable.load(std::memory_order_acquire);
+  if (durable > overlay_seen_) {
+    overlay_seen_ = durable;
+    overlay_->committed(durable);
+  }
   in_message_ = true;
   return {};
 }
@@ -136,33 +144,41 @@ caf::error actor_core::reload_if_passive() {
   return {};
 }
 
-void actor_core::checkpoint(bool force) {
+void actor_core::start_unit(commit_unit& unit) {
+  unit.target = self_handle();
+  unit.channel = &channel_;
+  unit.seq = ++submitted_seq_;
+  unit.epoch = epoch_;
+}
+
+bool actor_core::build_unit(commit_unit& unit, bool force) {
   pack_state(scratch_);
   bool changed = scratch_ != last_snapshot_;
   bool kv_dirty = overlay_->dirty();
-  if (!changed && !kv_dirty && !force) return;
-  commit_unit unit;
-  unit.target = self_handle();
-  unit.seq = ++submitted_seq_;
-  unit.epoch = epoch_;
-  unit.state_key = act_.id.encoded;
+  if (!changed && !kv_dirty && !force) return false;
+  start_unit(unit);
   if (changed || force) {
     unit.snapshot = make_snapshot(state_schema(), scratch_);
     last_snapshot_.swap(scratch_);
   }
   if (kv_dirty) unit.kv = overlay_->take(unit.seq);
-  act_.host->submit(std::move(unit));
+  return true;
 }
 
-void actor_core::end_message_ok() {
-  checkpoint();
+void actor_core::checkpoint(bool force) {
+  commit_unit unit;
+  if (build_unit(unit, force)) act_.host->submit(std::move(unit));
+}
+
+bool actor_core::end_message_ok(caf::message* reply) {
+  std::optional<commit_unit> unit;
+  unit.emplace();
+  if (!build_unit(*unit, false)) unit.reset();
   in_message_ = false;
-  auto outs = std::move(outputs_);
-  outputs_.clear();
-  for (auto& o : outs) gate(std::move(o.release), std::move(o.fail));
+  return route(unit, reply);
 }
 
-void actor_core::end_message_failed(const caf::error& e) {
+bool actor_core::end_message_failed(const caf::error& e, bool reply) {
   overlay_->discard();
   // Back to the last snapshot (the one submitted last, or saved mid-handler).
   auto restored = kv::value::from_msgpack(last_snapshot_).unpack();
@@ -172,49 +188,92 @@ void actor_core::end_message_failed(const caf::error& e) {
     reset_state();
   }
   in_message_ = false;
-  auto outs = std::move(outputs_);
+  for (auto& o : outputs_) o.make_failure(e);
+  outputs_.erase(std::remove_if(outputs_.begin(), outputs_.end(),
+                                [](const detached_output& o) { return o.empty(); }),
+                 outputs_.end());
+  std::optional<commit_unit> none;
+  if (!reply) return route(none, nullptr);
+  auto msg = caf::make_message(e);
+  return route(none, &msg);
+}
+
+bool actor_core::route(std::optional<commit_unit>& unit, caf::message* reply) {
+  if (!unit && !pending()) {
+    // Nothing to wait for: outputs leave now, in order, and so may the reply.
+    for (auto& o : outputs_) o.release();
+    outputs_.clear();
+    return true;
+  }
+  if (reply) {
+    auto o = take_reply(std::move(*reply));
+    if (!o.empty()) outputs_.push_back(std::move(o));
+  }
+  if (!unit) {
+    if (outputs_.empty()) return false;
+    // An output-only unit keeps them in line behind the pending ones.
+    unit.emplace();
+    start_unit(*unit);
+  }
+  unit->outputs = std::move(outputs_);
   outputs_.clear();
-  for (auto& o : outs)
-    if (o.fail) gate([f = std::move(o.fail), e]() { f(e); }, nullptr);
+  act_.host->submit(std::move(*unit));
+  return false;
 }
 
-void actor_core::add_output(std::function<void()> release,
-                            std::function<void(const caf::error&)> fail) {
-  if (in_message_)
-    outputs_.push_back(output{std::move(release), std::move(fail)});
-  else
-    gate(std::move(release), std::move(fail));
-}
-
-void actor_core::gate(std::function<void()> release, std::function<void(const caf::error&)> fail) {
-  if (reply_now()) {
-    release();
+void actor_core::add_output(detached_output o) {
+  if (o.empty()) return;
+  if (in_message_) {
+    outputs_.push_back(std::move(o));
     return;
   }
-  gate_.push_back(gated{submitted_seq_, std::move(release), std::move(fail)});
+  // Outside a message (not expected from the SDK): gate it on its own.
+  outputs_.push_back(std::move(o));
+  std::optional<commit_unit> none;
+  route(none, nullptr);
+}
+
+detached_output actor_core::take_reply(caf::message content) {
+  detached_output o;
+  o.what = detached_output::kind::reply;
+  auto* e = current_element();
+  if (e == nullptr || e->mid.is_answered()) return o;
+  auto mid = e->mid;
+  e->mid.mark_as_answered();
+  if (!e->stages.empty()) {
+    // A forwarding chain: the next stage gets the result (as CAF does).
+    o.dest = std::move(e->stages.back());
+    e->stages.pop_back();
+    o.sender = std::move(e->sender);
+    o.mid = mid;
+    o.stages = std::move(e->stages);
+  } else {
+    o.dest = std::move(e->sender);
+    o.sender = self_ptr();
+    o.mid = mid.response_id();
+  }
+  o.content = std::move(content);
+  return o;
+}
+
+void actor_core::request_wake() {
+  if (!pending() || wake_seq_ == submitted_seq_) return;
+  commit_unit unit;
+  start_unit(unit);
+  unit.notify = true;
+  wake_seq_ = unit.seq;
+  act_.host->submit(std::move(unit));
 }
 
 void actor_core::on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::error& err) {
   if (epoch != epoch_) return;  // a unit of a generation that already failed
-  if (!err) {
-    if (seq > durable_seq_) durable_seq_ = seq;
-    overlay_->committed(seq);
-    while (!gate_.empty() && gate_.front().dep <= durable_seq_) {
-      auto g = std::move(gate_.front());
-      gate_.pop_front();
-      g.release();
-    }
-  } else {
-    // Everything not yet durable is lost: fail what waits on it and go back
-    // to the durable state. Later units of this epoch are refused by the
-    // writer, and their notifications ignored here.
+  if (err) {
+    // Everything not yet durable is lost: the writer fails the outputs that
+    // wait on it and refuses later units of this epoch. Back to the durable
+    // state.
     ++epoch_;
-    auto waiting = std::move(gate_);
-    gate_.clear();
+    resolved_seq_ = submitted_seq_;
     overlay_->reset();
-    durable_seq_ = submitted_seq_;
-    for (auto& g : waiting)
-      if (g.fail) g.fail(err);
     bool found = false;
     auto loaded = load_from_storage(found);
     if (!loaded) {
@@ -224,8 +283,15 @@ void actor_core::on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::er
       activation_error_ = to_caf(errc::commit_failed, describe() + ": its creation failed");
       act_.host->try_passivate(act_.id, self_ctrl(), true);
     }
+  } else {
+    auto durable = channel_.durable.load(std::memory_order_acquire);
+    if (durable > overlay_seen_) {
+      overlay_seen_ = durable;
+      overlay_->committed(durable);
+    }
   }
-  if (evict_requested_ && settled()) on_idle();
+  (void)seq;
+  if (evict_requested_) on_idle();
   maybe_finish_drain();
 }
 
@@ -272,9 +338,12 @@ void actor_core::on_idle() {
     quit_now(caf::exit_reason::normal);
     return;
   }
-  // Not settled: an eviction is retried by on_commit, idleness by the
-  // runtime's next sweep.
-  if (!settled) return;
+  // Not settled: an eviction is retried once the writer wakes the actor,
+  // idleness by the runtime's next sweep.
+  if (!settled) {
+    if (evict_requested_) request_wake();
+    return;
+  }
   if (!evict_requested_ && (timeout.count() <= 0 || idle_for < timeout)) return;
   evict_requested_ = false;
   // A pending idle timer holds a reference to this actor (CAF's clock).
@@ -304,10 +373,13 @@ void actor_core::drain(caf::error reason) {
 }
 
 void actor_core::maybe_finish_drain() {
-  if (draining_ && settled()) {
+  if (!draining_) return;
+  if (settled()) {
     act_.host->try_passivate(act_.id, self_ctrl(), true);
     quit_now(drain_reason_);
+    return;
   }
+  request_wake();  // no-op unless units are pending
 }
 
 nlohmann::json actor_core::generic_state_json() const {

@@ -1,5 +1,6 @@
 #include "ark/runtime.hpp"
 
+#include <cstdlib>
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -246,6 +247,7 @@ runtime_stats runtime::stats() const {
   s.units = c.units.load();
   s.failed_units = c.failed_units.load();
   s.snapshots_written = c.snapshots.load();
+  s.commit_us = c.commit_us.load();
   return s;
 }
 
@@ -268,6 +270,7 @@ void runtime::resume_commits() {
 void configure_host_scheduler(caf::actor_system_config& cfg) {
   cfg.set("work-stealing.aggressive-poll-attempts", std::size_t{0});
   cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
+  if (auto* t = std::getenv("ARK_THREADS")) cfg.set("scheduler.max-threads", std::size_t(std::atoi(t)));
 }
 
 expected<kv::durability> parse_durability(std::string_view text) {

@@ -87,22 +87,46 @@ void writer::run() {
   }
 }
 
-expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units) {
+expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coalesce) {
+  // The units' bytes move into the batch (no copies) and move back if the
+  // commit fails, for the unit-by-unit retry.
   kv::backend_batch batch;
-  // Coalescing: only the last snapshot of each actor in the batch is written.
-  std::unordered_map<std::string_view, const commit_unit*> latest;
+  std::vector<commit_unit*> kv_from;
+  std::vector<commit_unit*> snapshot_from;
   for (auto* u : units) {
-    if (!u->kv.ops.empty()) batch.append(u->kv);
-    if (u->snapshot) latest[u->state_key] = u;
+    if (!u->kv.ops.empty()) {
+      batch.append(std::move(u->kv));
+      kv_from.push_back(u);
+    }
+    // Coalescing: only the last snapshot of each actor in the batch is written.
+    if (u->snapshot && (!coalesce || u->seq == u->channel->last_snapshot_in_batch))
+      snapshot_from.push_back(u);
   }
-  if (!latest.empty()) {
+  if (!snapshot_from.empty()) {
     auto& group = batch.for_space(state_space());
-    group.ops.reserve(latest.size());
-    for (auto& [key, u] : latest)
-      group.ops.push_back(kv::write_op{kv::write_op::kind::put, u->state_key, *u->snapshot});
+    group.ops.reserve(group.ops.size() + snapshot_from.size());
+    for (auto* u : snapshot_from)
+      group.ops.push_back(
+          kv::write_op{kv::write_op::kind::put, u->channel->state_key, std::move(*u->snapshot)});
   }
+  auto t0 = std::chrono::steady_clock::now();
   auto r = opts_.backend->apply(batch);
-  if (r) stats_.snapshots += latest.size();
+  stats_.commit_us += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  if (r) {
+    stats_.snapshots += snapshot_from.size();
+    return r;
+  }
+  // Give the bytes back: groups are in the order appended above.
+  auto& groups = batch.groups();
+  std::size_t g = 0;
+  for (auto* u : kv_from) u->kv = std::move(groups[g++]);
+  if (!snapshot_from.empty()) {
+    auto& ops = groups[g].ops;
+    for (std::size_t i = 0; i < snapshot_from.size(); ++i)
+      snapshot_from[i]->snapshot = std::move(ops[i].value);
+  }
   return r;
 }
 
@@ -110,31 +134,58 @@ void writer::notify(const commit_unit& u, const caf::error& err) {
   caf::anon_send(u.target, commit_atom::value, u.seq, u.epoch, err);
 }
 
+void writer::settle(commit_unit& u) {
+  // Outputs first, then `durable`: an actor that sees its units durable may
+  // reply directly without overtaking what waited on them.
+  for (auto& o : u.outputs) o.release();
+  auto* c = u.channel;
+  if (u.seq != c->last_in_batch) return;
+  c->durable.store(u.seq, std::memory_order_release);
+  if (c->notify_in_batch) notify(u, caf::error{});
+}
+
+void writer::refuse(commit_unit& u, const caf::error& err) {
+  ++stats_.failed_units;
+  for (auto& o : u.outputs) o.fail(err);
+}
+
 void writer::commit(std::vector<commit_unit>& all) {
   std::vector<commit_unit*> units;
   units.reserve(all.size());
   for (auto& u : all) {
-    auto it = failed_epochs_.find(u.target.id());
-    if (it != failed_epochs_.end()) {
-      if (u.epoch <= it->second) {
-        ++stats_.failed_units;
-        notify(u, to_caf(errc::commit_failed, "an earlier commit of this actor failed"));
+    auto* c = u.channel;
+    if (c->failed) {
+      if (u.epoch <= c->failed_epoch) {
+        // The actor was told of the failure; it rolls back and starts a new epoch.
+        refuse(u, to_caf(errc::commit_failed, "an earlier commit of this actor failed"));
         continue;
       }
-      failed_epochs_.erase(it);
+      c->failed = false;
     }
+    c->last_in_batch = 0;
+    c->last_snapshot_in_batch = 0;
+    c->notify_in_batch = false;
     units.push_back(&u);
   }
   if (units.empty()) return;
-  auto r = apply(units);
+  bool writes = false;
+  for (auto* u : units) {
+    auto* c = u->channel;
+    c->last_in_batch = u->seq;
+    if (u->snapshot) c->last_snapshot_in_batch = u->seq;
+    if (u->notify) c->notify_in_batch = true;
+    writes = writes || u->has_writes();
+  }
+  // A batch of output-only units needs no transaction: everything its units
+  // wait on was committed by an earlier batch.
+  expected<std::uint64_t> r = writes ? apply(units, true) : expected<std::uint64_t>{0};
   if (r) {
-    ++stats_.commits;
+    if (writes) {
+      ++stats_.commits;
+      dirty_ = true;
+    }
     stats_.units += units.size();
-    dirty_ = true;
-    // One notification per actor: its highest unit in the batch.
-    std::unordered_map<caf::actor_id, const commit_unit*> last;
-    for (auto* u : units) last[u->target.id()] = u;
-    for (auto& [id, u] : last) notify(*u, caf::error{});
+    for (auto* u : units) settle(*u);
     return;
   }
   if (opts_.log)
@@ -142,30 +193,36 @@ void writer::commit(std::vector<commit_unit>& all) {
               " unit(s) failed: " + r.error().message());
   // Find the culprits: commit unit by unit, in order. An actor whose unit
   // fails gets none of its later units committed.
-  std::unordered_map<caf::actor_id, caf::error> failed;
   for (auto* u : units) {
-    auto id = u->target.id();
-    if (auto f = failed.find(id); f != failed.end()) {
-      ++stats_.failed_units;
-      notify(*u, f->second);
+    auto* c = u->channel;
+    if (c->failed) {
+      refuse(*u, to_caf(errc::commit_failed, "an earlier commit of this actor failed"));
       continue;
     }
-    expected<std::uint64_t> one = r;
-    if (units.size() > 1) {
-      std::vector<commit_unit*> single{u};
-      one = apply(single);
+    expected<std::uint64_t> one{0};
+    if (u->has_writes()) {
+      if (units.size() > 1) {
+        std::vector<commit_unit*> single{u};
+        one = apply(single, false);
+      } else {
+        one = r;
+      }
     }
     if (one) {
-      ++stats_.commits;
+      if (u->has_writes()) {
+        ++stats_.commits;
+        dirty_ = true;
+      }
       ++stats_.units;
-      dirty_ = true;
-      notify(*u, caf::error{});
+      c->last_in_batch = u->seq;
+      c->notify_in_batch = u->notify;
+      settle(*u);
     } else {
       auto err = to_caf(errc::commit_failed, one.error().message());
-      failed.emplace(id, err);
-      failed_epochs_[id] = u->epoch;
-      ++stats_.failed_units;
+      c->failed = true;
+      c->failed_epoch = u->epoch;
       notify(*u, err);
+      refuse(*u, err);
     }
   }
 }

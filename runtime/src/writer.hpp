@@ -7,7 +7,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "ark/detail/host.hpp"
@@ -17,8 +16,8 @@ namespace ark::detail {
 
 /// The group-commit writer: one thread that takes every unit queued since its
 /// last commit, writes them in one backend transaction (snapshots of the same
-/// actor coalesced into one write), then tells each actor which of its units
-/// are durable. It starts the next commit as soon as the previous one
+/// actor coalesced into one write), then releases the outputs that waited on
+/// them (replies, sends, requests) and publishes each actor's durable seq. It starts the next commit as soon as the previous one
 /// finished: a lone unit pays one commit, a busy host amortizes one commit
 /// over everything that queued meanwhile.
 class writer {
@@ -37,6 +36,7 @@ class writer {
     std::atomic<std::uint64_t> units{0};
     std::atomic<std::uint64_t> failed_units{0};
     std::atomic<std::uint64_t> snapshots{0};
+    std::atomic<std::uint64_t> commit_us{0};
   };
 
   explicit writer(options opts);
@@ -52,8 +52,13 @@ class writer {
  private:
   void run();
   void commit(std::vector<commit_unit>& units);
-  expected<std::uint64_t> apply(std::vector<commit_unit*>& units);
+  expected<std::uint64_t> apply(std::vector<commit_unit*>& units, bool coalesce);
   void notify(const commit_unit& u, const caf::error& err);
+  // A durable unit: release its outputs, publish durability, wake the actor
+  // if it asked.
+  void settle(commit_unit& u);
+  // A unit that will never be durable: its outputs get `err`.
+  void refuse(commit_unit& u, const caf::error& err);
 
   options opts_;
   std::mutex mtx_;
@@ -62,8 +67,6 @@ class writer {
   bool stopping_ = false;
   bool paused_ = false;
   bool dirty_ = false;  // commits since the last periodic sync
-  // Actors whose commit failed: units of that epoch or older are refused.
-  std::unordered_map<caf::actor_id, std::uint64_t> failed_epochs_;
   stats stats_;
   std::thread thread_;
 };

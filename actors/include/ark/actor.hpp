@@ -121,34 +121,35 @@ template <class R>
 class promise {
  public:
   promise() = default;
-  promise(detail::actor_core* self, caf::typed_response_promise<R> p)
-      : self_(self), p_(std::move(p)) {}
+  promise(detail::actor_core* self, detail::detached_output target)
+      : self_(self), target_(std::make_shared<detail::detached_output>(std::move(target))) {}
 
   template <class T = R, class = std::enable_if_t<!std::is_void_v<T>>>
   void deliver(T value) {
-    auto p = p_;
-    self_->add_output([p, v = std::move(value)]() mutable { p.deliver(std::move(v)); },
-                      [p](const caf::error& e) mutable { p.deliver(e); });
+    settle(caf::make_message(std::move(value)));
   }
   template <class T = R, class = std::enable_if_t<std::is_void_v<T>>>
   void deliver() {
-    auto p = p_;
-    self_->add_output([p]() mutable { p.deliver(caf::unit); },
-                      [p](const caf::error& e) mutable { p.deliver(e); });
+    settle(caf::message{});
   }
   /// Fails the request with `e` (ark::error or caf::error).
   void deliver_error(const ark::error& e) { deliver_error(to_caf(e)); }
-  void deliver_error(const caf::error& e) {
-    auto p = p_;
-    self_->add_output([p, e]() mutable { p.deliver(e); },
-                      [p](const caf::error& err) mutable { p.deliver(err); });
-  }
+  void deliver_error(const caf::error& e) { settle(caf::make_message(e)); }
 
-  const caf::typed_response_promise<R>& caf_promise() const { return p_; }
+  /// False once delivered (copies share one target: the first delivery wins).
+  bool pending() const { return target_ && !target_->empty(); }
 
  private:
+  void settle(caf::message content) {
+    if (!pending()) return;
+    auto o = std::move(*target_);
+    target_->dest = nullptr;
+    o.content = std::move(content);
+    self_->add_output(std::move(o));
+  }
+
   detail::actor_core* self_ = nullptr;
-  caf::typed_response_promise<R> p_;
+  std::shared_ptr<detail::detached_output> target_;
 };
 
 /// Base class of a persistent actor with typed interface `Interface` (a
@@ -231,11 +232,10 @@ class actor : public Interface::base, public detail::actor_core {
   /// handler; deliver later).
   template <class R>
   promise<R> make_promise() {
-    auto p = this->template make_response_promise<R>();
-    // If the handler fails after this, the error must go through the promise:
-    // CAF treats the request as answered once a promise exists.
-    promise_fail_ = [p](const caf::error& e) mutable { p.deliver(e); };
-    return promise<R>(this, std::move(p));
+    promise<R> p(this, take_reply(caf::message{}));
+    // If the handler fails after this, the error goes through the promise.
+    promise_fail_ = [p](const caf::error& e) mutable { p.deliver_error(e); };
+    return p;
   }
 
   /// Sends a fire-and-forget message (any reply is dropped; use request() for
@@ -243,15 +243,19 @@ class actor : public Interface::base, public detail::actor_core {
   /// Dropped if the handler fails.
   template <class Handle, class... Ts>
   void send(const Handle& dest, Ts&&... xs) {
-    auto args = std::make_tuple(std::decay_t<Ts>(std::forward<Ts>(xs))...);
-    add_output(
-        [dest, args]() { std::apply([&](const auto&... a) { caf::anon_send(dest, a...); }, args); },
-        nullptr);
+    static_assert(sizeof...(Ts) > 0, "no message to send");
+    using token = caf::detail::type_list<caf::detail::strip_and_convert_t<Ts>...>;
+    static_assert(caf::response_type_unbox<caf::signatures_of_t<Handle>, token>::valid,
+                  "receiver does not accept given message");
+    if (!dest) return;
+    add_output(detail::detached_output::send(caf::actor_cast<caf::strong_actor_ptr>(dest),
+                                             caf::make_message(std::forward<Ts>(xs)...)));
   }
 
   /// A request to another actor, gated like send(); call .then(on_value,
   /// on_error) on the result. The callbacks run as messages of this actor:
-  /// their state and KV changes are committed and gated the same way.
+  /// their state and KV changes are committed and gated the same way. The
+  /// timeout runs from the call (it includes the wait for durability).
   template <class Handle, class Duration, class... Ts>
   auto request(const Handle& dest, Duration timeout, Ts&&... xs) {
     using args_t = std::tuple<std::decay_t<Ts>...>;
@@ -280,30 +284,37 @@ class actor : public Interface::base, public detail::actor_core {
     /// on_error runs with the exception as a handler_failed error.
     template <class F, class G>
     void then(F on_value, G on_error) {
-      auto error_direct = self->wrap_callback(on_error, false, nullptr);
-      auto error_cb = self->wrap_callback(std::move(on_error), true, nullptr);
-      auto value_cb = self->wrap_callback(std::move(on_value), true, error_direct);
-      auto s = self;
-      auto d = dest;
-      auto t = timeout;
-      auto a = args;
-      s->add_output(
-          [s, d, t, a, value_cb, error_cb]() {
-            s->request_started();
-            std::apply(
-                [&](const auto&... xs) {
-                  static_cast<super*>(s)->request(d, t, xs...).then(value_cb, error_cb);
-                },
-                a);
-          },
-          [error_direct](const caf::error& e) mutable {
-            caf::error copy = e;
-            error_direct(copy);
-          });
+      then_impl(std::move(on_value), std::move(on_error), caf::detail::tl_from_t<Args>{});
     }
     template <class F>
     void then(F on_value) {
       then(std::move(on_value), [](caf::error&) {});
+    }
+
+   private:
+    template <class F, class G, class... Xs>
+    void then_impl(F on_value, G on_error, caf::detail::type_list<Xs...>) {
+      using token = caf::detail::type_list<typename caf::detail::implicit_conversions<Xs>::type...>;
+      static_assert(caf::response_type_unbox<caf::signatures_of_t<Handle>, token>::valid,
+                    "receiver does not accept given message");
+      using output = caf::response_type_t<typename Handle::signatures,
+                                          typename caf::detail::implicit_conversions<Xs>::type...>;
+      auto error_direct = self->wrap_callback(on_error, false, nullptr);
+      auto error_cb = self->wrap_callback(std::move(on_error), true, nullptr);
+      auto value_cb = self->wrap_callback(std::move(on_value), true, error_direct);
+      // The response handler is installed now; the request itself leaves
+      // with the message's other outputs, once they may. If it never leaves
+      // (the handler or the commit failed), the error comes back as its
+      // response, so exactly one callback runs.
+      auto* base = static_cast<super*>(self);
+      auto req_id = base->new_request_id(caf::message_priority::normal);
+      base->request_response_timeout(timeout, req_id);
+      caf::response_handle<super, output, false>{req_id.response_id(), base}.then(
+          std::move(value_cb), std::move(error_cb));
+      self->request_started();
+      self->add_output(detail::detached_output::request(
+          caf::actor_cast<caf::strong_actor_ptr>(dest), self->self_ptr(), req_id,
+          std::apply([](auto&... a) { return caf::make_message(std::move(a)...); }, args)));
     }
   };
 
@@ -348,13 +359,14 @@ class actor : public Interface::base, public detail::actor_core {
     if (auto err = begin_message()) return reply_error<R>(std::move(err));
     using Y = decltype(call());
     std::optional<std::conditional_t<std::is_void_v<R>, caf::unit_t, R>> value;
-    std::optional<caf::typed_response_promise<R>> delegated;
+    bool delegated = false;
     caf::error failure = guarded([&]() -> caf::error {
       if constexpr (std::is_void_v<Y>) {
         call();
         value.emplace();
       } else if constexpr (detail::is_promise<std::decay_t<Y>>::value) {
-        delegated = call().caf_promise();
+        call();
+        delegated = true;
       } else if constexpr (detail::is_expected<std::decay_t<Y>>::value) {
         auto y = call();
         if (!y) {
@@ -371,29 +383,32 @@ class actor : public Interface::base, public detail::actor_core {
       return {};
     });
     if (failure) {
-      end_message_failed(failure);
       if (promise_fail_) {  // the request is answered through the promise
-        gate([f = std::move(promise_fail_), failure]() { f(failure); }, nullptr);
+        auto f = std::move(promise_fail_);
         promise_fail_ = nullptr;
+        f(failure);
+        end_message_failed(failure);
         return caf::result<R>(caf::delegated<R>{});
       }
-      return reply_error<R>(std::move(failure));
+      if (end_message_failed(failure, true)) return caf::result<R>(std::move(failure));
+      return caf::result<R>(caf::delegated<R>{});
     }
-    end_message_ok();
-    if (delegated) return caf::result<R>(*delegated);
-    if constexpr (std::is_void_v<R>) {
-      if (reply_now()) return caf::result<R>();
-      auto p = this->template make_response_promise<R>();
-      gate([p]() mutable { p.deliver(caf::unit); },
-           [p](const caf::error& e) mutable { p.deliver(e); });
-      return caf::result<R>(p);
-    } else {
-      if (reply_now()) return caf::result<R>(std::move(*value));
-      auto p = this->template make_response_promise<R>();
-      gate([p, v = std::move(*value)]() mutable { p.deliver(std::move(v)); },
-           [p](const caf::error& e) mutable { p.deliver(e); });
-      return caf::result<R>(p);
+    promise_fail_ = nullptr;
+    if (delegated) {
+      end_message_ok();
+      return caf::result<R>(caf::delegated<R>{});
     }
+    // The reply as CAF would build it; it leaves now if nothing is pending,
+    // else with the message's unit once that is durable.
+    caf::message reply;
+    if constexpr (!std::is_void_v<R>) reply = caf::make_message(std::move(*value));
+    if (end_message_ok(&reply)) {
+      caf::result<R> r{caf::delegated<R>{}};
+      r.flag = caf::rt_value;
+      r.value = std::move(reply);
+      return r;
+    }
+    return caf::result<R>(caf::delegated<R>{});
   }
 
   // Runs `f`; an exception becomes a handler_failed error naming the actor.
@@ -408,13 +423,14 @@ class actor : public Interface::base, public detail::actor_core {
     }
   }
 
+  // An error reply outside a message (the actor cannot take it), gated like
+  // any reply when units are pending.
   template <class R>
   caf::result<R> reply_error(caf::error err) {
-    if (reply_now()) return caf::result<R>(std::move(err));
-    auto p = this->template make_response_promise<R>();
-    gate([p, err]() mutable { p.deliver(err); },
-         [p](const caf::error& e) mutable { p.deliver(e); });
-    return caf::result<R>(p);
+    auto o = take_reply(caf::make_message(err));
+    if (o.empty()) return caf::result<R>(std::move(err));
+    add_output(std::move(o));
+    return caf::result<R>(caf::delegated<R>{});
   }
 
   // Wraps a request callback so it runs as a message of this actor.
@@ -468,6 +484,7 @@ class actor : public Interface::base, public detail::actor_core {
   void reset_state() override { state_ = State{}; }
   caf::actor self_handle() override { return caf::actor_cast<caf::actor>(this); }
   caf::actor_control_block* self_ctrl() override { return this->ctrl(); }
+  caf::mailbox_element* current_element() override { return this->current_mailbox_element(); }
   void quit_now(caf::error reason) override { this->quit(std::move(reason)); }
   std::uint32_t state_schema() const override { return schema_version(); }
   void run_on_activate() override { on_activate(); }

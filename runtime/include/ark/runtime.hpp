@@ -48,6 +48,7 @@ struct runtime_stats {
   std::uint64_t units = 0;          ///< units (message effects) committed
   std::uint64_t failed_units = 0;   ///< units whose commit failed
   std::uint64_t snapshots_written = 0;
+  std::uint64_t commit_us = 0;      ///< time spent in write transactions (sum)
 };
 
 /// Hosts persistent actors in one process over one data directory: the

@@ -2,7 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -11,6 +11,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/error.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/message.hpp>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
@@ -60,7 +61,8 @@ expected<snapshot> parse_snapshot(std::string_view stored);
 /// The part of ark::actor that does not depend on the interface or state
 /// type: message lifecycle, checkpoints, the output gate, commit
 /// notifications, passivation. One instance per activation; every member is
-/// used from the actor's own thread only.
+/// used from the actor's own thread only, except channel_ (shared with the
+/// host's writer, see commit_channel).
 class actor_core {
  public:
   explicit actor_core(activation a);
@@ -80,18 +82,25 @@ class actor_core {
 
   kv::store& kv_store();
   // Queues an output (send, request, promise delivery) of the current message:
-  // it leaves once everything the actor did before is durable. Outside a
-  // message it is gated right away. `fail` runs instead when the commit fails.
-  void add_output(std::function<void()> release, std::function<void(const caf::error&)> fail);
-  // Gates an output on the last submitted unit.
-  void gate(std::function<void()> release, std::function<void(const caf::error&)> fail);
-  // True when a reply may leave right now (nothing submitted is pending).
-  bool reply_now() const { return gate_.empty() && durable_seq_ >= submitted_seq_; }
+  // it leaves once everything the actor did before is durable.
+  void add_output(detached_output o);
+  // The reply target of the current request (its sender, id and forwarding
+  // stages), with `content`; the request counts as answered from now on.
+  // empty() when nobody waits for a reply.
+  detached_output take_reply(caf::message content);
   // Starts a message: reloads a passivated state; returns the error to answer
   // with when the actor cannot handle messages (activation failed, draining).
   caf::error begin_message(bool callback = false);
-  void end_message_ok();
-  void end_message_failed(const caf::error& e);
+  // Ends a message: submits its snapshot and KV writes (if anything changed)
+  // with its outputs. With `reply`: true means nothing is pending and the
+  // caller may return the reply to CAF at once; false means the reply went
+  // with the outputs (the caller returns caf::delegated).
+  bool end_message_ok(caf::message* reply = nullptr);
+  // Ends a failed message: drops its writes, restores the last snapshot,
+  // turns its outputs into their failure form (error replies, error
+  // responses for requests, no sends). `reply` as for end_message_ok, with
+  // the error as the reply.
+  bool end_message_failed(const caf::error& e, bool reply = false);
   // Snapshot + KV writes so far, submitted as one unit if anything changed.
   void checkpoint(bool force = false);
   // Requests sent and not yet answered: drain and passivation wait for them.
@@ -101,6 +110,7 @@ class actor_core {
   }
   // Quits if draining and nothing is in flight any more.
   void maybe_finish_drain();
+  caf::strong_actor_ptr self_ptr() { return caf::strong_actor_ptr{self_ctrl()}; }
 
  protected:
   host* host_of() const { return act_.host.get(); }
@@ -111,6 +121,7 @@ class actor_core {
   virtual void reset_state() = 0;
   virtual caf::actor self_handle() = 0;
   virtual caf::actor_control_block* self_ctrl() = 0;
+  virtual caf::mailbox_element* current_element() = 0;
   virtual void quit_now(caf::error reason) = 0;
   virtual std::uint32_t state_schema() const = 0;
   virtual void run_on_activate() = 0;
@@ -129,38 +140,42 @@ class actor_core {
   virtual nlohmann::json inspect_json() const = 0;
 
  private:
-  struct gated {
-    std::uint64_t dep;
-    std::function<void()> release;
-    std::function<void(const caf::error&)> fail;
-  };
-  struct output {
-    std::function<void()> release;
-    std::function<void(const caf::error&)> fail;
-  };
-
   expected<void> load_from_storage(bool& found);
   // After a soft passivation: the state back from the snapshot.
   caf::error reload_if_passive();
+  // Fills `unit` with what changed since the last unit; false: nothing did.
+  bool build_unit(commit_unit& unit, bool force);
+  void start_unit(commit_unit& unit);
+  // Sends the ended message's outputs (and reply) on their way: at once when
+  // nothing is pending, else with `unit` (or an output-only unit).
+  bool route(std::optional<commit_unit>& unit, caf::message* reply);
   void on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::error& err);
   void on_idle();
   void schedule_idle(std::chrono::milliseconds after);
   void soft_passivate();
-  bool settled() const {
-    return gate_.empty() && durable_seq_ >= submitted_seq_ && outstanding_requests_ == 0;
+  // Units submitted and neither durable nor known to have failed.
+  bool pending() const {
+    auto done = std::max(channel_.durable.load(std::memory_order_acquire), resolved_seq_);
+    return submitted_seq_ > done;
   }
+  // Asks the writer for a notification once everything submitted is durable
+  // (drain and eviction wait for that; ordinary commits send none).
+  void request_wake();
+  bool settled() const { return !pending() && outstanding_requests_ == 0; }
 
   activation act_;
   std::shared_ptr<kv_overlay> overlay_;
   std::optional<kv::store> kv_;
   std::string last_snapshot_;  // msgpack of the state as last submitted
   std::string scratch_;
+  commit_channel channel_;
   std::uint64_t submitted_seq_ = 0;
-  std::uint64_t durable_seq_ = 0;
+  std::uint64_t resolved_seq_ = 0;   // units up to here failed (or were refused)
+  std::uint64_t wake_seq_ = 0;       // the last unit submitted with notify
+  std::uint64_t overlay_seen_ = 0;   // durable seq the KV overlay last forgot up to
   std::uint64_t epoch_ = 0;
   std::uint64_t outstanding_requests_ = 0;
-  std::deque<gated> gate_;
-  std::vector<output> outputs_;
+  std::vector<detached_output> outputs_;  // of the current message
   bool in_message_ = false;
   bool passive_ = false;
   bool draining_ = false;

@@ -1,14 +1,18 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/error.hpp>
 #include <caf/message.hpp>
+#include <caf/message_id.hpp>
 
 #include "ark/expected.hpp"
 #include "ark/kv/backend.hpp"
@@ -32,16 +36,74 @@ expected<identity> make_identity(std::string_view type, const ark::key& key);
 /// actor's space can collide with it (a type name is a string, never null).
 const std::string& state_space();
 
-/// The durable effects of one or more messages of one actor: what the writer
-/// commits atomically. Never change the meaning of a field without the
-/// writer and doc/architecture.md.
+/// An output of a message that any thread may release: a reply, a one-way
+/// message, or a request whose response handler the actor already installed.
+/// The writer releases the outputs of a unit right after the unit is durable,
+/// so a gated reply costs no extra message to the actor
+/// (doc/architecture.md, "Output gate").
+struct detached_output {
+  enum class kind : std::uint8_t { reply, send, request };
+  kind what = kind::send;
+  caf::strong_actor_ptr dest;
+  caf::strong_actor_ptr sender;
+  caf::message_id mid;
+  std::vector<caf::strong_actor_ptr> stages;  ///< CAF forwarding stack (replies)
+  caf::message content;
+
+  /// A one-way message (no sender, like caf::anon_send).
+  static detached_output send(caf::strong_actor_ptr dest, caf::message content);
+  /// Request `req_id` from `self` to `dest`; its response handler is already
+  /// installed on `self`.
+  static detached_output request(caf::strong_actor_ptr dest, caf::strong_actor_ptr self,
+                                 caf::message_id req_id, caf::message content);
+
+  /// True when there is nothing to deliver (an anonymous request's reply).
+  bool empty() const { return !dest && what != kind::request; }
+  /// Enqueues the output into its receiver's mailbox. Thread-safe.
+  void release();
+  /// Turns the output into its failure form: a reply carries the error `e`, a
+  /// request becomes `e` as the response to its sender (whose error handler
+  /// runs), a send becomes empty (dropped).
+  void make_failure(const caf::error& e);
+  /// make_failure(e), then release(). Thread-safe.
+  void fail(const caf::error& e) {
+    make_failure(e);
+    release();
+  }
+};
+
+/// What an activation shares with the host's writer. `durable` is written by
+/// the writer only after the outputs of the units up to it were released, so
+/// an actor that reads durable >= its last submitted unit may reply at once
+/// without overtaking a gated output. The rest is bookkeeping of the host's
+/// writer thread (never read by the actor).
+struct commit_channel {
+  std::atomic<std::uint64_t> durable{0};
+  std::string state_key;  ///< identity::encoded, set at activation
+  // -- host writer thread only --
+  std::uint64_t last_in_batch = 0;
+  std::uint64_t last_snapshot_in_batch = 0;
+  std::uint64_t failed_epoch = 0;
+  bool notify_in_batch = false;
+  bool failed = false;
+};
+
+/// The durable effects of one or more messages of one actor, and the outputs
+/// that wait for them: what the writer commits atomically. A unit may carry
+/// outputs only (no writes): it keeps them in line behind earlier units.
+/// Never change the meaning of a field without the writer and
+/// doc/architecture.md.
 struct commit_unit {
-  caf::actor target;                    ///< notified once the unit is durable (or failed)
+  caf::actor target;                    ///< the actor; keeps `channel` alive
+  commit_channel* channel = nullptr;    ///< owned by the activation
   std::uint64_t seq = 0;                ///< per activation, increasing
   std::uint64_t epoch = 0;              ///< bumped by the actor after a failed commit
-  std::string state_key;                ///< identity::encoded
   std::optional<std::string> snapshot;  ///< the stored snapshot value, if the state changed
   kv::space_writes kv;                  ///< the actor's KV writes (ops may be empty)
+  std::vector<detached_output> outputs; ///< released once durable, failed otherwise
+  bool notify = false;                  ///< tell the actor when durable (failures always)
+
+  bool has_writes() const { return snapshot.has_value() || !kv.ops.empty(); }
 };
 
 /// What an actor needs from the process that hosts it. ark_runtime implements
@@ -53,8 +115,11 @@ class host {
   /// The storage holding snapshots and KV spaces.
   virtual std::shared_ptr<kv::backend> storage() = 0;
 
-  /// Hands a unit to the writer. When it is durable (or failed) the writer
-  /// sends {commit_atom, seq, epoch, caf::error} to unit.target.
+  /// Hands a unit to the writer. Once it is durable the writer releases its
+  /// outputs, then stores its seq in channel->durable, then (if unit.notify)
+  /// sends {commit_atom, seq, epoch, caf::error{}} to unit.target. If it
+  /// fails, the writer sends {commit_atom, seq, epoch, error} (once per
+  /// failed epoch), fails its outputs and refuses later units of that epoch.
   virtual void submit(commit_unit unit) = 0;
 
   /// Called by an idle actor: removes `self` from the directory when nobody

@@ -43,6 +43,8 @@ class backend_batch {
   void append(space_writes group) { groups_.push_back(std::move(group)); }
 
   const std::vector<space_writes>& groups() const { return groups_; }
+  /// The groups, to take their bytes back after a failed apply.
+  std::vector<space_writes>& groups() { return groups_; }
   bool empty() const;
   std::size_t op_count() const;
 
