@@ -1,6 +1,5 @@
 #include "ark/runtime.hpp"
 
-#include <cstdlib>
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -270,7 +269,6 @@ void runtime::resume_commits() {
 void configure_host_scheduler(caf::actor_system_config& cfg) {
   cfg.set("work-stealing.aggressive-poll-attempts", std::size_t{0});
   cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
-  if (auto* t = std::getenv("ARK_THREADS")) cfg.set("scheduler.max-threads", std::size_t(std::atoi(t)));
 }
 
 expected<kv::durability> parse_durability(std::string_view text) {
