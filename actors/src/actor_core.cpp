@@ -46,7 +46,7 @@ kv::store& actor_core::kv_store() {
 
 expected<void> actor_core::load_from_storage(bool& found) {
   found = false;
-  auto stored = act_.host->storage()->get(state_space(), act_.id.encoded);
+  auto stored = act_.host->load_snapshot(act_.id.encoded);
   if (!stored) {
     if (stored.error() == errc::not_found) return {};
     return error{stored.error().code(), describe() + ": " + stored.error().context()};

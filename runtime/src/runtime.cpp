@@ -30,6 +30,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   caf::actor_system& sys;
   runtime_options opts;
   std::shared_ptr<kv::lmdb_backend> db;
+  std::shared_ptr<detail::snapshot_journal> journal;  // null: no journal
   std::unique_ptr<detail::writer> writer;
 
   mutable std::mutex mtx;
@@ -47,6 +48,13 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   impl(caf::actor_system& s, runtime_options o) : sys(s), opts(std::move(o)) {}
 
   std::shared_ptr<kv::backend> storage() override { return db; }
+
+  expected<std::string> load_snapshot(const std::string& state_key) override {
+    auto d = db;
+    if (!d) return error{errc::shutting_down, "the host is stopping"};
+    if (journal) return journal->get(*d, state_key);
+    return d->get(detail::state_space(), state_key);
+  }
 
   void submit(detail::commit_unit unit) override { writer->submit(std::move(unit)); }
 
@@ -201,10 +209,30 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   lo.mode = opts.durability;
   auto db = kv::lmdb_backend::open(opts.data_dir, lo);
   if (!db) return db.error();
+  // The journal is replayed even when it is turned off now: what the last
+  // run left in it is the newest state.
+  auto journal = detail::snapshot_journal::load(**db);
+  if (!journal)
+    return error{journal.error().code(),
+                 "data directory " + opts.data_dir + ": " + journal.error().context()};
   auto p = std::make_shared<impl>(sys, std::move(opts));
   p->db = std::move(*db);
+  if (p->opts.checkpoint_bytes > 0) {
+    p->journal = std::move(*journal);
+  } else if (!(*journal)->empty()) {
+    // No journal from now on: what the last run left in it goes in place.
+    kv::backend_batch batch;
+    (*journal)->checkpoint_batch(batch);
+    if (auto r = p->db->apply(batch); !r)
+      return error{r.error().code(), "data directory " + p->opts.data_dir +
+                                         ": checkpoint of the state journal: " +
+                                         r.error().context()};
+  }
   detail::writer::options wo;
   wo.backend = p->db;
+  wo.journal = p->journal;
+  wo.checkpoint_bytes = p->opts.checkpoint_bytes;
+  wo.checkpoint_at_stop = p->opts.checkpoint_at_stop;
   wo.log = p->opts.log;
   if (p->opts.durability == kv::durability::none) {
     std::weak_ptr<kv::lmdb_backend> weak_db = p->db;
@@ -247,6 +275,7 @@ runtime_stats runtime::stats() const {
   s.failed_units = c.failed_units.load();
   s.snapshots_written = c.snapshots.load();
   s.commit_us = c.commit_us.load();
+  s.checkpoints = c.checkpoints.load();
   return s;
 }
 

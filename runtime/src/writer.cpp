@@ -58,14 +58,21 @@ void writer::resume() {
 void writer::run() {
   std::vector<commit_unit> units;
   auto last_sync = std::chrono::steady_clock::now();
+  // What the last run left in the journal goes in place first.
+  if (opts_.journal && !opts_.journal->empty()) checkpoint();
   for (;;) {
+    bool idle = false;
     {
       std::unique_lock<std::mutex> lock{mtx_};
       auto ready = [&] { return stopping_ || (!paused_ && !queue_.empty()); };
-      if (opts_.periodic_sync)
-        cv_.wait_for(lock, opts_.sync_interval, ready);
-      else
+      bool journal_waiting = opts_.journal && !opts_.journal->empty();
+      if (opts_.periodic_sync || journal_waiting) {
+        auto wait = opts_.periodic_sync ? opts_.sync_interval : opts_.checkpoint_idle;
+        if (journal_waiting) wait = std::min(wait, opts_.checkpoint_idle);
+        idle = !cv_.wait_for(lock, wait, ready);
+      } else {
         cv_.wait(lock, ready);
+      }
       if (!paused_) units.swap(queue_);
       if (stopping_ && units.empty() && queue_.empty()) break;
     }
@@ -73,6 +80,10 @@ void writer::run() {
       commit(units);
       units.clear();
     }
+    if (opts_.journal && !opts_.journal->empty() &&
+        (idle || opts_.journal->due(opts_.checkpoint_bytes)) &&
+        std::chrono::steady_clock::now() >= checkpoint_retry_)
+      checkpoint();
     if (opts_.periodic_sync && dirty_ &&
         std::chrono::steady_clock::now() - last_sync >= opts_.sync_interval) {
       if (auto r = opts_.periodic_sync(); !r && opts_.log)
@@ -81,10 +92,31 @@ void writer::run() {
       last_sync = std::chrono::steady_clock::now();
     }
   }
+  if (opts_.journal && opts_.checkpoint_at_stop && !opts_.journal->empty()) checkpoint();
   if (opts_.periodic_sync && dirty_) {
     if (auto r = opts_.periodic_sync(); !r && opts_.log)
       opts_.log("final sync failed: " + r.error().message());
   }
+}
+
+void writer::checkpoint() {
+  kv::backend_batch batch;
+  opts_.journal->checkpoint_batch(batch);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = opts_.backend->apply(batch);
+  stats_.commit_us += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  if (r) {
+    opts_.journal->checkpointed();
+    ++stats_.checkpoints;
+    dirty_ = true;
+    return;
+  }
+  // The journal keeps every snapshot (it stays the newest copy); try again
+  // later rather than after every commit.
+  checkpoint_retry_ = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  if (opts_.log) opts_.log("checkpoint of the state journal failed: " + r.error().message());
 }
 
 expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coalesce) {
@@ -102,13 +134,34 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
     if (u->snapshot && (!coalesce || u->seq == u->channel->last_snapshot_in_batch))
       snapshot_from.push_back(u);
   }
-  if (!snapshot_from.empty()) {
+  // Small snapshots go to one journal record (a few contiguous pages), large
+  // ones in place (they fill pages of their own anyway).
+  journal_record record;
+  std::vector<snapshot_journal::update> updates;
+  std::vector<commit_unit*> in_place;
+  for (auto* u : snapshot_from) {
+    const auto& key = u->channel->state_key;
+    if (opts_.journal && u->snapshot->size() <= journal_max_snapshot) {
+      record.add(journal_entry::snapshot, key, *u->snapshot);
+      updates.push_back({&key, &*u->snapshot});
+    } else {
+      in_place.push_back(u);
+      if (opts_.journal) {
+        record.add(journal_entry::in_table, key, {});
+        updates.push_back({&key, nullptr});
+      }
+    }
+  }
+  if (!in_place.empty()) {
     auto& group = batch.for_space(state_space());
-    group.ops.reserve(group.ops.size() + snapshot_from.size());
-    for (auto* u : snapshot_from)
+    group.ops.reserve(group.ops.size() + in_place.size());
+    for (auto* u : in_place)
       group.ops.push_back(
           kv::write_op{kv::write_op::kind::put, u->channel->state_key, std::move(*u->snapshot)});
   }
+  std::size_t record_bytes = record.bytes().size();
+  if (!record.empty())
+    batch.put(journal_space(), opts_.journal->next_key(), std::move(record.bytes()));
   auto t0 = std::chrono::steady_clock::now();
   auto r = opts_.backend->apply(batch);
   stats_.commit_us += static_cast<std::uint64_t>(
@@ -116,16 +169,18 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
           .count());
   if (r) {
     stats_.snapshots += snapshot_from.size();
+    // Before any output of these units leaves: a reader that sees them
+    // durable finds their snapshots.
+    if (opts_.journal && !updates.empty()) opts_.journal->publish(updates, record_bytes);
     return r;
   }
   // Give the bytes back: groups are in the order appended above.
   auto& groups = batch.groups();
   std::size_t g = 0;
   for (auto* u : kv_from) u->kv = std::move(groups[g++]);
-  if (!snapshot_from.empty()) {
+  if (!in_place.empty()) {
     auto& ops = groups[g].ops;
-    for (std::size_t i = 0; i < snapshot_from.size(); ++i)
-      snapshot_from[i]->snapshot = std::move(ops[i].value);
+    for (std::size_t i = 0; i < in_place.size(); ++i) in_place[i]->snapshot = std::move(ops[i].value);
   }
   return r;
 }

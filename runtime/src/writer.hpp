@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ark/detail/host.hpp"
+#include "ark/detail/journal.hpp"
 #include "ark/kv/backend.hpp"
 
 namespace ark::detail {
@@ -28,6 +29,14 @@ class writer {
     /// (durability none); empty: never.
     std::function<expected<void>()> periodic_sync;
     std::chrono::milliseconds sync_interval{1000};
+    /// Small snapshots go to this journal (null: every snapshot in place).
+    std::shared_ptr<snapshot_journal> journal;
+    /// A checkpoint runs once this many bytes of journal records accumulated,
+    /// and whenever the writer was idle for `checkpoint_idle`.
+    std::size_t checkpoint_bytes = 4u << 20;
+    std::chrono::milliseconds checkpoint_idle{1000};
+    /// Checkpoint when stopping (tests turn it off to leave a journal behind).
+    bool checkpoint_at_stop = true;
     std::function<void(const std::string&)> log;
   };
 
@@ -37,6 +46,7 @@ class writer {
     std::atomic<std::uint64_t> failed_units{0};
     std::atomic<std::uint64_t> snapshots{0};
     std::atomic<std::uint64_t> commit_us{0};
+    std::atomic<std::uint64_t> checkpoints{0};
   };
 
   explicit writer(options opts);
@@ -54,6 +64,8 @@ class writer {
   void commit(std::vector<commit_unit>& units);
   expected<std::uint64_t> apply(std::vector<commit_unit*>& units, bool coalesce);
   void notify(const commit_unit& u, const caf::error& err);
+  // Writes the journaled snapshots in place and clears the journal.
+  void checkpoint();
   // A durable unit: release its outputs, publish durability, wake the actor
   // if it asked.
   void settle(commit_unit& u);
@@ -67,6 +79,7 @@ class writer {
   bool stopping_ = false;
   bool paused_ = false;
   bool dirty_ = false;  // commits since the last periodic sync
+  std::chrono::steady_clock::time_point checkpoint_retry_{};  // after a failed checkpoint
   stats stats_;
   std::thread thread_;
 };

@@ -36,6 +36,14 @@ struct runtime_options {
   /// state from memory instead), so memory is bounded by the cap, not by the
   /// number of actors ever touched.
   std::size_t max_active = 0;
+  /// State journal (doc/architecture.md): snapshots up to 1 KiB are appended
+  /// to a journal, and written in place by a checkpoint once this many bytes
+  /// of journal accumulated (or when the writer is idle for a second).
+  /// 0: no journal, every snapshot is written in place by its commit.
+  std::size_t checkpoint_bytes = 4u << 20;
+  /// Test hook: false leaves the journal un-checkpointed at shutdown, as a
+  /// crash would.
+  bool checkpoint_at_stop = true;
   /// Where the runtime reports problems no caller can see (a failed commit,
   /// a failed periodic sync). Default: stderr.
   std::function<void(const std::string&)> log;
@@ -49,6 +57,7 @@ struct runtime_stats {
   std::uint64_t failed_units = 0;   ///< units whose commit failed
   std::uint64_t snapshots_written = 0;
   std::uint64_t commit_us = 0;      ///< time spent in write transactions (sum)
+  std::uint64_t checkpoints = 0;    ///< state journal checkpoints
 };
 
 /// Hosts persistent actors in one process over one data directory: the

@@ -115,6 +115,10 @@ class host {
   /// The storage holding snapshots and KV spaces.
   virtual std::shared_ptr<kv::backend> storage() = 0;
 
+  /// The latest durable snapshot of the actor whose identity::encoded is
+  /// `state_key` (the state journal's or the state space's), or not_found.
+  virtual expected<std::string> load_snapshot(const std::string& state_key) = 0;
+
   /// Hands a unit to the writer. Once it is durable the writer releases its
   /// outputs, then stores its seq in channel->durable, then (if unit.notify)
   /// sends {commit_atom, seq, epoch, caf::error{}} to unit.target. If it

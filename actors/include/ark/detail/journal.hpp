@@ -1,0 +1,105 @@
+#pragma once
+
+// The state journal: how snapshots reach the disk cheaply (doc/state_format.md,
+// doc/architecture.md "State journal").
+//
+// A group commit of N small snapshots written in place dirties up to N
+// B-tree leaf pages (4 KiB each, scattered by the keys). Instead, the writer
+// appends one record holding all of them to the journal space, under an
+// increasing sequence number: a few contiguous pages per commit. From time to
+// time a checkpoint writes the latest snapshot of every journaled actor in
+// place and clears the journal, in one transaction. Readers take an actor's
+// snapshot from the journal when it holds one, else from the state space.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ark/expected.hpp"
+#include "ark/kv/backend.hpp"
+
+namespace ark::detail {
+
+/// The encoded space key of the journal: [null, "journal"]. Its keys are
+/// 8-byte big-endian sequence numbers.
+const std::string& journal_space();
+
+/// Snapshots up to this size go to the journal; larger ones fill pages of
+/// their own anyway and are written in place.
+constexpr std::size_t journal_max_snapshot = 1024;
+
+/// Entry kinds inside a journal record (on-disk constants).
+enum class journal_entry : std::uint8_t {
+  snapshot = 1,  ///< the actor's snapshot is the entry's value
+  in_table = 2,  ///< the state space holds the actor's latest snapshot (value empty)
+};
+
+/// Appends entries to one record: a format byte (1), then per entry
+/// [kind u8][key length u32le][key][value length u32le][value].
+class journal_record {
+ public:
+  journal_record();
+  void add(journal_entry kind, std::string_view key, std::string_view value);
+  bool empty() const { return entries_ == 0; }
+  std::size_t entries() const { return entries_; }
+  std::string& bytes() { return bytes_; }
+
+ private:
+  std::string bytes_;
+  std::size_t entries_ = 0;
+};
+
+/// Decodes one record, calling f(kind, key, value) per entry in order.
+/// Errors: corrupt_snapshot naming the offset (a torn or foreign record).
+expected<void> decode_journal_record(
+    std::string_view record,
+    const std::function<void(journal_entry, std::string_view, std::string_view)>& f);
+
+/// The snapshots in the journal (committed, not yet checkpointed into the
+/// state space), newest per actor. Thread-safe: the writer publishes a
+/// commit's snapshots before it releases the commit's outputs; activations
+/// read through get().
+class snapshot_journal {
+ public:
+  /// Replays the journal of `b` (what a previous run did not checkpoint).
+  static expected<std::shared_ptr<snapshot_journal>> load(kv::backend& b);
+
+  /// The latest stored snapshot of `state_key`: the journal's if it holds
+  /// one, else the state space's (not_found if neither).
+  expected<std::string> get(kv::backend& b, std::string_view state_key) const;
+
+  // -- used by the writer thread ---------------------------------------------
+
+  /// The key of the next record.
+  std::string next_key() const;
+  /// One entry of a committed record: the actor's new snapshot (moved into
+  /// the journal), or null when it was written in place.
+  struct update {
+    const std::string* key;
+    std::string* snapshot;
+  };
+  /// The record with these entries, `record_bytes` long, was committed.
+  void publish(const std::vector<update>& updates, std::size_t record_bytes);
+  /// True when a checkpoint is due (`bytes` of records, or many actors).
+  bool due(std::size_t bytes) const;
+  bool empty() const;
+  /// Fills `batch` with the checkpoint: every journaled snapshot written in
+  /// place, and the journal cleared.
+  void checkpoint_batch(kv::backend_batch& batch) const;
+  /// The checkpoint committed: the journal is empty now.
+  void checkpointed();
+
+ private:
+  mutable std::mutex mtx_;
+  std::unordered_map<std::string, std::string> latest_;
+  std::uint64_t next_seq_ = 1;
+  std::size_t bytes_ = 0;  // record bytes since the last checkpoint
+};
+
+}  // namespace ark::detail

@@ -1,0 +1,171 @@
+#include "ark/detail/journal.hpp"
+
+#include "ark/detail/host.hpp"
+#include "ark/kv/key.hpp"
+
+namespace ark::detail {
+
+namespace {
+
+constexpr char record_format = 1;
+
+void put_u32(std::string& out, std::size_t n) {
+  auto v = static_cast<std::uint32_t>(n);
+  char b[4] = {static_cast<char>(v & 0xff), static_cast<char>((v >> 8) & 0xff),
+               static_cast<char>((v >> 16) & 0xff), static_cast<char>((v >> 24) & 0xff)};
+  out.append(b, 4);
+}
+
+bool get_u32(std::string_view in, std::size_t& pos, std::size_t& n) {
+  if (in.size() - pos < 4) return false;
+  auto b = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(in[pos + i])); };
+  n = b(0) | (b(1) << 8) | (b(2) << 16) | (b(3) << 24);
+  pos += 4;
+  return true;
+}
+
+std::string be64(std::uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+std::uint64_t from_be64(std::string_view s) {
+  std::uint64_t v = 0;
+  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+
+// Checkpoint when this many bytes of records accumulated, or this many
+// actors have a journaled snapshot: bounds the memory of the journal's index
+// and the work of a restart.
+constexpr std::size_t checkpoint_actors = 65536;
+
+}  // namespace
+
+const std::string& journal_space() {
+  // On-disk constant: never change this value (doc/state_format.md).
+  static const std::string space = *encode_key(ark::key{nullptr, "journal"});
+  return space;
+}
+
+journal_record::journal_record() : bytes_(1, record_format) {}
+
+void journal_record::add(journal_entry kind, std::string_view key, std::string_view value) {
+  bytes_.reserve(bytes_.size() + 9 + key.size() + value.size());
+  bytes_.push_back(static_cast<char>(kind));
+  put_u32(bytes_, key.size());
+  bytes_.append(key.data(), key.size());
+  put_u32(bytes_, value.size());
+  bytes_.append(value.data(), value.size());
+  ++entries_;
+}
+
+expected<void> decode_journal_record(
+    std::string_view record,
+    const std::function<void(journal_entry, std::string_view, std::string_view)>& f) {
+  if (record.empty() || record[0] != record_format)
+    return error{errc::corrupt_snapshot,
+                 "journal record of unknown format " +
+                     (record.empty() ? std::string("(empty)")
+                                     : std::to_string(static_cast<unsigned char>(record[0])))};
+  std::size_t pos = 1;
+  while (pos < record.size()) {
+    auto at = pos;
+    auto kind = static_cast<journal_entry>(record[pos++]);
+    std::size_t klen = 0, vlen = 0;
+    bool ok = (kind == journal_entry::snapshot || kind == journal_entry::in_table) &&
+              get_u32(record, pos, klen) && record.size() - pos >= klen;
+    std::string_view key, value;
+    if (ok) {
+      key = record.substr(pos, klen);
+      pos += klen;
+      ok = get_u32(record, pos, vlen) && record.size() - pos >= vlen;
+    }
+    if (!ok)
+      return error{errc::corrupt_snapshot,
+                   "journal record entry at byte " + std::to_string(at) + " is truncated or corrupt"};
+    value = record.substr(pos, vlen);
+    pos += vlen;
+    f(kind, key, value);
+  }
+  return {};
+}
+
+expected<std::shared_ptr<snapshot_journal>> snapshot_journal::load(kv::backend& b) {
+  auto j = std::make_shared<snapshot_journal>();
+  auto cur = b.scan(journal_space(), kv::byte_range{}, false);
+  if (!cur) return cur.error();
+  for (auto& c = *cur; c->valid(); c->next()) {
+    auto seq = from_be64(c->key());
+    auto r = decode_journal_record(c->value(), [&](journal_entry kind, std::string_view key,
+                                                   std::string_view value) {
+      if (kind == journal_entry::snapshot)
+        j->latest_[std::string(key)] = std::string(value);
+      else
+        j->latest_.erase(std::string(key));
+    });
+    if (!r)
+      return error{errc::corrupt_snapshot,
+                   "state journal record " + std::to_string(seq) + ": " + r.error().context()};
+    j->bytes_ += c->value().size();
+    j->next_seq_ = seq + 1;
+  }
+  if ((*cur)->status()) return (*cur)->status();
+  return j;
+}
+
+expected<std::string> snapshot_journal::get(kv::backend& b, std::string_view state_key) const {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (auto it = latest_.find(std::string(state_key)); it != latest_.end()) return it->second;
+  }
+  return b.get(state_space(), state_key);
+}
+
+std::string snapshot_journal::next_key() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return be64(next_seq_);
+}
+
+void snapshot_journal::publish(const std::vector<update>& updates, std::size_t record_bytes) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (const auto& u : updates) {
+    if (u.snapshot)
+      latest_[*u.key] = std::move(*u.snapshot);
+    else
+      latest_.erase(*u.key);
+  }
+  bytes_ += record_bytes;
+  ++next_seq_;
+}
+
+bool snapshot_journal::due(std::size_t bytes) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return bytes_ >= bytes || latest_.size() >= checkpoint_actors;
+}
+
+bool snapshot_journal::empty() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return bytes_ == 0 && latest_.empty();
+}
+
+void snapshot_journal::checkpoint_batch(kv::backend_batch& batch) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& group = batch.for_space(state_space());
+  group.ops.reserve(latest_.size());
+  for (const auto& [key, snapshot] : latest_)
+    group.ops.push_back(kv::write_op{kv::write_op::kind::put, key, snapshot});
+  batch.clear(journal_space());
+}
+
+void snapshot_journal::checkpointed() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  latest_.clear();
+  bytes_ = 0;
+}
+
+}  // namespace ark::detail
