@@ -1,5 +1,7 @@
 #include "ark/detail/actor_core.hpp"
 
+#include <time.h>
+
 #include <caf/all.hpp>
 
 #include "ark/errors.hpp"
@@ -14,10 +16,19 @@ namespace {
 // The smallest pause between idle checks, so a tiny timeout cannot spin.
 constexpr std::chrono::milliseconds min_idle_tick{10};
 
+// Idle timeouts are seconds to minutes: a clock with a few milliseconds of
+// resolution is enough and costs a fraction of steady_clock::now() (read on
+// every message).
+std::chrono::nanoseconds coarse_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 }  // namespace
 
 actor_core::actor_core(activation a)
-    : act_(std::move(a)), last_activity_(std::chrono::steady_clock::now()) {
+    : act_(std::move(a)), last_activity_(coarse_now()) {
   channel_.state_key = act_.id.encoded;
 }
 
@@ -122,14 +133,9 @@ caf::error actor_core::begin_message(bool callback) {
   if (activation_error_) return activation_error_;
   // While draining, only completions of work already accepted still run.
   if (draining_ && !callback) return to_caf(errc::shutting_down, describe() + " is stopping");
-  last_activity_ = std::chrono::steady_clock::now();
+  last_activity_ = coarse_now();
   if (auto err = reload_if_passive()) return err;
-  // The KV overlay forgets in-flight writes the base holds now.
-  auto durable = channel_.durable.load(std::memory_order_acquire);
-  if (durable > overlay_seen_) {
-    overlay_seen_ = durable;
-    overlay_->committed(durable);
-  }
+  forget_committed_kv();
   in_message_ = true;
   return {};
 }
@@ -142,6 +148,15 @@ caf::error actor_core::reload_if_passive() {
   if (!found) return to_caf(errc::activation_failed, describe() + ": its snapshot vanished");
   passive_ = false;
   return {};
+}
+
+void actor_core::forget_committed_kv() {
+  if (!overlay_->has_inflight()) return;
+  auto durable = channel_.durable.load(std::memory_order_acquire);
+  if (durable > overlay_seen_) {
+    overlay_seen_ = durable;
+    overlay_->committed(durable);
+  }
 }
 
 void actor_core::start_unit(commit_unit& unit) {
@@ -284,11 +299,7 @@ void actor_core::on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::er
       act_.host->try_passivate(act_.id, self_ctrl(), true);
     }
   } else {
-    auto durable = channel_.durable.load(std::memory_order_acquire);
-    if (durable > overlay_seen_) {
-      overlay_seen_ = durable;
-      overlay_->committed(durable);
-    }
+    forget_committed_kv();
   }
   (void)seq;
   if (evict_requested_) on_idle();
@@ -332,7 +343,7 @@ void actor_core::schedule_idle(std::chrono::milliseconds after) {
 void actor_core::on_idle() {
   auto timeout = act_.host->idle_timeout();
   auto idle_for = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - last_activity_);
+      coarse_now() - last_activity_);
   bool settled = this->settled();
   if (activation_error_ && settled) {
     quit_now(caf::exit_reason::normal);

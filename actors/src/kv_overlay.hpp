@@ -36,6 +36,9 @@ class kv_overlay final : public kv::backend {
     return base_->spaces(after, limit);
   }
 
+  /// True when writes of earlier messages are still in flight.
+  bool has_inflight() const { return inflight_.cleared || !inflight_.entries.empty(); }
+
   /// True when the current message wrote something.
   bool dirty() const { return current_.cleared || !current_.entries.empty(); }
 

@@ -33,7 +33,7 @@ class writer {
     std::shared_ptr<snapshot_journal> journal;
     /// A checkpoint runs once this many bytes of journal records accumulated,
     /// and whenever the writer was idle for `checkpoint_idle`.
-    std::size_t checkpoint_bytes = 4u << 20;
+    std::size_t checkpoint_bytes = 16u << 20;
     std::chrono::milliseconds checkpoint_idle{1000};
     /// Checkpoint when stopping (tests turn it off to leave a journal behind).
     bool checkpoint_at_stop = true;

@@ -40,7 +40,7 @@ struct runtime_options {
   /// to a journal, and written in place by a checkpoint once this many bytes
   /// of journal accumulated (or when the writer is idle for a second).
   /// 0: no journal, every snapshot is written in place by its commit.
-  std::size_t checkpoint_bytes = 4u << 20;
+  std::size_t checkpoint_bytes = 16u << 20;
   /// Test hook: false leaves the journal un-checkpointed at shutdown, as a
   /// crash would.
   bool checkpoint_at_stop = true;

@@ -146,6 +146,8 @@ class actor_core {
   // Fills `unit` with what changed since the last unit; false: nothing did.
   bool build_unit(commit_unit& unit, bool force);
   void start_unit(commit_unit& unit);
+  // The KV overlay forgets in-flight writes the base holds now.
+  void forget_committed_kv();
   // Sends the ended message's outputs (and reply) on their way: at once when
   // nothing is pending, else with `unit` (or an output-only unit).
   bool route(std::optional<commit_unit>& unit, caf::message* reply);
@@ -185,7 +187,7 @@ class actor_core {
   caf::actor_id caf_id_ = 0;
   caf::error drain_reason_;
   caf::error activation_error_;
-  std::chrono::steady_clock::time_point last_activity_;
+  std::chrono::nanoseconds last_activity_;  // CLOCK_MONOTONIC_COARSE
 };
 
 }  // namespace detail
