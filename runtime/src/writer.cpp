@@ -9,7 +9,19 @@
 
 namespace ark::detail {
 
+namespace {
+
+// With sync or relaxed durability, a unit is committed on its submitter's
+// thread when the writer's last commit held a single unit and ended at least
+// this long ago (doc/architecture.md). With none, a commit is too cheap for
+// the saved hand-off to matter, and inline commits would shrink the batches.
+constexpr std::chrono::microseconds inline_after_quiet{20};
+
+}  // namespace
+
 writer::writer(options opts) : opts_(std::move(opts)) {
+  // What the last run left in the journal goes in place first.
+  checkpoint_wanted_ = opts_.journal && !opts_.journal->empty();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -19,8 +31,33 @@ writer::~writer() {
 
 void writer::submit(commit_unit unit) {
   {
+    std::unique_lock<std::mutex> lock{mtx_};
+    // Only when the host is quiet: the last commit held one unit and ended a
+    // while ago. Under load, inline commits would block actor threads and
+    // shrink the batches.
+    bool quiet = !opts_.periodic_sync && last_batch_ <= 1 &&
+                 std::chrono::steady_clock::now() - last_commit_end_ >= inline_after_quiet;
+    if (!(quiet && queue_.empty() && !busy_ && !paused_ && !stopping_)) {
+      queue_.push_back(std::move(unit));
+      lock.unlock();
+      cv_.notify_one();
+      return;
+    }
+    // Nothing queued and no commit running: commit on the caller's thread
+    // (an actor's), saving the hand-off to the writer thread and back. What
+    // others submit meanwhile queues for the writer thread.
+    busy_ = true;
+  }
+  std::vector<commit_unit> one;
+  one.push_back(std::move(unit));
+  commit(one);
+  bool checkpoint_due = opts_.journal && opts_.journal->due(opts_.checkpoint_bytes);
+  {
     std::lock_guard<std::mutex> guard{mtx_};
-    queue_.push_back(std::move(unit));
+    busy_ = false;
+    last_batch_ = 1;
+    last_commit_end_ = std::chrono::steady_clock::now();
+    if (checkpoint_due) checkpoint_wanted_ = true;
   }
   cv_.notify_one();
 }
@@ -58,30 +95,37 @@ void writer::resume() {
 void writer::run() {
   std::vector<commit_unit> units;
   auto last_sync = std::chrono::steady_clock::now();
-  // What the last run left in the journal goes in place first.
-  if (opts_.journal && !opts_.journal->empty()) checkpoint();
   for (;;) {
     bool idle = false;
+    bool checkpoint_now = false;
     {
       std::unique_lock<std::mutex> lock{mtx_};
-      auto ready = [&] { return stopping_ || (!paused_ && !queue_.empty()); };
+      auto ready = [&] {
+        return !busy_ && (stopping_ || checkpoint_wanted_ || (!paused_ && !queue_.empty()));
+      };
       bool journal_waiting = opts_.journal && !opts_.journal->empty();
       if (opts_.periodic_sync || journal_waiting) {
         auto wait = opts_.periodic_sync ? opts_.sync_interval : opts_.checkpoint_idle;
         if (journal_waiting) wait = std::min(wait, opts_.checkpoint_idle);
         idle = !cv_.wait_for(lock, wait, ready);
+        // Timed out while an inline commit runs: that is not idleness.
+        if (busy_) continue;
       } else {
         cv_.wait(lock, ready);
       }
       if (!paused_) units.swap(queue_);
       if (stopping_ && units.empty() && queue_.empty()) break;
+      checkpoint_now = checkpoint_wanted_;
+      checkpoint_wanted_ = false;
+      busy_ = true;  // inline commits wait until this batch is done
     }
+    std::size_t batch = units.size();
     if (!units.empty()) {
       commit(units);
       units.clear();
     }
     if (opts_.journal && !opts_.journal->empty() &&
-        (idle || opts_.journal->due(opts_.checkpoint_bytes)) &&
+        (idle || checkpoint_now || opts_.journal->due(opts_.checkpoint_bytes)) &&
         std::chrono::steady_clock::now() >= checkpoint_retry_)
       checkpoint();
     if (opts_.periodic_sync && dirty_ &&
@@ -90,6 +134,14 @@ void writer::run() {
         opts_.log("periodic sync failed: " + r.error().message());
       dirty_ = false;
       last_sync = std::chrono::steady_clock::now();
+    }
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      busy_ = false;
+      if (batch > 0) {
+        last_batch_ = batch;
+        last_commit_end_ = std::chrono::steady_clock::now();
+      }
     }
   }
   if (opts_.journal && opts_.checkpoint_at_stop && !opts_.journal->empty()) checkpoint();

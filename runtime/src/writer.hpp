@@ -78,6 +78,12 @@ class writer {
   std::vector<commit_unit> queue_;
   bool stopping_ = false;
   bool paused_ = false;
+  // A commit runs (on the writer thread, or inline on a submitter's thread):
+  // the committing state below is used by one thread at a time.
+  bool busy_ = false;
+  bool checkpoint_wanted_ = false;
+  std::size_t last_batch_ = 0;
+  std::chrono::steady_clock::time_point last_commit_end_{};
   bool dirty_ = false;  // commits since the last periodic sync
   std::chrono::steady_clock::time_point checkpoint_retry_{};  // after a failed checkpoint
   stats stats_;
