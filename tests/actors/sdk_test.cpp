@@ -4,11 +4,7 @@
 
 #include <thread>
 
-#include <ark/client.hpp>
-#include <ark/runtime.hpp>
-
-#include "actors/probe_actor.hpp"
-#include "test_util.hpp"
+#include "actors/host_env.hpp"
 
 ARK_ACTOR("probe", probe::probe_actor);
 ARK_ACTOR("viewed", probe::viewed_probe);
@@ -16,62 +12,8 @@ ARK_ACTOR("viewed", probe::viewed_probe);
 using namespace std::chrono_literals;
 using probe::probe_if;
 
-namespace {
-
-/// One actor system + runtime over a temp data directory; restart() stops
-/// both and opens the same directory again (a clean host restart).
-struct host_env {
-  ark::test::temp_dir dir;
-  ark::runtime_options opts;
-  std::unique_ptr<caf::actor_system_config> cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::shared_ptr<ark::runtime> rt;
-
-  explicit host_env(std::chrono::milliseconds idle = std::chrono::minutes(5)) {
-    opts.data_dir = dir.sub("data");
-    opts.idle_timeout = idle;
-    start();
-  }
-  ~host_env() { stop(); }
-
-  void start() {
-    cfg = std::make_unique<caf::actor_system_config>();
-    ark::actor_registry::global().configure(*cfg);
-    sys = std::make_unique<caf::actor_system>(*cfg);
-    auto r = ark::runtime::open(*sys, opts);
-    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
-    rt = *r;
-  }
-  void stop() {
-    if (rt) rt->shutdown();
-    rt.reset();
-    sys.reset();
-    cfg.reset();
-  }
-  void restart() {
-    stop();
-    start();
-  }
-
-  probe_if probe(const std::string& key, std::int64_t start = 0) {
-    auto h = rt->get_or_create<probe_if>("probe", key, start);
-    REQUIRE_MESSAGE(h, (h ? "" : h.error().message()));
-    return *h;
-  }
-
-  template <class R, class... Ts>
-  ark::expected<R> call(const probe_if& h, Ts&&... xs) {
-    return ark::call<R>(*sys, h, 10s, std::forward<Ts>(xs)...);
-  }
-};
-
-std::int64_t value_of(host_env& env, const probe_if& h) {
-  auto v = env.call<std::int64_t>(h, probe::get_atom::value);
-  REQUIRE_MESSAGE(v, (v ? "" : v.error().message()));
-  return *v;
-}
-
-}  // namespace
+using ark::test::host_env;
+using ark::test::value_of;
 
 TEST_CASE("on_initialize runs once in an actor's life, not on restart") {
   host_env env;
