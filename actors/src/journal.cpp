@@ -42,7 +42,7 @@ std::uint64_t from_be64(std::string_view s) {
 // Checkpoint when this many bytes of records accumulated, or this many
 // actors have a journaled snapshot: bounds the memory of the journal's index
 // and the work of a restart.
-constexpr std::size_t checkpoint_actors = 65536;
+constexpr std::size_t checkpoint_actors = 16384;
 
 }  // namespace
 
