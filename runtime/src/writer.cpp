@@ -151,14 +151,19 @@ void writer::run() {
   }
 }
 
-void writer::checkpoint() {
-  kv::backend_batch batch;
-  opts_.journal->checkpoint_batch(batch);
+expected<std::uint64_t> writer::timed_apply(const kv::backend_batch& batch) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = opts_.backend->apply(batch);
   stats_.commit_us += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count());
+  return r;
+}
+
+void writer::checkpoint() {
+  kv::backend_batch batch;
+  opts_.journal->checkpoint_batch(batch);
+  auto r = timed_apply(batch);
   if (r) {
     opts_.journal->checkpointed();
     ++stats_.checkpoints;
@@ -214,11 +219,7 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
   std::size_t record_bytes = record.bytes().size();
   if (!record.empty())
     batch.put(journal_space(), opts_.journal->next_key(), std::move(record.bytes()));
-  auto t0 = std::chrono::steady_clock::now();
-  auto r = opts_.backend->apply(batch);
-  stats_.commit_us += static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-          .count());
+  auto r = timed_apply(batch);
   if (r) {
     stats_.snapshots += snapshot_from.size();
     // Before any output of these units leaves: a reader that sees them

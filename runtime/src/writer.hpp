@@ -64,6 +64,8 @@ class writer {
   void commit(std::vector<commit_unit>& units);
   expected<std::uint64_t> apply(std::vector<commit_unit*>& units, bool coalesce);
   void notify(const commit_unit& u, const caf::error& err);
+  // backend->apply, its time added to stats_.commit_us.
+  expected<std::uint64_t> timed_apply(const kv::backend_batch& batch);
   // Writes the journaled snapshots in place and clears the journal.
   void checkpoint();
   // A durable unit: release its outputs, publish durability, wake the actor
