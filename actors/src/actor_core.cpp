@@ -384,7 +384,11 @@ void actor_core::drain(caf::error reason) {
 }
 
 void actor_core::maybe_finish_drain() {
-  if (!draining_) return;
+  if (!draining_) {
+    // An eviction that waited for requests in flight goes ahead now.
+    if (evict_requested_ && settled()) on_idle();
+    return;
+  }
   if (settled()) {
     act_.host->try_passivate(act_.id, self_ctrl(), true);
     quit_now(drain_reason_);

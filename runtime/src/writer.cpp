@@ -292,8 +292,10 @@ void writer::commit(std::vector<commit_unit>& all) {
       ++stats_.commits;
       dirty_ = true;
     }
-    stats_.units += units.size();
-    for (auto* u : units) settle(*u);
+    for (auto* u : units) {
+      if (u->has_writes()) ++stats_.units;  // output-only units are not message effects
+      settle(*u);
+    }
     return;
   }
   if (opts_.log)
@@ -319,9 +321,9 @@ void writer::commit(std::vector<commit_unit>& all) {
     if (one) {
       if (u->has_writes()) {
         ++stats_.commits;
+        ++stats_.units;
         dirty_ = true;
       }
-      ++stats_.units;
       c->last_in_batch = u->seq;
       c->notify_in_batch = u->notify;
       settle(*u);
