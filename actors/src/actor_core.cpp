@@ -238,12 +238,9 @@ bool actor_core::route(std::optional<commit_unit>& unit, caf::message* reply) {
 
 void actor_core::add_output(detached_output o) {
   if (o.empty()) return;
-  if (in_message_) {
-    outputs_.push_back(std::move(o));
-    return;
-  }
-  // Outside a message (not expected from the SDK): gate it on its own.
   outputs_.push_back(std::move(o));
+  if (in_message_) return;  // leaves with the message's other outputs
+  // Outside a message (an error reply before the message started): on its own.
   std::optional<commit_unit> none;
   route(none, nullptr);
 }
@@ -280,7 +277,7 @@ void actor_core::request_wake() {
   act_.host->submit(std::move(unit));
 }
 
-void actor_core::on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::error& err) {
+void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf::error& err) {
   if (epoch != epoch_) return;  // a unit of a generation that already failed
   if (err) {
     // Everything not yet durable is lost: the writer fails the outputs that
@@ -301,7 +298,6 @@ void actor_core::on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::er
   } else {
     forget_committed_kv();
   }
-  (void)seq;
   if (evict_requested_) on_idle();
   maybe_finish_drain();
 }

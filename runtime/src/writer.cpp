@@ -17,6 +17,11 @@ namespace {
 // the saved hand-off to matter, and inline commits would shrink the batches.
 constexpr std::chrono::microseconds inline_after_quiet{20};
 
+// What the outputs of a unit get when an earlier unit of its actor failed.
+caf::error earlier_failure() {
+  return to_caf(errc::commit_failed, "an earlier commit of this actor failed");
+}
+
 }  // namespace
 
 writer::writer(options opts) : opts_(std::move(opts)) {
@@ -265,7 +270,7 @@ void writer::commit(std::vector<commit_unit>& all) {
     if (c->failed) {
       if (u.epoch <= c->failed_epoch) {
         // The actor was told of the failure; it rolls back and starts a new epoch.
-        refuse(u, to_caf(errc::commit_failed, "an earlier commit of this actor failed"));
+        refuse(u, earlier_failure());
         continue;
       }
       c->failed = false;
@@ -306,7 +311,7 @@ void writer::commit(std::vector<commit_unit>& all) {
   for (auto* u : units) {
     auto* c = u->channel;
     if (c->failed) {
-      refuse(*u, to_caf(errc::commit_failed, "an earlier commit of this actor failed"));
+      refuse(*u, earlier_failure());
       continue;
     }
     expected<std::uint64_t> one{0};
