@@ -2,6 +2,9 @@
 
 #include <time.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include <caf/all.hpp>
 
 #include "ark/errors.hpp"
@@ -23,6 +26,32 @@ std::chrono::nanoseconds coarse_now() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+// `text` as one word for a POSIX shell: unchanged when it needs no quoting,
+// else in single quotes.
+std::string shell_word(std::string_view text) {
+  bool plain = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+           c == '/' || c == ':' || c == '=' || c == '+' || c == ',';
+  });
+  if (plain) return std::string(text);
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+// What the callers of an actor get when it cannot load its snapshot. A
+// damaged or too new snapshot keeps its code (corrupt_snapshot,
+// format_version), so a caller can tell it from other failures.
+caf::error activation_error(const error& e) {
+  if (e == errc::corrupt_snapshot || e == errc::format_version) return to_caf(e);
+  return to_caf(errc::activation_failed, e.message());
 }
 
 }  // namespace
@@ -63,15 +92,33 @@ expected<void> actor_core::load_from_storage(bool& found) {
     return error{stored.error().code(), describe() + ": " + stored.error().context()};
   }
   auto snap = parse_snapshot(*stored);
-  if (!snap) return error{snap.error().code(), describe() + ": " + snap.error().context()};
+  if (!snap) return damaged_snapshot("is damaged (" + snap.error().context() + ")");
   if (snap->schema > state_schema())
     return error{errc::format_version,
                  describe() + ": snapshot schema " + std::to_string(snap->schema) +
                      " is newer than this code's schema " + std::to_string(state_schema())};
-  ARK_TRY(load_state(snap->state));
+  if (auto r = load_state(snap->state); !r) {
+    if (r.error() != errc::corrupt_snapshot) return r.error();
+    return damaged_snapshot(
+        "does not convert into the state type (it is damaged, or was written by incompatible "
+        "code)");
+  }
   pack_state(last_snapshot_);
   found = true;
   return {};
+}
+
+error actor_core::damaged_snapshot(const std::string& what) const {
+  auto dir = act_.host->storage_location();
+  auto identity = kv::key_to_json_text(ark::key{act_.id.type, act_.id.key});
+  return error{errc::corrupt_snapshot,
+               describe() + ": its state snapshot " + what +
+                   ". The actor cannot be activated until the snapshot is repaired: restore the "
+                   "data directory from a backup, or stop the host and remove the snapshot with "
+                   "`ark-dash kv delete --data " +
+                   (dir.empty() ? std::string("DIR") : shell_word(dir)) +
+                   " --space '[null,\"state\"]' " + shell_word(identity) +
+                   "` (the actor then starts anew with on_initialize; its KV entries stay)"};
 }
 
 void actor_core::activate() {
@@ -83,10 +130,11 @@ void actor_core::activate() {
         to_caf(errc::activation_failed, describe() + ": " + store.error().message());
   } else {
     kv_.emplace(std::move(*store));
+    kv_->set_owner(describe());
     bool found = false;
     auto loaded = load_from_storage(found);
     if (!loaded) {
-      activation_error_ = to_caf(errc::activation_failed, loaded.error().message());
+      activation_error_ = activation_error(loaded.error());
     } else if (!found) {
       // A new actor: on_initialize runs once, and its result is persisted
       // (even if it equals the default state) before any reply leaves.
@@ -144,7 +192,7 @@ caf::error actor_core::reload_if_passive() {
   if (!passive_) return {};
   bool found = false;
   auto loaded = load_from_storage(found);
-  if (!loaded) return to_caf(errc::activation_failed, loaded.error().message());
+  if (!loaded) return activation_error(loaded.error());
   if (!found) return to_caf(errc::activation_failed, describe() + ": its snapshot vanished");
   passive_ = false;
   return {};
@@ -289,7 +337,7 @@ void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf
     bool found = false;
     auto loaded = load_from_storage(found);
     if (!loaded) {
-      activation_error_ = to_caf(errc::activation_failed, loaded.error().message());
+      activation_error_ = activation_error(loaded.error());
     } else if (!found) {
       // The creation itself failed to commit: the actor does not exist.
       activation_error_ = to_caf(errc::commit_failed, describe() + ": its creation failed");

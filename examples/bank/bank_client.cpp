@@ -1,5 +1,5 @@
 // bank-client: calls account actors on a running ark-host.
-//   bank-client [--host H] [--port P] deposit ACC N | withdraw ACC N | balance ACC
+//   bank-client [--host H] [--port P] [--token-file F] [--tls-*] deposit ACC N | withdraw ACC N | balance ACC
 //             | transfer FROM TO N | total ACC...
 
 #include <iostream>
@@ -8,19 +8,18 @@
 
 #include <CLI/CLI.hpp>
 #include <ark/client.hpp>
+#include <ark/client_cli.hpp>
 
 #include "bank.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"bank-client: deposit, withdraw, transfer and read account actors on an ark-host"};
-  std::string host = "127.0.0.1";
-  int port = 4710;
+  ark::connect_flags conn;
   std::string account;
   std::string to;
   std::int64_t amount = 0;
   std::vector<std::string> accounts;
-  app.add_option("--host", host, "ark-host address")->capture_default_str();
-  app.add_option("--port", port, "ark-host --port")->capture_default_str();
+  conn.add_to(app);
   app.require_subcommand(1);
   auto* deposit = app.add_subcommand("deposit", "deposit N into ACC; prints the new balance");
   deposit->add_option("account", account, "account name")->required();
@@ -39,9 +38,14 @@ int main(int argc, char** argv) {
   total->add_option("accounts", accounts, "account names")->required();
   CLI11_PARSE(app, argc, argv);
 
-  ark::client_config cfg;
+  auto copts = conn.resolve();
+  if (!copts) {
+    std::cerr << "bank-client: " << copts.error().message() << '\n';
+    return 2;
+  }
+  ark::client_config cfg(copts->tls);
   caf::actor_system sys{cfg};
-  auto c = ark::connect(sys, host, static_cast<std::uint16_t>(port));
+  auto c = ark::connect(sys, *copts);
   if (!c) {
     std::cerr << "bank-client: " << c.error().message() << '\n';
     return 1;

@@ -1,23 +1,22 @@
 // chat-client: posts to and reads a chat_room actor on a running ark-host.
-//   chat-client [--host H] [--port P] post ROOM USER TEXT | history ROOM [--limit N]
+//   chat-client [--host H] [--port P] [--token-file F] [--tls-*] post ROOM USER TEXT | history ROOM [--limit N]
 
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <ark/client.hpp>
+#include <ark/client_cli.hpp>
 
 #include "chat_room.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"chat-client: post to or read the history of a chat_room actor on an ark-host"};
-  std::string host = "127.0.0.1";
-  int port = 4710;
+  ark::connect_flags conn;
   std::string room;
   std::string user;
   std::string text;
   std::int64_t limit = 20;
-  app.add_option("--host", host, "ark-host address")->capture_default_str();
-  app.add_option("--port", port, "ark-host --port")->capture_default_str();
+  conn.add_to(app);
   app.require_subcommand(1);
   auto* post = app.add_subcommand("post", "post TEXT as USER to ROOM; prints the message's seq");
   post->add_option("room", room, "room name")->required();
@@ -28,9 +27,14 @@ int main(int argc, char** argv) {
   history->add_option("--limit", limit, "how many messages")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  ark::client_config cfg;
+  auto copts = conn.resolve();
+  if (!copts) {
+    std::cerr << "chat-client: " << copts.error().message() << '\n';
+    return 2;
+  }
+  ark::client_config cfg(copts->tls);
   caf::actor_system sys{cfg};
-  auto c = ark::connect(sys, host, static_cast<std::uint16_t>(port));
+  auto c = ark::connect(sys, *copts);
   if (!c) {
     std::cerr << "chat-client: " << c.error().message() << '\n';
     return 1;

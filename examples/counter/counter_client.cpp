@@ -1,21 +1,20 @@
 // counter-client: calls a counter actor on a running ark-host.
-//   counter-client [--host H] [--port P] add KEY N | get KEY | reset KEY
+//   counter-client [--host H] [--port P] [--token-file F] [--tls-*] add KEY N | get KEY | reset KEY
 
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <ark/client.hpp>
+#include <ark/client_cli.hpp>
 
 #include "counter.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"counter-client: add to, read or reset a counter actor on an ark-host"};
-  std::string host = "127.0.0.1";
-  int port = 4710;
+  ark::connect_flags conn;
   std::string key;
   std::int64_t n = 1;
-  app.add_option("--host", host, "ark-host address")->capture_default_str();
-  app.add_option("--port", port, "ark-host --port")->capture_default_str();
+  conn.add_to(app);
   app.require_subcommand(1);
   auto* add = app.add_subcommand("add", "add N to counter KEY; prints the new value");
   add->add_option("key", key, "counter key")->required();
@@ -26,9 +25,14 @@ int main(int argc, char** argv) {
   reset->add_option("key", key, "counter key")->required();
   CLI11_PARSE(app, argc, argv);
 
-  ark::client_config cfg;
+  auto copts = conn.resolve();
+  if (!copts) {
+    std::cerr << "counter-client: " << copts.error().message() << '\n';
+    return 2;
+  }
+  ark::client_config cfg(copts->tls);
   caf::actor_system sys{cfg};
-  auto c = ark::connect(sys, host, static_cast<std::uint16_t>(port));
+  auto c = ark::connect(sys, *copts);
   if (!c) {
     std::cerr << "counter-client: " << c.error().message() << '\n';
     return 1;

@@ -1,24 +1,23 @@
 // leaderboard-client: calls a leaderboard actor on a running ark-host.
-//   leaderboard-client [--host H] [--port P] submit BOARD PLAYER POINTS | top BOARD [--n N]
+//   leaderboard-client [--host H] [--port P] [--token-file F] [--tls-*] submit BOARD PLAYER POINTS | top BOARD [--n N]
 //                                            | score BOARD PLAYER
 
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <ark/client.hpp>
+#include <ark/client_cli.hpp>
 
 #include "leaderboard.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"leaderboard-client: submit scores to and read a leaderboard actor on an ark-host"};
-  std::string host = "127.0.0.1";
-  int port = 4710;
+  ark::connect_flags conn;
   std::string board;
   std::string player;
   std::int64_t points = 0;
   std::int64_t n = 10;
-  app.add_option("--host", host, "ark-host address")->capture_default_str();
-  app.add_option("--port", port, "ark-host --port")->capture_default_str();
+  conn.add_to(app);
   app.require_subcommand(1);
   auto* submit = app.add_subcommand(
       "submit", "submit POINTS for PLAYER on BOARD; prints the player's best points");
@@ -33,9 +32,14 @@ int main(int argc, char** argv) {
   score->add_option("player", player, "player name")->required();
   CLI11_PARSE(app, argc, argv);
 
-  ark::client_config cfg;
+  auto copts = conn.resolve();
+  if (!copts) {
+    std::cerr << "leaderboard-client: " << copts.error().message() << '\n';
+    return 2;
+  }
+  ark::client_config cfg(copts->tls);
   caf::actor_system sys{cfg};
-  auto c = ark::connect(sys, host, static_cast<std::uint16_t>(port));
+  auto c = ark::connect(sys, *copts);
   if (!c) {
     std::cerr << "leaderboard-client: " << c.error().message() << '\n';
     return 1;

@@ -58,6 +58,10 @@ std::string_view to_string(errc code) {
       return "commit_failed";
     case errc::shutting_down:
       return "shutting_down";
+    case errc::storage_failed:
+      return "storage_failed";
+    case errc::unauthorized:
+      return "unauthorized";
   }
   return "unknown_error";
 }
@@ -80,8 +84,9 @@ std::string_view remedy(errc code) {
     case errc::type_mismatch:
       return "read the value with the type it was written with (raw values with get_raw)";
     case errc::corrupt_value:
-      return "the stored bytes are damaged; restore this entry from a dump or backup, or "
-             "delete it";
+      return "the stored bytes are damaged; restore the data directory from a backup, or delete "
+             "the entry (ark-dash kv delete --space SPACE KEY); ark-dash verify --data DIR lists "
+             "every damaged entry";
     case errc::map_full:
       return "raise the map size limit, or free space by deleting data";
     case errc::disk_full:
@@ -116,11 +121,18 @@ std::string_view remedy(errc code) {
     case errc::bad_init_args:
       return "pass get_or_create the arguments of the actor's on_initialize";
     case errc::corrupt_snapshot:
-      return "the actor's state snapshot does not match its state type; restore it from a backup or delete it with ark-dash";
+      return "restore the data directory from a backup; ark-dash verify --data DIR lists every "
+             "damaged snapshot";
     case errc::commit_failed:
       return "see the context (disk full, I/O error); the message had no effect, retry it";
     case errc::shutting_down:
       return "the host is stopping; retry against a running host";
+    case errc::storage_failed:
+      return "check the disk (dmesg, free space), then restart the host: the data directory "
+             "reopens at its last durable commit and nothing acknowledged is lost";
+    case errc::unauthorized:
+      return "pass the host's access token (ark-host --token / --token-file; clients: "
+             "ark::connect_options::token or --token)";
   }
   return "";
 }

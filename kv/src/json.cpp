@@ -429,6 +429,22 @@ std::string hex_of(const char* p, std::size_t n) {
   return to_hex(std::string_view(p, n));
 }
 
+// Longest JSON text of a non-string map key, in bytes. Uncut, the text of a
+// map key nested in a map key is escaped once per level and doubles in size
+// with each: 400 bytes of msgpack would render as gigabytes.
+constexpr std::size_t max_map_key_text = 1024;
+
+// The name of a non-string map key: its JSON text, cut to max_map_key_text
+// bytes (at a UTF-8 boundary) and marked "..." when cut.
+std::string map_key_text(const json& k) {
+  std::string s = json_text(k);
+  if (s.size() <= max_map_key_text) return s;
+  std::size_t n = max_map_key_text;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  s.resize(n);
+  return s + "...";
+}
+
 json msgpack_to_json_at(const msgpack::object& obj, std::size_t depth) {
   switch (obj.type) {
     case msgpack::type::NIL:
@@ -475,7 +491,7 @@ json msgpack_to_json_at(const msgpack::object& obj, std::size_t depth) {
         std::string name =
             kv.key.type == msgpack::type::STR
                 ? valid_utf8(std::string_view(kv.key.via.str.ptr, kv.key.via.str.size))
-                : json_text(msgpack_to_json_at(kv.key, depth + 1));
+                : map_key_text(msgpack_to_json_at(kv.key, depth + 1));
         out[name] = msgpack_to_json_at(kv.val, depth + 1);  // duplicate keys: last wins
       }
       return out;

@@ -51,6 +51,10 @@ error lmdb_error(int rc, std::string_view what) {
                    ctx + " (the LMDB data file is damaged or not an LMDB file)"};
     case MDB_VERSION_MISMATCH:
       return error{errc::format_version, ctx + " (written by an incompatible LMDB version)"};
+    case MDB_PANIC:
+      return error{errc::storage_failed,
+                   ctx + " (LMDB stopped the environment after a failed write of its meta "
+                         "page; it reopens at the last durable commit)"};
     case MDB_READERS_FULL:
       return error{errc::backend_failure,
                    ctx +
@@ -593,8 +597,19 @@ expected<std::uint64_t> lmdb_backend::apply(const backend_batch& batch) {
   std::lock_guard lock(impl_->write_mu);
   for (;;) {
     auto r = impl_->apply_once(batch);
-    if (r || r.error() != errc::map_full) return r;
-    if (auto g = impl_->grow_map(); !g) return g.error();
+    if (r) return r;
+    if (r.error() == errc::map_full) {
+      if (auto g = impl_->grow_map(); !g) return g.error();
+      continue;
+    }
+    // A failed write of a meta page makes LMDB refuse every later
+    // transaction (MDB_PANIC). Tell the caller now, with this failure's
+    // cause, rather than at the next commit.
+    lmdb::txn probe;
+    if (r.error() != errc::storage_failed && probe.begin(impl_->env.get(), MDB_RDONLY) == MDB_PANIC)
+      return error{errc::storage_failed,
+                   r.error().context() + "; LMDB has stopped the environment of " + impl_->path};
+    return r;
   }
 }
 
@@ -621,6 +636,31 @@ expected<std::vector<std::string>> lmdb_backend::spaces(std::string_view after, 
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::lmdb_error(rc, "list spaces");
   return out;
+}
+
+expected<void> lmdb_backend::walk_raw(const raw_visitor& visit) {
+  impl::reader r(impl_.get());
+  if (auto b = r.begin(); !b) return b;
+  const struct {
+    raw_db db;
+    MDB_dbi dbi;
+    const char* name;
+  } dbs[] = {{raw_db::meta, impl_->meta, "meta"},
+             {raw_db::spaces, impl_->spaces, "spaces"},
+             {raw_db::kv, impl_->kv, "kv"}};
+  for (const auto& d : dbs) {
+    lmdb::cursor c;
+    if (int rc = c.open(r.txn(), d.dbi); rc != 0)
+      return lmdb::lmdb_error(rc, std::string("open a cursor on the ") + d.name + " database");
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT))
+      if (!visit(d.db, lmdb::to_view(k), lmdb::to_view(v))) return {};
+    if (rc != MDB_NOTFOUND)
+      return lmdb::lmdb_error(rc,
+                              std::string("walk the ") + d.name + " database of " + impl_->path);
+  }
+  return {};
 }
 
 expected<void> lmdb_backend::sync() {

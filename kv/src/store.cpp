@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ark/kv/json.hpp"
+
 namespace ark::kv {
 namespace {
 
@@ -36,8 +38,8 @@ expected<std::string> encode_user_key(const key& k) {
 
 // --- cursor -----------------------------------------------------------------
 
-cursor::cursor(std::unique_ptr<backend_cursor> c, std::size_t limit)
-    : impl_(std::move(c)), remaining_(limit), limited_(limit != 0) {
+cursor::cursor(std::unique_ptr<backend_cursor> c, std::size_t limit, std::string where)
+    : impl_(std::move(c)), where_(std::move(where)), remaining_(limit), limited_(limit != 0) {
   load();
 }
 
@@ -55,15 +57,15 @@ void cursor::load() {
   }
   auto k = decode_key(impl_->key());
   if (!k) {
-    status_ = error{errc::corrupt_value, "stored key " + to_hex(impl_->key()) +
+    status_ = error{errc::corrupt_value, "stored key " + to_hex(impl_->key()) + where_ +
                                              " does not decode: " + k.error().context()};
     impl_.reset();
     return;
   }
   auto v = value::decode(impl_->value());
   if (!v) {
-    status_ =
-        error{errc::corrupt_value, "value of key " + describe(*k) + ": " + v.error().context()};
+    status_ = error{errc::corrupt_value,
+                    "value of key " + key_to_json_text(*k) + where_ + ": " + v.error().context()};
     impl_.reset();
     return;
   }
@@ -132,6 +134,16 @@ expected<store> store::open(std::shared_ptr<backend> b, const key& space) {
   return store(std::move(b), space, std::move(encoded));
 }
 
+std::string store::location() const {
+  auto out = " in space " + key_to_json_text(space_);
+  if (!owner_.empty()) out += " (" + owner_ + ")";
+  return out;
+}
+
+error store::entry_error(const key& k, const error& e) const {
+  return error{e.code(), "value of key " + key_to_json_text(k) + location() + ": " + e.context()};
+}
+
 expected<value> store::get_value(const key& k) const {
   auto ek = encode_user_key(k);
   if (!ek) return ek.error();
@@ -142,9 +154,7 @@ expected<value> store::get_value(const key& k) const {
     return raw.error();
   }
   auto v = value::decode(*raw);
-  if (!v)
-    return error{errc::corrupt_value, "value of key " + describe(k) + " in space " +
-                                          describe(space_) + ": " + v.error().context()};
+  if (!v) return entry_error(k, v.error());
   return v;
 }
 
@@ -152,8 +162,7 @@ expected<std::string> store::get_raw(const key& k) const {
   auto v = get_value(k);
   if (!v) return v.error();
   auto bytes = v->raw_bytes();
-  if (!bytes)
-    return error{errc::type_mismatch, "key " + describe(k) + ": " + bytes.error().context()};
+  if (!bytes) return entry_error(k, bytes.error());
   return bytes;
 }
 
@@ -176,9 +185,7 @@ expected<std::vector<std::optional<value>>> store::get_batch(const std::vector<k
       continue;
     }
     auto v = value::decode(*raw);
-    if (!v)
-      return error{errc::corrupt_value,
-                   "value of key " + describe(keys[i]) + ": " + v.error().context()};
+    if (!v) return entry_error(keys[i], v.error());
     out.emplace_back(std::move(*v));
   }
   return out;
@@ -191,7 +198,12 @@ expected<std::optional<byte_range>> store::range_of(const list_options& opts) co
     if (!p)
       return error{p.error().code(),
                    "prefix " + describe(*opts.prefix) + ": " + p.error().context()};
-    r.end = prefix_successor(*p);
+    // The keys that start with the prefix's elements encode as the prefix's
+    // bytes followed by whole elements, each opening with a type code below
+    // 0xff: [p, p + 0xff). Not the byte-prefix range [p, successor(p)): p
+    // followed by 0xff continues p's last element (an escaped 0x00 in a string
+    // or bytes, a null in a nested tuple), so ["user\0"] is no ["user", ...].
+    if (!p->empty()) r.end = *p + '\xff';
     r.begin = std::move(*p);
   }
   if (opts.start) {
@@ -213,10 +225,10 @@ expected<std::optional<byte_range>> store::range_of(const list_options& opts) co
 cursor store::list(const list_options& opts) const {
   auto range = range_of(opts);
   if (!range) return cursor(range.error());
-  if (!*range) return cursor(nullptr, 0);
+  if (!*range) return cursor(nullptr, 0, {});
   auto c = backend_->scan(encoded_space_, **range, opts.reverse);
   if (!c) return cursor(c.error());
-  return cursor(std::move(*c), opts.limit);
+  return cursor(std::move(*c), opts.limit, location());
 }
 
 expected<std::uint64_t> store::count(const list_options& opts) const {

@@ -4,8 +4,11 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -41,6 +44,10 @@ int main(int argc, char** argv) {
   double idle_seconds = 300;
   std::string log_level = "info";
   std::size_t max_active = 100000;
+  std::string token_file;
+  ark::tls_files tls;
+  std::size_t map_size = std::size_t{1} << 30;
+  std::size_t max_map_size = std::size_t{1} << 40;
   app.add_option("--data", data, "data directory (created when missing)")->capture_default_str();
   app.add_option("--module", modules,
                  "shared library registering actor types (repeatable; see examples/)")
@@ -53,7 +60,17 @@ int main(int argc, char** argv) {
   app.add_option("--port", port, "middleman port for remote typed clients (0: any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  app.add_option("--bind", bind, "address the middleman port binds to")->capture_default_str();
+  app.add_option("--bind", bind,
+                 "address the middleman port binds to; beyond loopback it needs --token-file "
+                 "and TLS (doc/security.md)")
+      ->capture_default_str();
+  app.add_option("--token-file", token_file,
+                 "file holding the access token clients must present (else $ARK_TOKEN; chmod "
+                 "600; make one with: openssl rand -hex 32)");
+  app.add_option("--tls-cert", tls.cert, "serve over TLS with this certificate chain (PEM)");
+  app.add_option("--tls-key", tls.key, "the certificate's private key (PEM)");
+  app.add_option("--tls-ca", tls.ca,
+                 "CA certificate clients' certificates must chain to (PEM; TLS is mutual)");
   app.add_option("--idle-timeout", idle_seconds,
                  "seconds after which an idle actor is passivated (0: never)")
       ->check(CLI::NonNegativeNumber)
@@ -61,10 +78,53 @@ int main(int argc, char** argv) {
   app.add_option("--max-active", max_active,
                  "activation cap: above it the oldest activations are passivated (0: none)")
       ->capture_default_str();
+  app.add_option("--map-size", map_size,
+                 "initial LMDB map size (e.g. 64MiB, 1GiB); it doubles when full")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("1GiB");
+  app.add_option("--max-map-size", max_map_size,
+                 "ceiling of the map's growth; beyond it writes fail with map_full")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("1TiB");
   app.add_option("--log-level", log_level, "error, warn, info or debug")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  std::string token;
+  if (!token_file.empty()) {
+    auto t = ark::read_token_file(token_file);
+    if (!t) {
+      std::cerr << "ark-host: " << t.error().message() << "\n";
+      return 2;
+    }
+    token = std::move(*t);
+  } else if (const char* env = std::getenv("ARK_TOKEN"); env && *env) {
+    token = env;
+    if (token.size() < 16) {
+      std::cerr << "ark-host: $ARK_TOKEN is shorter than 16 characters; make one with: openssl "
+                   "rand -hex 32\n";
+      return 2;
+    }
+  }
+  bool tls_wanted = !tls.cert.empty() || !tls.key.empty() || !tls.ca.empty();
+  if (!ark::is_loopback(bind) && (token.empty() || !tls_wanted)) {
+    std::cerr << "ark-host: --bind " << bind
+              << " makes the middleman port reachable from other machines, which needs an "
+                 "access token (--token-file or $ARK_TOKEN) and TLS (--tls-cert, --tls-key, "
+                 "--tls-ca); see doc/security.md. Or bind to 127.0.0.1 and tunnel (ssh -L).\n";
+    return 2;
+  }
+  if (tls_wanted) {
+    if (auto ok = ark::check_tls_files(tls); !ok) {
+      std::cerr << "ark-host: " << ok.error().message() << "\n";
+      return 2;
+    }
+  }
+  if (max_map_size < map_size) {
+    std::cerr << "ark-host: --max-map-size (" << max_map_size << " bytes) is below --map-size ("
+              << map_size << " bytes); raise it\n";
+    return 2;
+  }
 
   auto console = spdlog::stderr_color_mt("ark-host");
   spdlog::set_default_logger(console);
@@ -93,9 +153,7 @@ int main(int argc, char** argv) {
   if (names.empty())
     spdlog::warn("no actor types registered: pass --module FILE.so (see examples/)");
 
-  caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
-  registry.configure(cfg);
+  ark::client_config cfg(tls);  // the middleman (and OpenSSL), ark's types
   ark::configure_host_scheduler(cfg);
   caf::actor_system sys{cfg};
 
@@ -104,13 +162,28 @@ int main(int argc, char** argv) {
   opts.durability = *ark::parse_durability(durability);
   opts.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(idle_seconds * 1000));
   opts.max_active = max_active;
+  opts.initial_map_size = map_size;
+  opts.max_map_size = max_map_size;
   opts.log = [](const std::string& line) { spdlog::error("{}", line); };
+  // The storage engine refuses every write from now on: stop like on
+  // SIGTERM (callers of messages in flight get the error), exit status 3.
+  static std::atomic<bool> storage_failed{false};
+  opts.on_storage_failure = [](const ark::error& e) {
+    storage_failed = true;
+    spdlog::critical("{}; stopping", e.message());
+    ::kill(::getpid(), SIGTERM);
+  };
   auto rt = ark::runtime::open(sys, opts);
   if (!rt) {
     sys.await_actors_before_shutdown(false);
     return fail("cannot open " + data + ": " + rt.error().message());
   }
-  auto served = ark::serve(*rt, static_cast<std::uint16_t>(port), bind);
+  ark::serve_options so;
+  so.port = static_cast<std::uint16_t>(port);
+  so.bind = bind;
+  so.token = token;
+  so.tls = tls_wanted;
+  auto served = ark::serve(*rt, so);
   if (!served) {
     (*rt)->shutdown();
     sys.await_actors_before_shutdown(false);
@@ -119,18 +192,20 @@ int main(int argc, char** argv) {
   std::string types;
   for (const auto& n : names) types += (types.empty() ? "" : ", ") + n;
   // The ready line: scripts wait for it (and read the port from it).
-  std::printf("ark-host ready: data=%s port=%u bind=%s durability=%s types=[%s]\n", data.c_str(),
-              static_cast<unsigned>(served->port), bind.c_str(), durability.c_str(), types.c_str());
+  std::printf("ark-host ready: data=%s port=%u bind=%s durability=%s tls=%s token=%s types=[%s]\n",
+              data.c_str(), static_cast<unsigned>(served->port), bind.c_str(), durability.c_str(),
+              tls_wanted ? "on" : "off", token.empty() ? "none" : "required", types.c_str());
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  spdlog::info("{} received: draining and committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  if (!storage_failed)
+    spdlog::info("{} received: draining and committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
   caf::anon_send_exit(served->directory, caf::exit_reason::user_shutdown);
   (*rt)->shutdown();
   auto stats = (*rt)->stats();
   spdlog::info("stopped: {} commits, {} units", stats.commits, stats.units);
   rt->reset();
   sys.await_actors_before_shutdown(false);
-  return 0;
+  return storage_failed ? 3 : 0;
 }

@@ -1,8 +1,91 @@
 #include "ark/client.hpp"
 
+#include <sys/stat.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include <caf/openssl/all.hpp>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "ark/runtime.hpp"
 
 namespace ark {
+
+namespace {
+
+std::string openssl_reason() {
+  std::string out;
+  while (auto e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    out += (out.empty() ? "" : "; ") + std::string(buf);
+  }
+  return out.empty() ? "unknown reason" : out;
+}
+
+}  // namespace
+
+expected<void> check_tls_files(const tls_files& f) {
+  if (f.cert.empty() || f.key.empty() || f.ca.empty())
+    return error{errc::invalid_argument,
+                 "TLS needs three files: a certificate, its private key and the CA certificate "
+                 "that signed the other side's (--tls-cert, --tls-key, --tls-ca)"};
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_method()), SSL_CTX_free);
+  if (!ctx) return error{errc::invalid_argument, "OpenSSL: " + openssl_reason()};
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), f.cert.c_str()) != 1)
+    return error{errc::invalid_argument,
+                 "cannot load the TLS certificate " + f.cert + ": " + openssl_reason()};
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), f.key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return error{errc::invalid_argument,
+                 "cannot load the TLS private key " + f.key + ": " + openssl_reason()};
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return error{errc::invalid_argument, "the TLS private key " + f.key +
+                                             " does not match the certificate " + f.cert};
+  if (SSL_CTX_load_verify_locations(ctx.get(), f.ca.c_str(), nullptr) != 1)
+    return error{errc::invalid_argument,
+                 "cannot load the TLS CA certificate " + f.ca + ": " + openssl_reason()};
+  return {};
+}
+
+expected<std::string> read_token_file(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return error{errc::invalid_argument, "cannot read the token file " + path};
+  if (st.st_mode & S_IROTH)
+    return error{errc::invalid_argument, "the token file " + path +
+                                             " is readable by every user; run chmod 600 " + path};
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return error{errc::invalid_argument, "cannot read the token file " + path};
+  std::string token = text.str();
+  auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
+  while (!token.empty() && blank(token.back())) token.pop_back();
+  std::size_t start = 0;
+  while (start < token.size() && blank(token[start])) ++start;
+  token.erase(0, start);
+  if (token.size() < 16)
+    return error{errc::invalid_argument,
+                 "the token in " + path +
+                     " is shorter than 16 characters; make one with: openssl rand -hex 32"};
+  return token;
+}
+
+client_config::client_config(const tls_files& tls) {
+  load<caf::io::middleman>();
+  if (tls.enabled()) {
+    load<caf::openssl::manager>();
+    openssl_certificate = tls.cert;
+    openssl_key = tls.key;
+    openssl_cafile = tls.ca;
+  }
+  actor_registry::global().configure(*this);
+}
 
 expected<caf::actor> client::get_or_create_actor(std::string_view type, const ark::key& k,
                                                  caf::message init,
@@ -11,7 +94,8 @@ expected<caf::actor> client::get_or_create_actor(std::string_view type, const ar
   if (!encoded) return encoded.error();
   caf::scoped_actor self{*sys_};
   expected<caf::actor> out = error{errc::unreachable, "no reply from " + address_};
-  self->request(dir_, timeout, directory_get_atom::value, std::string(type), std::move(*encoded),
+  self->request(dir_, timeout, directory_get_atom::value, token_, std::string(type),
+                std::move(*encoded),
                 std::move(init), iface)
       .receive([&](caf::actor& h) { out = std::move(h); },
                [&](caf::error& e) {
@@ -23,26 +107,58 @@ expected<caf::actor> client::get_or_create_actor(std::string_view type, const ar
   return out;
 }
 
-expected<client> connect(caf::actor_system& sys, const std::string& host, std::uint16_t port) {
+expected<client> connect(caf::actor_system& sys, const connect_options& opts) {
   client c;
   c.sys_ = &sys;
-  c.address_ = host + ":" + std::to_string(port);
-  auto h = sys.middleman().remote_actor<directory_actor>(host, port);
+  c.address_ = opts.host + ":" + std::to_string(opts.port);
+  c.token_ = opts.token;
+  caf::expected<directory_actor> h{caf::error{}};
+  if (opts.tls.enabled()) {
+    // CAF raises (and a TLS session would fail obscurely) on bad files:
+    // check them first, and that the system has the OpenSSL manager.
+    if (auto ok = check_tls_files(opts.tls); !ok) return ok.error();
+    if (!sys.has_openssl_manager())
+      return error{errc::invalid_argument,
+                   "TLS needs an actor system built from client_config(tls files)"};
+    h = caf::openssl::remote_actor<directory_actor>(sys, opts.host, opts.port);
+  } else {
+    h = sys.middleman().remote_actor<directory_actor>(opts.host, opts.port);
+  }
   if (!h)
     return error{errc::unreachable,
-                 "cannot connect to ark-host at " + c.address_ + ": " + sys.render(h.error())};
+                 "cannot connect to ark-host at " + c.address_ +
+                     (opts.tls.enabled() ? " over TLS: " : ": ") + sys.render(h.error())};
   c.dir_ = std::move(*h);
   return c;
 }
 
+expected<client> connect(caf::actor_system& sys, const std::string& host, std::uint16_t port) {
+  connect_options opts;
+  opts.host = host;
+  opts.port = port;
+  return connect(sys, opts);
+}
+
 namespace {
 
+// Compares in time independent of where the strings differ.
+bool same_token(const std::string& given, const std::string& expected) {
+  if (given.size() != expected.size()) return false;
+  return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+}
+
 directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
-                                                  std::weak_ptr<runtime> rt_weak) {
+                                                  std::weak_ptr<runtime> rt_weak,
+                                                  std::string token) {
   (void)self;
   return {
-      [rt_weak](directory_get_atom, const std::string& type, const std::string& key_bytes,
-                caf::message& init, const std::set<std::string>& iface) -> caf::result<caf::actor> {
+      [rt_weak, token](directory_get_atom, const std::string& given, const std::string& type,
+                       const std::string& key_bytes, caf::message& init,
+                       const std::set<std::string>& iface) -> caf::result<caf::actor> {
+        if (!token.empty() && !same_token(given, token))
+          return to_caf(errc::unauthorized, given.empty()
+                                                ? "this host requires an access token"
+                                                : "the access token is wrong");
         auto rt = rt_weak.lock();
         if (!rt) return to_caf(errc::shutting_down, "the host is stopping");
         auto k = decode_key(key_bytes);
@@ -56,18 +172,33 @@ directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
 
 }  // namespace
 
-expected<served> serve(const std::shared_ptr<runtime>& rt, std::uint16_t port,
-                       const std::string& bind) {
+bool is_loopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+expected<served> serve(const std::shared_ptr<runtime>& rt, const serve_options& opts) {
   auto& sys = rt->system();
+  if (opts.tls && !sys.has_openssl_manager())
+    return error{errc::invalid_argument,
+                 "TLS needs an actor system with CAF's OpenSSL manager loaded"};
   // The directory holds the runtime weakly: the host owns it.
-  auto dir = sys.spawn(directory_behavior, std::weak_ptr<runtime>(rt));
-  auto bound = sys.middleman().publish(dir, port, bind.c_str(), true);
+  auto dir = sys.spawn(directory_behavior, std::weak_ptr<runtime>(rt), opts.token);
+  auto bound = opts.tls ? caf::openssl::publish(dir, opts.port, opts.bind.c_str(), true)
+                        : sys.middleman().publish(dir, opts.port, opts.bind.c_str(), true);
   if (!bound) {
     caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
-    return error{errc::io_error, "cannot listen on " + bind + ":" + std::to_string(port) + ": " +
-                                     sys.render(bound.error())};
+    return error{errc::io_error, "cannot listen on " + opts.bind + ":" +
+                                     std::to_string(opts.port) + ": " + sys.render(bound.error())};
   }
   return served{*bound, caf::actor_cast<caf::actor>(dir)};
+}
+
+expected<served> serve(const std::shared_ptr<runtime>& rt, std::uint16_t port,
+                       const std::string& bind) {
+  serve_options opts;
+  opts.port = port;
+  opts.bind = bind;
+  return serve(rt, opts);
 }
 
 }  // namespace ark

@@ -48,6 +48,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   impl(caf::actor_system& s, runtime_options o) : sys(s), opts(std::move(o)) {}
 
   std::shared_ptr<kv::backend> storage() override { return db; }
+  std::string storage_location() const override { return opts.data_dir; }
 
   expected<std::string> load_snapshot(const std::string& state_key) override {
     auto d = db;
@@ -207,14 +208,22 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   kv::lmdb_options lo;
   lo.create_if_missing = true;
   lo.mode = opts.durability;
+  lo.initial_map_size = opts.initial_map_size;
+  lo.max_map_size = opts.max_map_size;
   auto db = kv::lmdb_backend::open(opts.data_dir, lo);
   if (!db) return db.error();
   // The journal is replayed even when it is turned off now: what the last
   // run left in it is the newest state.
   auto journal = detail::snapshot_journal::load(**db);
-  if (!journal)
-    return error{journal.error().code(),
-                 "data directory " + opts.data_dir + ": " + journal.error().context()};
+  if (!journal) {
+    std::string why = journal.error().context();
+    if (journal.error() == errc::corrupt_snapshot)
+      why +=
+          "; a journal record may hold the newest state of many actors, so the whole "
+          "directory is refused (`ark-dash verify --data " +
+          opts.data_dir + "` lists every damaged entry)";
+    return error{journal.error().code(), "data directory " + opts.data_dir + ": " + why};
+  }
   auto p = std::make_shared<impl>(sys, std::move(opts));
   p->db = std::move(*db);
   if (p->opts.checkpoint_bytes > 0) {
@@ -234,6 +243,7 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   wo.checkpoint_bytes = p->opts.checkpoint_bytes;
   wo.checkpoint_at_stop = p->opts.checkpoint_at_stop;
   wo.log = p->opts.log;
+  wo.on_storage_failure = p->opts.on_storage_failure;
   if (p->opts.durability == kv::durability::none) {
     std::weak_ptr<kv::lmdb_backend> weak_db = p->db;
     wo.periodic_sync = [weak_db]() -> expected<void> {

@@ -162,6 +162,10 @@ expected<std::uint64_t> writer::timed_apply(const kv::backend_batch& batch) {
   stats_.commit_us += static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count());
+  if (!r && r.error() == errc::storage_failed && !storage_failed_.exchange(true)) {
+    if (opts_.log) opts_.log("storage failed: " + r.error().message());
+    if (opts_.on_storage_failure) opts_.on_storage_failure(r.error());
+  }
   return r;
 }
 

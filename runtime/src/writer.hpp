@@ -38,6 +38,9 @@ class writer {
     /// Checkpoint when stopping (tests turn it off to leave a journal behind).
     bool checkpoint_at_stop = true;
     std::function<void(const std::string&)> log;
+    /// Called once, from the committing thread, when the backend reports
+    /// storage_failed (it will refuse every later commit).
+    std::function<void(const error&)> on_storage_failure;
   };
 
   struct stats {
@@ -87,6 +90,7 @@ class writer {
   std::size_t last_batch_ = 0;
   std::chrono::steady_clock::time_point last_commit_end_{};
   bool dirty_ = false;  // commits since the last periodic sync
+  std::atomic<bool> storage_failed_{false};
   std::chrono::steady_clock::time_point checkpoint_retry_{};  // after a failed checkpoint
   stats stats_;
   std::thread thread_;

@@ -161,7 +161,7 @@ TEST_CASE("frequent checkpoints and passivation keep every actor's newest state"
   for (int i = 0; i < 30; ++i) CHECK(data_of(env, blob(env, "p" + std::to_string(i))) == std::to_string(400 + i));
 }
 
-TEST_CASE("with checkpoint_bytes 0 every snapshot is written in place; a left journal is applied") {
+TEST_CASE("with checkpoint_bytes 0 every snapshot is written in place and a left journal is applied") {
   host_env env;
   env.opts.checkpoint_at_stop = false;
   env.restart();

@@ -31,3 +31,32 @@ struct lmdb {
 }  // namespace backends
 
 ARK_KV_CONFORMANCE_SUITE(backends::memory, backends::lmdb)
+
+// Found by tests/fuzz/fuzz_key_decode (corpus: crash-prefix-string-nul): the
+// prefix range was the byte-prefix range of encode(prefix), which also holds
+// keys whose last string, bytes or nested tuple merely continues the prefix's.
+TEST_CASE_TEMPLATE("list with a prefix skips keys that only extend the prefix's last element", F,
+                   backends::memory, backends::lmdb) {
+  using namespace ark;
+  using namespace ark::kv::testing;
+  F fixture;
+  auto s = open_store(fixture.backend(), key{"space"});
+  const key user_nul{std::string("user\0", 5)};
+  const key bytes_nul{ark::bytes(std::string("ab\0\xff", 4))};
+  const key t1{ark::key_element(key{"t", 1})};  // [["t", 1]]
+  const key nested_null{ark::key_element(key{"t", 1, nullptr})};
+  const key ab{ark::bytes(std::string("ab"))};
+  for (const auto& k :
+       {key{"user"}, user_nul, key{"user", 7}, bytes_nul, ab, nested_null, t1, key{key{"t", 1}, 2}})
+    must(s.put(k, 0));
+  ark::kv::list_options o;
+  o.prefix = key{"user"};
+  CHECK(list_keys(s, o) == std::vector<key>{key{"user"}, key{"user", 7}});
+  o.prefix = user_nul;
+  CHECK(list_keys(s, o) == std::vector<key>{user_nul});
+  o.prefix = ab;
+  CHECK(list_keys(s, o) == std::vector<key>{ab});
+  o.prefix = t1;
+  CHECK(list_keys(s, o) == std::vector<key>{t1, key{key{"t", 1}, 2}});
+  CHECK(s.count(o).value() == 2);
+}

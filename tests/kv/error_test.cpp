@@ -6,7 +6,7 @@
 using ark::errc;
 
 TEST_CASE("every error code has a name and a remedy") {
-  for (int i = 1; i <= static_cast<int>(errc::shutting_down); ++i) {
+  for (int i = 1; i <= static_cast<int>(errc::unauthorized); ++i) {
     auto code = static_cast<errc>(i);
     CAPTURE(i);
     CHECK(ark::to_string(code) != "unknown_error");
@@ -23,6 +23,8 @@ TEST_CASE("error codes keep their numbers") {
   CHECK(static_cast<int>(errc::no_data_dir) == 17);
   CHECK(static_cast<int>(errc::unknown_actor_type) == 18);
   CHECK(static_cast<int>(errc::shutting_down) == 26);
+  CHECK(static_cast<int>(errc::storage_failed) == 27);
+  CHECK(static_cast<int>(errc::unauthorized) == 28);
 }
 
 TEST_CASE("an error message names the problem, the context and the remedy") {

@@ -446,6 +446,29 @@ TEST_CASE("undecodable msgpack shows as corrupt_value, not a crash") {
   CHECK(j.error() == errc::corrupt_value);
 }
 
+// Found by tests/fuzz/fuzz_snapshot_load (corpus: crash-oom-map-key-in-map-key):
+// each level of map keys nested in map keys escaped the inner key's text
+// again, doubling it, so a 390-byte snapshot rendered as gigabytes.
+TEST_CASE("map keys nested in map keys render in bounded size") {
+  // {{{...{nil: nil}...: nil}: nil}: nil}, 100 maps deep through their keys.
+  const std::size_t levels = 100;
+  auto v = value::from_msgpack(std::string(levels, '\x81') + std::string(levels + 1, '\xc0'));
+  auto j = value_to_json(v);
+  REQUIRE(j.has_value());
+  const std::string text = json_text(*j);
+  CHECK(text.size() < 4096);
+  REQUIRE(j->is_object());
+  REQUIRE(j->size() == 1);
+  const std::string& name = j->begin().key();
+  CHECK(name.size() == 1024 + 3);
+  CHECK(name.substr(name.size() - 3) == "...");
+  SUBCASE("short non-string keys stay whole") {
+    auto k = value_to_json(value::from_msgpack("\x81\x81\xc0\xc0\xc0"));
+    REQUIRE(k.has_value());
+    CHECK(json_text(*k) == R"({"{\"null\":null}":null})");
+  }
+}
+
 TEST_CASE("json_text never throws on invalid UTF-8") {
   CHECK(json_text(json("a\xff")) == "\"a\xef\xbf\xbd\"");
 }

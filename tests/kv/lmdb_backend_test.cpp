@@ -304,3 +304,36 @@ TEST_CASE("every durability mode opens and persists committed writes") {
     CHECK(must_store(must_open(dir.str()), key{"d"}).get<int>(key{"k"}).value() == 1);
   }
 }
+
+TEST_CASE("walk_raw visits meta then spaces then kv in key order from one snapshot") {
+  test::temp_dir dir;
+  auto b = must_open(dir.str());
+  auto users = must_store(b, key{"users"});
+  REQUIRE(users.put(key{"a"}, 1).has_value());
+  REQUIRE(users.put(key{"b"}, 2).has_value());
+  REQUIRE(must_store(b, key{"other"}).put_raw(key{"x"}, "raw").has_value());
+  std::vector<std::pair<raw_db, std::string>> seen;
+  std::string id_of_users;
+  auto walked = b->walk_raw([&](raw_db db, std::string_view k, std::string_view v) {
+    seen.emplace_back(db, std::string(k));
+    if (db == raw_db::spaces && k == users.encoded_space()) id_of_users = std::string(v);
+    // Writes during the walk are not seen: it reads one snapshot.
+    if (seen.size() == 1) REQUIRE(users.put(key{"c"}, 3).has_value());
+    return true;
+  });
+  REQUIRE(walked.has_value());
+  REQUIRE(seen.size() == 2 + 2 + 3);  // format_version, next_space_id; 2 spaces; 3 keys
+  CHECK(seen[0] == std::make_pair(raw_db::meta, std::string("format_version")));
+  CHECK(seen[1] == std::make_pair(raw_db::meta, std::string("next_space_id")));
+  CHECK(seen[2].first == raw_db::spaces);
+  CHECK(seen[2].second == must_store(b, key{"other"}).encoded_space());  // key order
+  CHECK(seen[3].second == users.encoded_space());
+  REQUIRE(id_of_users.size() == 8);
+  CHECK(seen[4] == std::make_pair(raw_db::kv, id_of_users + *encode_key(key{"a"})));
+  CHECK(seen[5] == std::make_pair(raw_db::kv, id_of_users + *encode_key(key{"b"})));
+  CHECK(seen[6].first == raw_db::kv);
+  // Returning false stops the walk.
+  std::size_t visits = 0;
+  REQUIRE(b->walk_raw([&](raw_db, std::string_view, std::string_view) { return ++visits < 3; }));
+  CHECK(visits == 3);
+}

@@ -16,9 +16,12 @@
 #include <thread>
 #include <vector>
 
+#include "support/sanitizer_report.hpp"
+
 namespace ark::test {
 
-/// Runs a command and returns {exit status, stdout+stderr}.
+/// Runs a command and returns {exit status, stdout+stderr}; fails the test
+/// when the command printed a sanitizer report.
 inline std::pair<int, std::string> run_command(const std::string& cmd) {
   std::string out;
   FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
@@ -27,11 +30,13 @@ inline std::pair<int, std::string> run_command(const std::string& cmd) {
   std::size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   int status = ::pclose(p);
+  check_no_sanitizer_report(cmd, out);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 /// An ark-host child process: started with --port 0, ready once it printed
-/// its "ark-host ready" line (port() is parsed from it).
+/// its "ark-host ready" line (port() is parsed from it). Once it is stopped
+/// or killed, a sanitizer report in its output fails the test.
 class host_process {
  public:
   host_process(std::string data_dir, std::vector<std::string> modules,
@@ -94,6 +99,20 @@ class host_process {
   int stop() { return signal_and_wait(SIGTERM); }
   /// SIGKILL, then waits.
   int kill() { return signal_and_wait(SIGKILL); }
+  /// Waits up to `timeout` for the host to exit by itself; its exit status
+  /// (-1 if a signal ended it), or -2 if it still runs.
+  int wait_exit(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return signal_and_wait(0);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return pid_ > 0 ? -2 : exited_status_;
+  }
 
   std::uint16_t port() const { return port_; }
   /// Everything the host printed so far.
@@ -105,9 +124,11 @@ class host_process {
  private:
   int signal_and_wait(int sig) {
     if (pid_ <= 0) return -1;
-    ::kill(pid_, sig);
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    if (sig != 0) {
+      ::kill(pid_, sig);
+      ::waitpid(pid_, &status, 0);
+    }
     pid_ = -1;
     if (reader_.joinable())
       reader_.join();  // the pipe reaches EOF once the host is gone
@@ -115,6 +136,8 @@ class host_process {
       drain();
     if (out_fd_ >= 0) ::close(out_fd_);
     out_fd_ = -1;
+    check_no_sanitizer_report("ark-host", output());
+    if (sig == 0) return exited_status_;  // reaped by wait_exit
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   void drain() {
@@ -130,6 +153,7 @@ class host_process {
   std::vector<std::string> modules_;
   std::vector<std::string> extra_;
   pid_t pid_ = -1;
+  int exited_status_ = -1;
   int out_fd_ = -1;
   std::uint16_t port_ = 0;
   mutable std::mutex mtx_;

@@ -19,6 +19,7 @@
 
 #include "ark/kv/lmdb_backend.hpp"
 #include "ark/kv/store.hpp"
+#include "support/sanitizer_report.hpp"
 #include "test_util.hpp"
 
 extern char** environ;
@@ -71,6 +72,7 @@ run_result dash(const std::vector<std::string>& args, const std::string& cwd = {
   if (WIFEXITED(wstatus)) r.status = WEXITSTATUS(wstatus);
   r.out = read_file(out_path);
   r.err = read_file(err_path);
+  ark::test::check_no_sanitizer_report("ark-dash", r.err);
   return r;
 }
 

@@ -17,4 +17,7 @@ void add_key_commands(CLI::App& app, run_state& state);
 /// `ark-dash kv put|get|list|count|delete|spaces`: browse and edit keyspaces.
 void add_kv_commands(CLI::App& app, run_state& state);
 
+/// `ark-dash verify`: check a whole data directory, report every damaged entry.
+void add_verify_command(CLI::App& app, run_state& state);
+
 }  // namespace ark::dash

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   run_state state;
   add_key_commands(app, state);
   add_kv_commands(app, state);
+  add_verify_command(app, state);
 
   try {
     app.parse(argc, argv);

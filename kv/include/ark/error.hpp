@@ -38,6 +38,8 @@ enum class errc : std::uint8_t {
   corrupt_snapshot = 24,    ///< A state snapshot that does not decode into the state type.
   commit_failed = 25,       ///< The commit of a message's effects failed; nothing committed.
   shutting_down = 26,       ///< The host is draining and accepts no new work.
+  storage_failed = 27,      ///< The storage engine stopped after a failed write; restart the host.
+  unauthorized = 28,        ///< A request without the host's access token (or with a wrong one).
 };
 
 /// Returns the name of `code` (e.g. "key_too_large").

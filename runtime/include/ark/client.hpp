@@ -21,20 +21,47 @@ namespace ark {
 using directory_get_atom = caf::atom_constant<caf::atom("arkget")>;
 
 /// The actor ark-host publishes on its middleman port: resolves an identity
-/// (type name, encoded key) to the actor's handle, activating it.
+/// (access token, type name, encoded key) to the actor's handle, activating
+/// it. A host with a token answers unauthorized to a request without it.
 using directory_actor =
-    caf::typed_actor<caf::replies_to<directory_get_atom, std::string, std::string, caf::message,
-                                     std::set<std::string>>::with<caf::actor>>;
+    caf::typed_actor<caf::replies_to<directory_get_atom, std::string, std::string, std::string,
+                                     caf::message, std::set<std::string>>::with<caf::actor>>;
 
-/// A CAF config for programs that talk to ark actors: loads the middleman,
-/// registers every ARK_MESSAGE_TYPE linked into the program and ark's error
-/// category.
+/// TLS files (PEM). With a certificate, CAF's TLS is mutual: each side shows
+/// a certificate that the other's `ca` signed (doc/security.md).
+struct tls_files {
+  std::string cert;  ///< this side's certificate chain
+  std::string key;   ///< its private key
+  std::string ca;    ///< the CA certificate(s) the other side's certificate must chain to
+  bool enabled() const { return !cert.empty(); }
+};
+
+/// Checks that `files` are complete, readable, that the key matches the
+/// certificate and the CA file loads. Errors: invalid_argument naming the
+/// file and OpenSSL's reason.
+expected<void> check_tls_files(const tls_files& files);
+
+/// How a client reaches an ark-host.
+struct connect_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 4710;
+  /// The host's access token (ark-host --token-file); empty when it has none.
+  std::string token;
+  /// Connect over TLS (the host runs with --tls-cert).
+  tls_files tls;
+};
+
+/// Reads an access token from `path` (surrounding whitespace dropped).
+/// Errors: invalid_argument when the file cannot be read, is empty, is
+/// shorter than 16 characters, or is readable by other users (chmod 600).
+expected<std::string> read_token_file(const std::string& path);
+
+/// A CAF config for programs that talk to ark actors: loads the middleman
+/// (and CAF's OpenSSL manager with `tls` when it is enabled), registers every
+/// ARK_MESSAGE_TYPE linked into the program and ark's error category.
 class client_config : public caf::actor_system_config {
  public:
-  client_config() {
-    load<caf::io::middleman>();
-    actor_registry::global().configure(*this);
-  }
+  explicit client_config(const tls_files& tls = {});
 };
 
 /// A connection to a running ark-host. Copyable; handles it returns stay
@@ -56,6 +83,8 @@ class client {
                                            caf::message init, const std::set<std::string>& iface);
 
   caf::actor_system& system() const { return *sys_; }
+  /// The access token sent with every get_or_create.
+  const std::string& token() const { return token_; }
   /// "host:port" of the connected host.
   const std::string& address() const { return address_; }
 
@@ -63,15 +92,20 @@ class client {
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
 
  private:
-  friend expected<client> connect(caf::actor_system&, const std::string&, std::uint16_t);
+  friend expected<client> connect(caf::actor_system&, const connect_options&);
   caf::actor_system* sys_ = nullptr;
   directory_actor dir_;
   std::string address_;
+  std::string token_;
 };
 
-/// Connects to the ark-host listening on host:port (its --port). `sys` must
-/// have the middleman loaded (use client_config). Errors: unreachable with
-/// the address and CAF's reason.
+/// Connects to the ark-host listening on opts.host:opts.port (its --port).
+/// `sys` must come from a client_config (built with opts.tls when TLS is
+/// used). Errors: unreachable with the address and CAF's reason;
+/// invalid_argument for unusable TLS files.
+expected<client> connect(caf::actor_system& sys, const connect_options& opts);
+
+/// connect() to host:port without token or TLS.
 expected<client> connect(caf::actor_system& sys, const std::string& host, std::uint16_t port);
 
 class runtime;
@@ -83,8 +117,26 @@ struct served {
   caf::actor directory;
 };
 
-/// Publishes `rt`'s directory on `port` (0: any free port) bound to `bind`
-/// (e.g. "127.0.0.1"). Errors: io_error naming the address (port in use).
+/// Where and how a host serves its directory.
+struct serve_options {
+  std::uint16_t port = 0;  ///< 0: any free port
+  std::string bind = "127.0.0.1";
+  /// Required from every client when not empty (compared in constant time).
+  std::string token;
+  /// Publish over TLS. The actor system must have CAF's OpenSSL manager
+  /// loaded with these files (see client_config).
+  bool tls = false;
+};
+
+/// True for addresses that only this machine can reach: 127.0.0.0/8, ::1,
+/// localhost.
+bool is_loopback(const std::string& address);
+
+/// Publishes `rt`'s directory. Errors: io_error naming the address (port in
+/// use, address not local).
+expected<served> serve(const std::shared_ptr<runtime>& rt, const serve_options& opts);
+
+/// serve() on `port` bound to `bind`, without token or TLS.
 expected<served> serve(const std::shared_ptr<runtime>& rt, std::uint16_t port,
                        const std::string& bind);
 
@@ -95,12 +147,17 @@ expected<served> serve(const std::shared_ptr<runtime>& rt, std::uint16_t port,
 template <class R, class Handle, class... Ts>
 expected<R> call(caf::actor_system& sys, const Handle& dest, std::chrono::milliseconds timeout,
                  Ts&&... xs) {
+  using promise_ptr = std::shared_ptr<std::promise<expected<R>>>;
+  using args_tuple = std::tuple<std::decay_t<Ts>...>;
   auto done = std::make_shared<std::promise<expected<R>>>();
   auto result = done->get_future();
-  auto args = std::make_tuple(std::decay_t<Ts>(std::forward<Ts>(xs))...);
+  auto args = args_tuple(std::forward<Ts>(xs)...);
   // An event-based helper: unlike a scoped_actor's blocking receive, it also
   // sees the down message CAF sends when the connection to the host drops.
-  sys.spawn([dest, timeout, args, done](caf::event_based_actor* self) {
+  // Its inputs are spawn arguments, not captures: spawned without arguments,
+  // CAF 0.17 binds a reference to a null tuple (undefined behaviour).
+  auto helper = [](caf::event_based_actor* self, Handle dest, std::chrono::milliseconds timeout,
+                   args_tuple args, promise_ptr done) {
     auto finished = std::make_shared<bool>(false);
     auto finish = [self, done, finished](expected<R> r) {
       if (*finished) return;
@@ -123,7 +180,8 @@ expected<R> call(caf::actor_system& sys, const Handle& dest, std::chrono::millis
                 .then([finish](R& v) { finish(std::move(v)); }, on_error);
         },
         args);
-  });
+  };
+  sys.spawn(helper, dest, timeout, std::move(args), done);
   return result.get();
 }
 

@@ -44,9 +44,21 @@ struct runtime_options {
   /// Test hook: false leaves the journal un-checkpointed at shutdown, as a
   /// crash would.
   bool checkpoint_at_stop = true;
+  /// Initial LMDB map size and the ceiling it doubles up to on MDB_MAP_FULL
+  /// (a commit that hits a full map grows it and succeeds; beyond the
+  /// ceiling it fails with map_full).
+  std::size_t initial_map_size = std::size_t{1} << 30;
+  std::size_t max_map_size = std::size_t{1} << 40;
   /// Where the runtime reports problems no caller can see (a failed commit,
   /// a failed periodic sync). Default: stderr.
   std::function<void(const std::string&)> log;
+  /// Called once when the storage engine stops after a failed write
+  /// (errc::storage_failed: LMDB refuses every later transaction). From then
+  /// on every commit fails with that error and the callers of the messages
+  /// are told; nothing acknowledged is lost. The process should stop and be
+  /// restarted (ark-host does: exit status 3). Called on the committing
+  /// thread: do not block in it.
+  std::function<void(const error&)> on_storage_failure;
 };
 
 /// Counters of a running runtime.

@@ -140,7 +140,12 @@ class actor_core {
   virtual nlohmann::json inspect_json() const = 0;
 
  private:
+  // Loads the snapshot into the state; found: there was one. A snapshot that
+  // does not decode or convert is corrupt_snapshot (see damaged_snapshot).
   expected<void> load_from_storage(bool& found);
+  // corrupt_snapshot naming the actor, what is wrong with its snapshot
+  // (`what`, e.g. "is damaged (...)") and the ark-dash command that removes it.
+  error damaged_snapshot(const std::string& what) const;
   // After a soft passivation: the state back from the snapshot.
   caf::error reload_if_passive();
   // Fills `unit` with what changed since the last unit; false: nothing did.

@@ -115,6 +115,10 @@ class host {
   /// The storage holding snapshots and KV spaces.
   virtual std::shared_ptr<kv::backend> storage() = 0;
 
+  /// Where that storage lives (the data directory), for messages that tell
+  /// the user what to run; empty when it has no path (an in-memory host).
+  virtual std::string storage_location() const { return {}; }
+
   /// The latest durable snapshot of the actor whose identity::encoded is
   /// `state_key` (the state journal's or the state space's), or not_found.
   virtual expected<std::string> load_snapshot(const std::string& state_key) = 0;

@@ -36,9 +36,10 @@ nlohmann::json key_to_json(const key& k);
 std::string key_to_json_text(const key& k);
 
 /// Converts an unpacked msgpack object to JSON generically: maps with string
-/// keys become objects (other map keys are rendered as their JSON text), bin
-/// becomes {"bytes":"<hex>"}, ext becomes {"ext":type,"bytes":"<hex>"},
-/// non-finite floats become {"double":"nan"|"inf"|"-inf"}. Depth is bounded by
+/// keys become objects (other map keys are rendered as their JSON text, cut
+/// to 1024 bytes and marked "..." when longer), bin becomes
+/// {"bytes":"<hex>"}, ext becomes {"ext":type,"bytes":"<hex>"}, non-finite
+/// floats become {"double":"nan"|"inf"|"-inf"}. Depth is bounded by
 /// the unpacker (max_msgpack_depth); a container deeper than that anyway is
 /// shown as {"truncated":"..."}. Invalid UTF-8 in strings becomes U+FFFD, so
 /// the result always dumps.

@@ -2,8 +2,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "ark/kv/backend.hpp"
 
@@ -20,6 +22,17 @@ enum class durability : std::uint8_t {
   relaxed,  ///< fsync data, not the meta page (MDB_NOMETASYNC): a crash may lose the last commit
   none,     ///< no fsync (MDB_NOSYNC): the OS writes back; for caches and tests
 };
+
+/// The LMDB databases of a data directory (doc/storage_format.md), as
+/// lmdb_backend::walk_raw reports them.
+enum class raw_db : std::uint8_t {
+  meta,    ///< ASCII name -> value (format_version, next_space_id)
+  spaces,  ///< encoded space key -> 8-byte big-endian space id
+  kv,      ///< 8-byte big-endian space id ++ encoded user key -> stored value
+};
+
+/// Called by walk_raw for every entry; returns false to stop the walk.
+using raw_visitor = std::function<bool(raw_db db, std::string_view key, std::string_view value)>;
 
 struct lmdb_options {
   /// Open for reading only: no lock file is taken, writes fail with read_only.
@@ -67,6 +80,16 @@ class lmdb_backend final : public backend {
   std::size_t map_size() const;
   /// Flushes buffered commits to disk (useful in durability::none).
   expected<void> sync();
+
+  /// Calls `visit` for every entry of the `meta`, `spaces` and `kv` databases,
+  /// in that order and each in key order, exactly as stored (no decoding, no
+  /// checks), all from one read snapshot: a consistent view even while a host
+  /// writes. For tools that check or copy a whole directory (ark-dash verify).
+  /// The views passed to `visit` are valid during that call only. The snapshot
+  /// stays pinned for the whole walk (a writer cannot reuse the pages it sees),
+  /// so keep `visit` quick. Errors: those of LMDB while reading (io_error,
+  /// corrupt_value for a damaged file, ...), naming the database and directory.
+  expected<void> walk_raw(const raw_visitor& visit);
 
   struct impl;
 

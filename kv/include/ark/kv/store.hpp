@@ -64,11 +64,12 @@ class cursor {
 
  private:
   friend class store;
-  cursor(std::unique_ptr<backend_cursor> c, std::size_t limit);
+  cursor(std::unique_ptr<backend_cursor> c, std::size_t limit, std::string where);
   explicit cursor(error e) : status_(std::move(e)) {}
   void load();
 
   std::unique_ptr<backend_cursor> impl_;
+  std::string where_;          // " in space ... (owner)", for errors
   std::size_t remaining_ = 0;  // 0 = unlimited
   bool limited_ = false;
   bool valid_ = false;
@@ -122,13 +123,21 @@ class store {
   const std::string& encoded_space() const { return encoded_space_; }
   backend& engine() const { return *backend_; }
 
+  /// Names who owns this store in error messages about its entries, e.g.
+  /// "actor counter [\"visits\"]" (the runtime sets it for an actor's kv()).
+  void set_owner(std::string owner) { owner_ = std::move(owner); }
+  const std::string& owner() const { return owner_; }
+
   /// The value of `k` unpacked as T; not_found when absent, type_mismatch
-  /// when it holds raw bytes or another type.
+  /// when it holds raw bytes or another type, corrupt_value when its bytes do
+  /// not decode. Errors name the key, the space and the owner.
   template <class T>
   expected<T> get(const key& k) const {
     auto v = get_value(k);
     if (!v) return v.error();
-    return v->template as<T>();
+    auto out = v->template as<T>();
+    if (!out) return entry_error(k, out.error());
+    return out;
   }
 
   /// The value of `k`, or `fallback` when absent.
@@ -139,7 +148,9 @@ class store {
       if (v.error() == errc::not_found) return fallback;
       return v.error();
     }
-    return v->template as<T>();
+    auto out = v->template as<T>();
+    if (!out) return entry_error(k, out.error());
+    return out;
   }
 
   /// The raw bytes stored under `k`; type_mismatch when it holds msgpack.
@@ -201,9 +212,15 @@ class store {
   store(std::shared_ptr<backend> b, key space, std::string encoded)
       : backend_(std::move(b)), space_(std::move(space)), encoded_space_(std::move(encoded)) {}
 
+  // " in space S" (JSON) and, when set, " (OWNER)": where an entry lives.
+  std::string location() const;
+  // `e` with the entry it is about: "value of key K in space S (OWNER): ...".
+  error entry_error(const key& k, const error& e) const;
+
   std::shared_ptr<backend> backend_;
   key space_;
   std::string encoded_space_;
+  std::string owner_;
 };
 
 /// Encodes `k` as a user key, checking max_key_size; errors name the key.

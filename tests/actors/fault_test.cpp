@@ -1,0 +1,212 @@
+// Storage faults under a real runtime and a real LMDB: the fault library
+// (ark/kv/testing/fault_env.hpp) fails LMDB's own pwrite/writev/fdatasync
+// calls, as a failing disk would.
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+#include <ark/kv/testing/fault_env.hpp>
+
+#include "actors/host_env.hpp"
+
+ARK_ACTOR("probe", probe::probe_actor);
+
+namespace {
+
+using namespace ark::test;
+namespace fault = ark::kv::testing;
+using probe::add_atom;
+using probe::get_atom;
+using probe::put_kv_atom;
+
+std::string canonical(const std::string& dir) {
+  return std::filesystem::canonical(dir).string();
+}
+
+fault::fault_rule rule(fault::fault kind, const host_env& env, std::uint64_t count = 0) {
+  fault::fault_rule r;
+  r.kind = kind;
+  r.path_prefix = canonical(env.opts.data_dir);
+  r.count = count;
+  return r;
+}
+
+// The value of a message that must succeed.
+template <class T>
+T ok(ark::expected<T> r) {
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+  return *r;
+}
+
+// A message that must fail: returns its error text.
+std::string failure_of(ark::expected<std::int64_t> r) {
+  REQUIRE_FALSE_MESSAGE(r, "the message succeeded although the disk failed");
+  return r.error().message();
+}
+
+}  // namespace
+
+TEST_CASE("the fault rules parse from their text form") {
+  auto r = fault::parse_rule("short_write /data skip=3 count=2 meta");
+  REQUIRE(r);
+  CHECK(r->kind == fault::fault::short_write);
+  CHECK(r->path_prefix == "/data");
+  CHECK(r->skip == 3);
+  CHECK(r->count == 2);
+  CHECK(r->meta_only);
+  CHECK_FALSE(fault::parse_rule("melt /data"));
+  CHECK_FALSE(fault::parse_rule("enospc"));
+  CHECK_FALSE(fault::parse_rule("enospc /data count=x"));
+}
+
+TEST_CASE("an fsync failure fails that message only: the actor rolls back, nothing acked is lost") {
+  host_env env;
+  auto a = env.probe("a");
+  REQUIRE(ok(env.call<std::int64_t>(a, add_atom::value, std::int64_t{5})) == 5);
+  {
+    fault::scoped_fault f(rule(fault::fault::fsync_eio, env, 1));
+    auto text = failure_of(env.call<std::int64_t>(a, add_atom::value, std::int64_t{1}));
+    CHECK(fault::injected() == 1);
+    CHECK(text.find("commit_failed") != std::string::npos);
+    CHECK(text.find("Input/output error") != std::string::npos);
+  }
+  // The failed message left no trace: the actor is back at its durable state.
+  CHECK(value_of(env, a) == 5);
+  CHECK(ok(env.call<std::int64_t>(a, add_atom::value, std::int64_t{2})) == 7);
+  CHECK(env.rt->stats().failed_units >= 1);
+  env.restart();
+  CHECK(value_of(env, env.probe("a")) == 7);
+}
+
+TEST_CASE("a full disk refuses writes with disk_full, keeps serving reads, and recovers") {
+  host_env env;
+  auto a = env.probe("a");
+  auto b = env.probe("b");
+  REQUIRE(ok(env.call<std::int64_t>(a, add_atom::value, std::int64_t{1})) == 1);
+  REQUIRE(ok(env.call<std::int64_t>(b, add_atom::value, std::int64_t{10})) == 10);
+  {
+    fault::scoped_fault f(rule(fault::fault::enospc, env));
+    for (int i = 0; i < 3; ++i) {
+      auto text = failure_of(env.call<std::int64_t>(a, add_atom::value, std::int64_t{1}));
+      CHECK(text.find("disk_full") != std::string::npos);
+      CHECK(text.find("free space") != std::string::npos);
+      auto kv = env.call<bool>(b, put_kv_atom::value, std::string("x"), std::string("y"));
+      CHECK_FALSE(kv);
+    }
+    CHECK(fault::injected() > 0);
+    // Messages that write nothing need no disk.
+    CHECK(value_of(env, a) == 1);
+    CHECK(value_of(env, b) == 10);
+  }
+  // Space freed: writes work again, on both actors.
+  CHECK(ok(env.call<std::int64_t>(a, add_atom::value, std::int64_t{1})) == 2);
+  CHECK(ok(env.call<std::int64_t>(b, add_atom::value, std::int64_t{1})) == 11);
+  env.restart();
+  CHECK(value_of(env, env.probe("a")) == 2);
+  CHECK(value_of(env, env.probe("b")) == 11);
+}
+
+TEST_CASE("a short write fails the message with an I/O error and the next one succeeds") {
+  host_env env;
+  auto a = env.probe("a");
+  REQUIRE(ok(env.call<std::int64_t>(a, add_atom::value, std::int64_t{3})) == 3);
+  {
+    fault::scoped_fault f(rule(fault::fault::short_write, env, 1));
+    // A value large enough to need data pages of its own.
+    auto r = env.call<bool>(a, put_kv_atom::value, std::string("big"), std::string(20000, 'z'));
+    REQUIRE_FALSE(r);
+    CHECK(fault::injected() == 1);
+    CHECK(r.error().message().find("commit_failed") != std::string::npos);
+  }
+  CHECK(ok(env.call<bool>(a, put_kv_atom::value, std::string("big"), std::string(20000, 'w'))) ==
+        true);
+  CHECK(ok(env.call<std::int64_t>(a, add_atom::value, std::int64_t{1})) == 4);
+  env.restart();
+  auto a2 = env.probe("a");
+  CHECK(value_of(env, a2) == 4);
+  CHECK(ok(env.call<std::string>(a2, probe::get_kv_atom::value, std::string("big"))) ==
+        std::string(20000, 'w'));
+}
+
+TEST_CASE("a failed meta-page write stops the storage cleanly and a restart has every acked write") {
+  host_env env;
+  std::atomic<int> failures{0};
+  env.opts.on_storage_failure = [&](const ark::error& e) {
+    CHECK(e == ark::errc::storage_failed);
+    ++failures;
+  };
+  env.restart();
+  auto a = env.probe("a");
+  REQUIRE(ok(env.call<std::int64_t>(a, add_atom::value, std::int64_t{8})) == 8);
+  {
+    auto r = rule(fault::fault::write_eio, env, 1);
+    r.meta_only = true;
+    fault::scoped_fault f(r);
+    auto text = failure_of(env.call<std::int64_t>(a, add_atom::value, std::int64_t{1}));
+    CHECK(fault::injected() == 1);
+    CHECK(text.find("storage_failed") != std::string::npos);
+    CHECK(text.find("restart the host") != std::string::npos);
+  }
+  CHECK(failures == 1);
+  // LMDB refuses every later transaction: each caller is told, none hangs.
+  auto again = failure_of(env.call<std::int64_t>(a, add_atom::value, std::int64_t{1}));
+  CHECK(again.find("storage_failed") != std::string::npos);
+  auto other = env.probe("other");
+  CHECK_FALSE(env.call<std::int64_t>(other, add_atom::value, std::int64_t{1}));
+  CHECK(failures == 1);
+  env.opts.on_storage_failure = nullptr;
+  env.restart();  // the environment reopens at its last durable commit
+  CHECK(value_of(env, env.probe("a")) == 8);
+  CHECK(ok(env.call<std::int64_t>(env.probe("a"), add_atom::value, std::int64_t{1})) == 9);
+}
+
+TEST_CASE("a full map grows and the message succeeds") {
+  host_env env;
+  env.opts.initial_map_size = 1u << 20;
+  env.restart();
+  auto before = env.rt->storage()->map_size();
+  CHECK(before <= (2u << 20));
+  auto a = env.probe("a");
+  const std::string value(8000, 'v');
+  for (int i = 0; i < 600; ++i) {  // ~4.8 MB of KV through messages
+    auto r = env.call<bool>(a, put_kv_atom::value, std::to_string(i), value);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+  }
+  CHECK(env.rt->storage()->map_size() > before);
+  env.restart();
+  auto a2 = env.probe("a");
+  CHECK(ok(env.call<std::string>(a2, probe::get_kv_atom::value, std::string("599"))) == value);
+}
+
+TEST_CASE("a map at its ceiling refuses the message with map_full and keeps what was acked") {
+  host_env env;
+  env.opts.initial_map_size = 1u << 20;
+  env.opts.max_map_size = 2u << 20;
+  env.restart();
+  auto a = env.probe("a");
+  const std::string value(8000, 'v');
+  int acked = 0;
+  std::string text;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = env.call<bool>(a, put_kv_atom::value, std::to_string(i), value);
+    if (!r) {
+      text = r.error().message();
+      break;
+    }
+    ++acked;
+  }
+  REQUIRE_MESSAGE(acked < 1000, "the map never filled");
+  CHECK(acked > 50);
+  CHECK(text.find("map_full") != std::string::npos);
+  CHECK(text.find("map size limit") != std::string::npos);
+  // Reads keep working, and so do writes that fit.
+  CHECK(ok(env.call<std::string>(a, probe::get_kv_atom::value, std::to_string(acked - 1))) == value);
+  CHECK(ok(env.call<std::int64_t>(a, add_atom::value, std::int64_t{1})) == 1);
+  env.restart();
+  auto a2 = env.probe("a");
+  for (int i = 0; i < acked; i += 17)
+    CHECK(ok(env.call<std::string>(a2, probe::get_kv_atom::value, std::to_string(i))) == value);
+}

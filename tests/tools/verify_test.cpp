@@ -1,0 +1,236 @@
+// ark-dash verify end to end: real data directories with damage planted
+// through lmdb_backend (and the LMDB C API for damage ark never writes).
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ark/kv/json.hpp"
+#include "ark/kv/lmdb_backend.hpp"
+#include "support/lmdb_raw.hpp"
+#include "tools/dash_runner.hpp"
+
+namespace {
+
+using ark::test::be64;
+using ark::test::run_dash;
+
+bool has(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+std::string enc(const ark::key& k) {
+  auto e = ark::encode_key(k);
+  REQUIRE(e);
+  return *e;
+}
+
+// The spaces of doc/state_format.md (on-disk constants): 00 02 "state" 00 and
+// 00 02 "journal" 00.
+const std::string state_space("\x00\x02state\x00", 8);
+const std::string journal_space("\x00\x02journal\x00", 10);
+
+std::string identity(const std::string& type, const std::string& key) {
+  return enc(ark::key{type, ark::key{key}});
+}
+
+// A stored msgpack value of the JSON `text`.
+std::string msgpack_of(const std::string& text) {
+  auto v = ark::kv::value_from_json_text(text);
+  REQUIRE(v);
+  return v->stored();
+}
+
+// A stored snapshot value: {"schema": 1, "state": <state_json>}.
+std::string snapshot(const std::string& state_json) {
+  return msgpack_of(R"({"schema": 1, "state": )" + state_json + "}");
+}
+
+std::string u32le(std::size_t n) {
+  std::string out;
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  return out;
+}
+
+// One journal record entry (doc/state_format.md): kind, key, value.
+std::string journal_entry(char kind, const std::string& key, const std::string& value) {
+  return std::string(1, kind) + u32le(key.size()) + key + u32le(value.size()) + value;
+}
+
+// Stores `value` under `key` in `space` (all encoded) through lmdb_backend.
+void put(const std::string& data, const std::string& space, const std::string& key,
+         const std::string& value) {
+  auto db = ark::kv::lmdb_backend::open(data, {});
+  REQUIRE_MESSAGE(db, (db ? "" : db.error().message()));
+  ark::kv::backend_batch b;
+  b.put(space, key, value);
+  REQUIRE((*db)->apply(b));
+}
+
+// A directory holding a user space, actor snapshots and a state journal
+// record, all valid: space ids board=1, state=2, journal=3.
+struct clean_dir {
+  ark::test::temp_dir dir;
+  std::string data = dir.sub("data");
+  std::string board = enc(ark::key{"board"});
+
+  clean_dir() {
+    put(data, board, enc(ark::key{"score", 1}), msgpack_of("100"));
+    put(data, board, enc(ark::key{"blob"}), std::string("\x02\x00\xff", 3));
+    put(data, board, enc(ark::key{"user", "ada"}), msgpack_of(R"({"name": "Ada", "x": 1.5})"));
+    put(data, state_space, identity("counter", "a"), snapshot(R"({"value": 3})"));
+    put(data, journal_space, be64(1),
+        "\x01" + journal_entry(1, identity("counter", "b"), snapshot(R"({"value": 4})")) +
+            journal_entry(2, identity("counter", "a"), ""));
+  }
+};
+
+std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("verify of a sound data directory exits 0 with a summary") {
+  clean_dir d;
+  auto r = run_dash({"verify", "--data", d.data});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out ==
+        "verified " + d.data + ": 3 spaces, 5 keys, 2 snapshots, 1 journal records: no problems\n");
+  CHECK(r.err.empty());  // no progress line: stderr is not a terminal
+  SUBCASE("--json ends with a summary object") {
+    auto j = run_dash({"verify", "--data", d.data, "--json"});
+    CHECK(j.status == 0);
+    auto lines = json_lines(j.out);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0]["summary"]["problems"] == 0);
+    CHECK(lines[0]["summary"]["keys"] == 5);
+    CHECK(lines[0]["summary"]["snapshots"] == 2);
+    CHECK(lines[0]["summary"]["journal_records"] == 1);
+  }
+}
+
+TEST_CASE("verify reports every damaged entry by name and exits 1") {
+  clean_dir d;
+  const auto& data = d.data;
+  // Values: a bad tag, msgpack that does not decode, trailing bytes.
+  put(data, d.board, enc(ark::key{"bad-tag"}), "\x07zz");
+  put(data, d.board, enc(ark::key{"bad-msgpack"}), "\x01\xc1");
+  put(data, d.board, enc(ark::key{"trailing"}), "\x01\x05\x05");
+  // Snapshots: undecodable, not a {schema, state} map, under a non-actor key.
+  put(data, state_space, identity("counter", "broken"), "\x01\xc1");
+  put(data, state_space, identity("counter", "list"), msgpack_of("[1, 2]"));
+  put(data, state_space, enc(ark::key{"not-an-actor"}), snapshot("{}"));
+  // Journal: a torn record, and a record whose second snapshot is damaged.
+  put(data, journal_space, be64(2), "\x01\x01\x03");
+  put(data, journal_space, be64(3),
+      "\x01" + journal_entry(1, identity("counter", "ok"), snapshot(R"({"value": 1})")) +
+          journal_entry(1, identity("counter", "j"), "\x01\xc1"));
+  // Damage only a broken disk or another program makes, planted in LMDB.
+  ark::test::raw_put(data, "meta", "next_space_id", be64(100));
+  ark::test::raw_put(data, "spaces", std::string(1, '\x02') + "abc", be64(60));  // unterminated
+  ark::test::raw_put(data, "spaces", enc(ark::key{"dup"}), be64(1));             // board's id
+  ark::test::raw_put(data, "spaces", enc(ark::key{"late"}), be64(150));
+  ark::test::raw_put(data, "kv", be64(999) + enc(ark::key{"x"}), "\x02");
+  ark::test::raw_put(data, "kv", be64(1) + "\x02zz", "\x02");
+
+  auto r = run_dash({"verify", "--data", data});
+  INFO(r.out);
+  INFO(r.err);
+  CHECK(r.status == 1);
+  const std::vector<std::string> expected{
+      R"(space ["board"] key ["bad-tag"]: stored value has unknown kind tag 0x07)",
+      R"(space ["board"] key ["bad-msgpack"]: msgpack value does not decode)",
+      R"(space ["board"] key ["trailing"]: msgpack value has 1 trailing bytes after the object)",
+      R"(space ["board"] key 0x027a7a: the key does not decode)",
+      R"(snapshot of actor ["counter",["broken"]]: the snapshot is damaged: msgpack value does not decode)",
+      R"(snapshot of actor ["counter",["list"]]: the snapshot is damaged: the snapshot is not a {schema, state} map)",
+      R"(snapshot of actor ["not-an-actor"]: the key is not an actor identity [type, key])",
+      R"(journal record 2: journal record entry at byte 1 is truncated or corrupt)",
+      R"(journal record 3 entry 2 (actor ["counter",["j"]]): the snapshot is damaged: msgpack value does not decode)",
+      R"(space 0x02616263: the space key does not decode)",
+      R"(space ["dup"]: shares space id 1 with space ["board"])",
+      R"(space ["late"]: has space id 150, not below next_space_id 100)",
+      R"(kv space id 999: 1 key is stored under this space id, which no space in `spaces` registers)",
+  };
+  for (const auto& line : expected) {
+    CAPTURE(line);
+    CHECK(has(r.out, line));
+  }
+  CHECK(has(r.out, "verified " + data +
+                       ": 6 spaces, 15 keys, 7 snapshots, 3 journal records: 13 problems\n"));
+
+  SUBCASE("--json gives one object per problem with the entry as JSON") {
+    auto j = run_dash({"verify", "--data", data, "--json"});
+    CHECK(j.status == 1);
+    auto lines = json_lines(j.out);
+    REQUIRE(lines.size() == 14);
+    auto find = [&](const nlohmann::json& where) {
+      for (const auto& l : lines) {
+        bool match = true;
+        for (auto it = where.begin(); it != where.end(); ++it)
+          match = match && l.contains(it.key()) && l[it.key()] == it.value();
+        if (match) return l;
+      }
+      return nlohmann::json();
+    };
+    auto tag = find({{"in", "kv"},
+                     {"space", nlohmann::json::array({"board"})},
+                     {"key", nlohmann::json::array({"bad-tag"})}});
+    REQUIRE(tag.is_object());
+    CHECK(has(tag["problem"].get<std::string>(), "unknown kind tag 0x07"));
+    auto snap =
+        find({{"in", "state"}, {"actor", nlohmann::json::parse(R"(["counter",["broken"]])")}});
+    CHECK(snap.is_object());
+    auto entry = find({{"in", "journal"}, {"record", 3}, {"entry", 2}});
+    REQUIRE(entry.is_object());
+    CHECK(entry["actor"] == nlohmann::json::parse(R"(["counter",["j"]])"));
+    CHECK(find({{"in", "kv"}, {"space_id", 999}, {"keys", 1}}).is_object());
+    CHECK(lines.back()["summary"]["problems"] == 13);
+  }
+}
+
+TEST_CASE("the remedy named by a damaged snapshot error makes verify clean again") {
+  clean_dir d;
+  put(d.data, state_space, identity("counter", "broken"), "\x01\xc1");
+  CHECK(run_dash({"verify", "--data", d.data}).status == 1);
+  // The command the runtime's corrupt_snapshot error prints.
+  auto del = run_dash({"kv", "delete", "--data", d.data, "--space", R"([null,"state"])",
+                       R"(["counter",["broken"]])"});
+  CHECK(del.status == 0);
+  CHECK(del.out == "deleted [\"counter\",[\"broken\"]]\n");
+  CHECK(run_dash({"verify", "--data", d.data}).status == 0);
+}
+
+TEST_CASE("verify refuses a directory of a newer storage format with status 1") {
+  clean_dir d;
+  ark::test::set_format_version(d.data, ark::kv::storage_format_version + 1);
+  auto r = run_dash({"verify", "--data", d.data});
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(has(r.err, "format_version: data directory " + d.data + " has storage format version " +
+                       std::to_string(ark::kv::storage_format_version + 1)));
+  CHECK(has(r.err, "upgrade ark"));
+}
+
+TEST_CASE("verify exits 1 for a missing directory and 2 for bad usage and --help explains it") {
+  ark::test::temp_dir dir;
+  auto missing = run_dash({"verify", "--data", dir.sub("nope")});
+  CHECK(missing.status == 1);
+  CHECK(has(missing.err, "no_data_dir"));
+  CHECK(run_dash({"verify", "--bogus"}).status == 2);
+  CHECK(run_dash({"verify", "extra-argument"}).status == 2);
+  auto help = run_dash({"verify", "--help"});
+  CHECK(help.status == 0);
+  CHECK(has(help.out, "--json"));
+  CHECK(has(help.out, "Exit status: 0 no problems, 1 problems found"));
+  CHECK(has(run_dash({"--help"}).out, "verify"));
+}
