@@ -221,7 +221,11 @@ touch_result touch_actors(caf::actor_system& sys, const std::shared_ptr<runtime>
     waits.push_back(job->done.get_future());
     jobs.push_back(job);
   }
-  for (auto& job : jobs) sys.spawn([job](caf::event_based_actor* self) { drive(self, job); });
+  // The job is a spawn argument, not a capture: spawned without arguments,
+  // CAF 0.17 binds a reference to a null tuple (undefined behaviour).
+  for (auto& job : jobs)
+    sys.spawn([](caf::event_based_actor* self, std::shared_ptr<touch_job> j) { drive(self, j); },
+              job);
   auto deadline = clock_type::now() + limit;
   touch_result out;
   for (auto& w : waits) {

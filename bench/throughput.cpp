@@ -55,7 +55,10 @@ struct load {
 
 caf::actor drive(caf::actor_system& sys, std::vector<tp_if> targets, int inflight,
                  std::shared_ptr<load> l) {
-  return sys.spawn([targets = std::move(targets), inflight, l](caf::event_based_actor* self) {
+  // Inputs as spawn arguments, not captures: spawned without arguments, CAF
+  // 0.17 binds a reference to a null tuple (undefined behaviour).
+  auto body = [](caf::event_based_actor* self, std::vector<tp_if> targets, int inflight,
+                 std::shared_ptr<load> l) {
     auto next = std::make_shared<std::function<void(std::size_t)>>();
     auto targets_ptr = std::make_shared<std::vector<tp_if>>(targets);
     *next = [self, next, targets_ptr, l](std::size_t i) {
@@ -79,7 +82,8 @@ caf::actor drive(caf::actor_system& sys, std::vector<tp_if> targets, int infligh
     };
     for (int i = 0; i < inflight; ++i) (*next)(static_cast<std::size_t>(i) * 7919);
     return caf::behavior{[](int) {}};
-  });
+  };
+  return sys.spawn(body, std::move(targets), inflight, std::move(l));
 }
 
 /// Replies per second over `window` after `warmup`; stops and drains the load.

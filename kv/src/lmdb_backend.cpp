@@ -451,6 +451,8 @@ expected<std::shared_ptr<lmdb_backend>> lmdb_backend::open(const std::string& di
     fs::create_directories(dir, ec);
     if (ec)
       return error{errc::io_error, "cannot create data directory " + dir + ": " + ec.message()};
+    // Actor state is private to the user running the host (doc/security.md).
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   } else if (!fs::is_directory(dir, ec)) {
     return error{errc::no_data_dir, dir + " is not a directory"};
   }
@@ -470,7 +472,7 @@ expected<std::shared_ptr<lmdb_backend>> lmdb_backend::open(const std::string& di
 
   if (!opts.read_only) {
     auto lock_path = (fs::path(dir) / "ark.lock").string();
-    p->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    p->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (p->lock_fd < 0)
       return error{errc::io_error, describe_errno("cannot open lock file " + lock_path)};
     if (::flock(p->lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -500,7 +502,7 @@ expected<std::shared_ptr<lmdb_backend>> lmdb_backend::open(const std::string& di
   if (opts.read_only) flags |= MDB_RDONLY;
   if (opts.mode == durability::relaxed) flags |= MDB_NOMETASYNC;
   if (opts.mode == durability::none) flags |= MDB_NOSYNC;
-  if (int rc = mdb_env_open(raw, dir.c_str(), flags, 0644); rc != 0)
+  if (int rc = mdb_env_open(raw, dir.c_str(), flags, 0600); rc != 0)
     return lmdb::lmdb_error(rc, "open LMDB environment in " + dir);
   MDB_envinfo info;
   if (int rc = mdb_env_info(raw, &info); rc != 0) return lmdb::lmdb_error(rc, "env info");

@@ -210,3 +210,21 @@ TEST_CASE("a map at its ceiling refuses the message with map_full and keeps what
   for (int i = 0; i < acked; i += 17)
     CHECK(ok(env.call<std::string>(a2, probe::get_kv_atom::value, std::to_string(i))) == value);
 }
+
+TEST_CASE("oversized keys and values from a message are refused clearly; the actor lives on") {
+  host_env env;
+  auto a = env.probe("a");
+  auto big_key = env.call<bool>(a, put_kv_atom::value, std::string(600, 'k'), std::string("v"));
+  REQUIRE_FALSE(big_key);
+  CHECK(big_key.error() == ark::errc::key_too_large);
+  auto big_value = env.call<bool>(a, put_kv_atom::value, std::string("k"),
+                                  std::string(ark::kv::max_value_size + 1, 'v'));
+  REQUIRE_FALSE(big_value);
+  CHECK(big_value.error() == ark::errc::value_too_large);
+  CHECK(big_value.error().message().find("split the value") != std::string::npos);
+  CHECK(ok(env.call<std::int64_t>(a, add_atom::value, std::int64_t{1})) == 1);
+  env.restart();
+  auto a2 = env.probe("a");
+  CHECK(value_of(env, a2) == 1);
+  CHECK_FALSE(env.call<std::string>(a2, probe::get_kv_atom::value, std::string("k")));
+}

@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
       problems.push_back({"host did not start", up.error().message()});
       break;
     }
+    auto start_s = seconds_since(round_start);
     ark::client_config cfg;
     caf::actor_system sys{cfg};
     auto c = ark::connect(sys, "127.0.0.1", host.port());
@@ -194,6 +195,7 @@ int main(int argc, char** argv) {
     auto load_ms =
         opt.min_load_ms +
         static_cast<int>(rng() % static_cast<std::uint64_t>(opt.max_load_ms - opt.min_load_ms + 1));
+    auto kill_time = clock_type::now();
     {
       ark::load::client_pool pool(rng());
       for (auto* w : loads)
@@ -206,21 +208,26 @@ int main(int argc, char** argv) {
       }
       host.kill();
       ++kills;
+      kill_time = clock_type::now();
       pool.stop();
     }
+    auto join_s = seconds_since(kill_time);
     host_output = host.output();
+    auto verify_start = clock_type::now();
     verify.run(opt.data, problems);
+    auto verify_s = seconds_since(verify_start);
     auto after = ark::load::tally{};
     for (auto* w : loads) after += w->totals();
     auto round_s = seconds_since(round_start);
     slowest_round = std::max(slowest_round, round_s);
     if (!opt.quiet)
       std::printf(
-          "round %d: checked in %.2f s, load %d ms: %llu acked, %llu uncertain, "
-          "%llu errors; killed; %.2f s\n",
-          round, check_s, load_ms, static_cast<unsigned long long>(after.acked - before.acked),
+          "round %d: start %.2f s, check %.2f s, load %d ms (%llu acked, %llu uncertain, "
+          "%llu errors), kill+join %.2f s, verify %.2f s: %.2f s\n",
+          round, start_s, check_s, load_ms,
+          static_cast<unsigned long long>(after.acked - before.acked),
           static_cast<unsigned long long>(after.uncertain - before.uncertain),
-          static_cast<unsigned long long>(after.errors - before.errors), round_s);
+          static_cast<unsigned long long>(after.errors - before.errors), join_s, verify_s, round_s);
     std::fflush(stdout);
   }
 

@@ -116,6 +116,12 @@ bool counter_load::step(std::size_t, std::mt19937_64& rng) {
   return true;
 }
 
+expected<void> counter_load::activate(std::size_t part, std::size_t parts) {
+  for (auto i = part; i < ledger_.size(); i += parts)
+    if (auto h = handle<counter::counter_if>(i, "counter", key_of(i)); !h) return h.error();
+  return {};
+}
+
 void counter_load::check(std::vector<violation>& out) {
   report_errors(out);
   for (std::size_t i = 0; i < ledger_.size(); ++i) {
@@ -199,6 +205,13 @@ bool bank_load::step(std::size_t, std::mt19937_64& rng) {
     uncertain_.push_back(t);
   }
   return record_failure(what, r.error());
+}
+
+expected<void> bank_load::activate(std::size_t part, std::size_t parts) {
+  for (auto i = part; i < count_; i += parts)
+    if (auto h = handle<bank::account_if>(i, "account", ark::key{account_name(i)}); !h)
+      return h.error();
+  return {};
 }
 
 expected<std::vector<std::int64_t>> bank_load::read_balances() {
@@ -354,6 +367,13 @@ bool chat_load::step(std::size_t client, std::mt19937_64& rng) {
     return record_resolve_failure(what, h.error());
   }
   return record_failure(what, seq.error());  // stays uncertain
+}
+
+expected<void> chat_load::activate(std::size_t part, std::size_t parts) {
+  auto n = rooms();
+  for (auto r = part; r < n; r += parts)
+    if (auto h = handle<chat_room::chat_room_if>(r, "chat_room", key_of(r)); !h) return h.error();
+  return {};
 }
 
 void chat_load::check(std::vector<violation>& out) {

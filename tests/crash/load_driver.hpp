@@ -84,6 +84,12 @@ class workload {
   /// uncertain request per host run.
   virtual bool step(std::size_t client, std::mt19937_64& rng) = 0;
 
+  /// Activates this workload's actors (resolving their handles): those with
+  /// index % parts == part, so `parts` threads can share the work. A load
+  /// then starts on a host whose working set is in memory. Errors as
+  /// client::get_or_create.
+  virtual expected<void> activate(std::size_t part, std::size_t parts) = 0;
+
   /// Compares the host's state with the ledger and appends every broken
   /// invariant to `out`, including the error replies since the last check.
   /// Then the state found becomes the ledger's baseline: uncertain requests
@@ -159,6 +165,7 @@ class counter_load : public workload {
                std::size_t count);
   std::string name() const override { return "counter"; }
   bool step(std::size_t client, std::mt19937_64& rng) override;
+  expected<void> activate(std::size_t part, std::size_t parts) override;
   void check(std::vector<violation>& out) override;
 
  private:
@@ -189,6 +196,7 @@ class bank_load : public workload {
   /// (the ledger starts at 0), no client running.
   expected<void> seed();
   bool step(std::size_t client, std::mt19937_64& rng) override;
+  expected<void> activate(std::size_t part, std::size_t parts) override;
   void check(std::vector<violation>& out) override;
 
  private:
@@ -228,6 +236,7 @@ class chat_load : public workload {
             std::size_t active, std::size_t capacity);
   std::string name() const override { return "chat"; }
   bool step(std::size_t client, std::mt19937_64& rng) override;
+  expected<void> activate(std::size_t part, std::size_t parts) override;
   void check(std::vector<violation>& out) override;
   /// Rooms used so far.
   std::size_t rooms() const;

@@ -337,3 +337,14 @@ TEST_CASE("walk_raw visits meta then spaces then kv in key order from one snapsh
   REQUIRE(b->walk_raw([&](raw_db, std::string_view, std::string_view) { return ++visits < 3; }));
   CHECK(visits == 3);
 }
+
+TEST_CASE("a new data directory and its files are private to their owner") {
+  test::temp_dir dir;
+  auto path = dir.sub("data");
+  { auto db = must_open(path); }
+  namespace fs = std::filesystem;
+  auto mode = [](const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; };
+  CHECK(mode(path) == fs::perms::owner_all);
+  CHECK(mode(fs::path(path) / "data.mdb") == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(mode(fs::path(path) / "ark.lock") == (fs::perms::owner_read | fs::perms::owner_write));
+}
