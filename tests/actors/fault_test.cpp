@@ -211,7 +211,7 @@ TEST_CASE("a map at its ceiling refuses the message with map_full and keeps what
     CHECK(ok(env.call<std::string>(a2, probe::get_kv_atom::value, std::to_string(i))) == value);
 }
 
-TEST_CASE("oversized keys and values from a message are refused clearly; the actor lives on") {
+TEST_CASE("oversized keys and values from a message are refused clearly and the actor lives on") {
   host_env env;
   auto a = env.probe("a");
   auto big_key = env.call<bool>(a, put_kv_atom::value, std::string(600, 'k'), std::string("v"));
