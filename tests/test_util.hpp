@@ -1,8 +1,12 @@
 #pragma once
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 namespace ark::test {
 
@@ -31,5 +35,19 @@ class temp_dir {
  private:
   std::filesystem::path path_;
 };
+
+/// Runs `cmd` through the shell and returns {exit status (-1: ended by a
+/// signal), stdout+stderr}. No test-framework dependency: the crash and soak
+/// tools use it too.
+inline std::pair<int, std::string> capture_command(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return {-1, "popen failed"};
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 }  // namespace ark::test

@@ -106,31 +106,12 @@ int main(int argc, char** argv) {
   std::cout << "ark-crash: seed " << seed << " (replay: --seed " << seed << ")" << std::endl;
   std::mt19937_64 rng(seed);
 
-  // The data directory: a fresh temporary one, kept only on failure.
-  bool temporary = opt.data.empty();
-  if (temporary) {
-    auto tmpl = (fs::temp_directory_path() / "ark-crash-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      std::cerr << "ark-crash: cannot create a temporary directory\n";
-      return 2;
-    }
-    opt.data = tmpl;
-  } else {
-    std::error_code ec;
-    if (fs::exists(opt.data, ec) && !fs::is_empty(opt.data, ec)) {
-      std::cerr << "ark-crash: --data " << opt.data
-                << " is not empty: the ledger starts from a fresh data directory\n";
-      return 2;
-    }
-  }
-  std::vector<std::string> modules;
-  for (const char* m : {"libark_counter.so", "libark_bank.so", "libark_chat_room.so"}) {
-    modules.push_back((fs::path(opt.modules) / m).string());
-    if (!fs::exists(modules.back())) {
-      std::cerr << "ark-crash: module " << modules.back() << " not found (--modules)\n";
-      return 2;
-    }
-  }
+  // The data directory (a fresh temporary one, kept only on failure) and
+  // the example modules.
+  auto files = ark::load::prepare_run("ark-crash", opt.data, opt.modules);
+  if (!files) return 2;
+  const bool temporary = files->temporary;
+  const std::vector<std::string>& modules = files->modules;
 
   using ark::load::failure_policy;
   ark::load::counter_load counters(failure_policy::crash, call_timeout, "crash", 4);

@@ -145,29 +145,12 @@ int main(int argc, char** argv) {
       opt.seed ? *opt.seed : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   std::cout << "ark-soak: seed " << seed << std::endl;
 
-  bool temporary = opt.data.empty();
-  if (temporary) {
-    auto tmpl = (fs::temp_directory_path() / "ark-soak-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      std::cerr << "ark-soak: cannot create a temporary directory\n";
-      return 2;
-    }
-    opt.data = tmpl;
-  } else {
-    std::error_code ec;
-    if (fs::exists(opt.data, ec) && !fs::is_empty(opt.data, ec)) {
-      std::cerr << "ark-soak: --data " << opt.data << " is not empty\n";
-      return 2;
-    }
-  }
-  std::vector<std::string> modules;
-  for (const char* m : {"libark_counter.so", "libark_bank.so", "libark_chat_room.so"}) {
-    modules.push_back((fs::path(opt.modules) / m).string());
-    if (!fs::exists(modules.back())) {
-      std::cerr << "ark-soak: module " << modules.back() << " not found (--modules)\n";
-      return 2;
-    }
-  }
+  // The data directory (a fresh temporary one, kept only on failure) and
+  // the example modules.
+  auto files = ark::load::prepare_run("ark-soak", opt.data, opt.modules);
+  if (!files) return 2;
+  const bool temporary = files->temporary;
+  const std::vector<std::string>& modules = files->modules;
 
   using ark::load::failure_policy;
   ark::load::counter_load counters(failure_policy::strict, call_timeout, "soak", opt.actors);

@@ -1,10 +1,9 @@
 #include "data_verifier.hpp"
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <iostream>
 #include <utility>
+
+#include "test_util.hpp"
 
 namespace ark::load {
 
@@ -14,18 +13,6 @@ std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
-}
-
-// Runs `cmd` through the shell: {exit status (-1: killed), stdout+stderr}.
-std::pair<int, std::string> run_command(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 // CLI11's complaint about an unknown verb: "The following arguments were not
@@ -50,7 +37,7 @@ void data_verifier::run(const std::string& data_dir, std::vector<violation>& out
     cmd += " " + shell_quote(data_dir);
   else
     cmd.replace(pos, 6, shell_quote(data_dir));
-  auto [rc, text] = run_command(cmd);
+  auto [rc, text] = ark::test::capture_command(cmd);
   if (rc == 0) {
     ++passed_;
     return;

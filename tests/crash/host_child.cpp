@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -175,6 +176,36 @@ void host_child::drain() {
     std::lock_guard<std::mutex> guard{mtx_};
     output_.append(buf, static_cast<std::size_t>(n));
   }
+}
+
+std::optional<run_files> prepare_run(const std::string& program, std::string& data,
+                                     const std::string& module_dir) {
+  namespace fs = std::filesystem;
+  run_files out;
+  out.temporary = data.empty();
+  if (out.temporary) {
+    auto tmpl = (fs::temp_directory_path() / (program + "-XXXXXX")).string();
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      std::cerr << program << ": cannot create a temporary directory\n";
+      return std::nullopt;
+    }
+    data = tmpl;
+  } else {
+    std::error_code ec;
+    if (fs::exists(data, ec) && !fs::is_empty(data, ec)) {
+      std::cerr << program << ": --data " << data
+                << " is not empty: the ledger starts from a fresh data directory\n";
+      return std::nullopt;
+    }
+  }
+  for (const char* m : {"libark_counter.so", "libark_bank.so", "libark_chat_room.so"}) {
+    out.modules.push_back((fs::path(module_dir) / m).string());
+    if (!fs::exists(out.modules.back())) {
+      std::cerr << program << ": module " << out.modules.back() << " not found (--modules)\n";
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 }  // namespace ark::load

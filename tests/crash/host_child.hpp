@@ -85,4 +85,18 @@ class host_child {
   std::thread reader_;
 };
 
+/// What a load tool (ark-crash, ark-soak) runs on: its data directory and
+/// the example modules.
+struct run_files {
+  bool temporary = false;            ///< `data` was created here (remove it on success)
+  std::vector<std::string> modules;  ///< counter, bank and chat_room modules
+};
+
+/// Prepares `data`: a fresh temporary `<program>-XXXXXX` directory when it is
+/// empty, else it must be missing or empty (the ledger starts from nothing).
+/// Lists the example modules in `module_dir`. Empty after printing the
+/// problem to stderr.
+std::optional<run_files> prepare_run(const std::string& program, std::string& data,
+                                     const std::string& module_dir);
+
 }  // namespace ark::load

@@ -17,21 +17,16 @@
 #include <vector>
 
 #include "support/sanitizer_report.hpp"
+#include "test_util.hpp"
 
 namespace ark::test {
 
 /// Runs a command and returns {exit status, stdout+stderr}; fails the test
 /// when the command printed a sanitizer report.
 inline std::pair<int, std::string> run_command(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  check_no_sanitizer_report(cmd, out);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  auto result = capture_command(cmd);
+  check_no_sanitizer_report(cmd, result.second);
+  return result;
 }
 
 /// An ark-host child process: started with --port 0, ready once it printed

@@ -4,11 +4,6 @@
 
 #include <doctest/doctest.h>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -19,61 +14,16 @@
 
 #include "ark/kv/lmdb_backend.hpp"
 #include "ark/kv/store.hpp"
-#include "support/sanitizer_report.hpp"
 #include "test_util.hpp"
-
-extern char** environ;
+#include "tools/dash_runner.hpp"
 
 namespace {
 
-struct run_result {
-  int status = -1;  // exit status; -1 when the process did not exit normally
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using run_result = ark::test::dash_result;
 
 // Runs ark-dash with `args` (in `cwd` when given), capturing its output.
 run_result dash(const std::vector<std::string>& args, const std::string& cwd = {}) {
-  static ark::test::temp_dir outputs;
-  static int calls = 0;
-  const std::string out_path = outputs.sub("out" + std::to_string(calls));
-  const std::string err_path = outputs.sub("err" + std::to_string(calls++));
-
-  std::vector<std::string> all{ARK_DASH_PATH};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE_MESSAGE(rc == 0, "could not start " << ARK_DASH_PATH);
-
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) {
-  }
-  run_result r;
-  if (WIFEXITED(wstatus)) r.status = WEXITSTATUS(wstatus);
-  r.out = read_file(out_path);
-  r.err = read_file(err_path);
-  ark::test::check_no_sanitizer_report("ark-dash", r.err);
-  return r;
+  return ark::test::run_dash(args, cwd);
 }
 
 bool contains(const std::string& text, const std::string& needle) {

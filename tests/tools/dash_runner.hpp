@@ -28,9 +28,10 @@ struct dash_result {
   std::string err;
 };
 
-/// Runs `ark-dash args...` with stdin from /dev/null and stdout and stderr
-/// redirected to files (so neither is a terminal), and waits for it.
-inline dash_result run_dash(const std::vector<std::string>& args) {
+/// Runs `ark-dash args...` (in `cwd` when given) with stdin from /dev/null and
+/// stdout and stderr redirected to files (so neither is a terminal), and waits
+/// for it.
+inline dash_result run_dash(const std::vector<std::string>& args, const std::string& cwd = {}) {
   static ark::test::temp_dir outputs;
   static int calls = 0;
   const std::string out_path = outputs.sub("out" + std::to_string(calls));
@@ -49,6 +50,7 @@ inline dash_result run_dash(const std::vector<std::string>& args) {
                                    0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   pid_t pid = 0;
   int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);

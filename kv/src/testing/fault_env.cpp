@@ -44,7 +44,7 @@ std::int64_t now_ns() {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-// The real libc functions.
+// The real libc function `name` (the next definition after this library's).
 template <class F>
 F real(const char* name) {
   return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
@@ -54,35 +54,6 @@ using write_fn = ssize_t (*)(int, const void*, size_t);
 using writev_fn = ssize_t (*)(int, const iovec*, int);
 using sync_fn = int (*)(int);
 using msync_fn = int (*)(void*, size_t, int);
-
-pwrite_fn real_pwrite() {
-  static pwrite_fn f = real<pwrite_fn>("pwrite");
-  return f;
-}
-pwrite_fn real_pwrite64() {
-  static pwrite_fn f = real<pwrite_fn>("pwrite64");
-  return f;
-}
-write_fn real_write() {
-  static write_fn f = real<write_fn>("write");
-  return f;
-}
-writev_fn real_writev() {
-  static writev_fn f = real<writev_fn>("writev");
-  return f;
-}
-sync_fn real_fdatasync() {
-  static sync_fn f = real<sync_fn>("fdatasync");
-  return f;
-}
-sync_fn real_fsync() {
-  static sync_fn f = real<sync_fn>("fsync");
-  return f;
-}
-msync_fn real_msync() {
-  static msync_fn f = real<msync_fn>("msync");
-  return f;
-}
 
 void arm_locked(const fault_rule& r) {
   rule = r;
@@ -243,25 +214,30 @@ using namespace ark::kv::testing;
 extern "C" {
 
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
+  static const auto next = real<pwrite_fn>("pwrite");
   return do_write(decide(op::write, fd, [off] { return off; }), n,
-                  [&](std::size_t len) { return real_pwrite()(fd, buf, len, off); });
+                  [&](std::size_t len) { return next(fd, buf, len, off); });
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
+  static const auto next = real<pwrite_fn>("pwrite64");
   return do_write(decide(op::write, fd, [off] { return off; }), n,
-                  [&](std::size_t len) { return real_pwrite64()(fd, buf, len, off); });
+                  [&](std::size_t len) { return next(fd, buf, len, off); });
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
+  static const auto next = real<write_fn>("write");
   return do_write(decide(op::write, fd, [fd] { return ::lseek(fd, 0, SEEK_CUR); }), n,
-                  [&](std::size_t len) { return real_write()(fd, buf, len); });
+                  [&](std::size_t len) { return next(fd, buf, len); });
 }
 
 ssize_t writev(int fd, const iovec* iov, int count) {
+  static const auto next = real<writev_fn>("writev");
   std::size_t total = 0;
   for (int i = 0; i < count; ++i) total += iov[i].iov_len;
-  return do_write(decide(op::write, fd, [fd] { return ::lseek(fd, 0, SEEK_CUR); }), total, [&](std::size_t len) {
-    if (len == total) return real_writev()(fd, iov, count);
+  auto offset = [fd] { return ::lseek(fd, 0, SEEK_CUR); };
+  return do_write(decide(op::write, fd, offset), total, [&](std::size_t len) {
+    if (len == total) return next(fd, iov, count);
     // A shortened write: the first `len` bytes of the vector.
     std::vector<iovec> part;
     for (int i = 0; i < count && len > 0; ++i) {
@@ -269,22 +245,25 @@ ssize_t writev(int fd, const iovec* iov, int count) {
       part.push_back(iovec{iov[i].iov_base, take});
       len -= take;
     }
-    return real_writev()(fd, part.data(), static_cast<int>(part.size()));
+    return next(fd, part.data(), static_cast<int>(part.size()));
   });
 }
 
 int fdatasync(int fd) {
-  return do_sync(fd, real_fdatasync());
+  static const auto next = real<sync_fn>("fdatasync");
+  return do_sync(fd, next);
 }
 
 int fsync(int fd) {
-  return do_sync(fd, real_fsync());
+  static const auto next = real<sync_fn>("fsync");
+  return do_sync(fd, next);
 }
 
 int msync(void* addr, size_t len, int flags) {
   // LMDB msyncs only with MDB_WRITEMAP, which ark does not use; a rule never
   // matches a mapping (there is no fd), so this only forwards.
-  return real_msync()(addr, len, flags);
+  static const auto next = real<msync_fn>("msync");
+  return next(addr, len, flags);
 }
 
 }  // extern "C"
