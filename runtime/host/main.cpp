@@ -90,22 +90,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  std::string token;
-  if (!token_file.empty()) {
-    auto t = ark::read_token_file(token_file);
-    if (!t) {
-      std::cerr << "ark-host: " << t.error().message() << "\n";
-      return 2;
-    }
-    token = std::move(*t);
-  } else if (const char* env = std::getenv("ARK_TOKEN"); env && *env) {
-    token = env;
-    if (token.size() < 16) {
-      std::cerr << "ark-host: $ARK_TOKEN is shorter than 16 characters; make one with: openssl "
-                   "rand -hex 32\n";
-      return 2;
-    }
+  auto resolved = ark::resolve_token(token_file);
+  if (!resolved) {
+    std::cerr << "ark-host: " << resolved.error().message() << "\n";
+    return 2;
   }
+  const std::string token = std::move(*resolved);
   bool tls_wanted = !tls.cert.empty() || !tls.key.empty() || !tls.ca.empty();
   if (!ark::is_loopback(bind) && (token.empty() || !tls_wanted)) {
     std::cerr << "ark-host: --bind " << bind

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -73,6 +74,17 @@ expected<std::string> read_token_file(const std::string& path) {
     return error{errc::invalid_argument,
                  "the token in " + path +
                      " is shorter than 16 characters; make one with: openssl rand -hex 32"};
+  return token;
+}
+
+expected<std::string> resolve_token(const std::string& path) {
+  if (!path.empty()) return read_token_file(path);
+  const char* env = std::getenv("ARK_TOKEN");
+  if (env == nullptr || *env == '\0') return std::string{};
+  std::string token = env;
+  if (token.size() < 16)
+    return error{errc::invalid_argument,
+                 "$ARK_TOKEN is shorter than 16 characters; make one with: openssl rand -hex 32"};
   return token;
 }
 

@@ -56,6 +56,12 @@ struct connect_options {
 /// shorter than 16 characters, or is readable by other users (chmod 600).
 expected<std::string> read_token_file(const std::string& path);
 
+/// The access token a program was given: read from `path` when not empty
+/// (read_token_file), else $ARK_TOKEN, else none (empty). Errors:
+/// invalid_argument as read_token_file, or a $ARK_TOKEN shorter than 16
+/// characters.
+expected<std::string> resolve_token(const std::string& path);
+
 /// A CAF config for programs that talk to ark actors: loads the middleman
 /// (and CAF's OpenSSL manager with `tls` when it is enabled), registers every
 /// ARK_MESSAGE_TYPE linked into the program and ark's error category.

@@ -5,7 +5,6 @@
 // and the ARK_TOKEN environment variable. Header-only, so that only programs
 // that include it need CLI11.
 
-#include <cstdlib>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -31,14 +30,10 @@ struct connect_flags {
 
   /// The options with the token read from --token-file or $ARK_TOKEN.
   expected<connect_options> resolve() const {
+    auto token = resolve_token(token_file);
+    if (!token) return token.error();
     connect_options out = opts;
-    if (!token_file.empty()) {
-      auto t = read_token_file(token_file);
-      if (!t) return t.error();
-      out.token = std::move(*t);
-    } else if (const char* env = std::getenv("ARK_TOKEN")) {
-      out.token = env;
-    }
+    out.token = std::move(*token);
     return out;
   }
 };
