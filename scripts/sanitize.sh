@@ -4,6 +4,11 @@
 #   bash scripts/sanitize.sh asan [ctest args...]   # ASan + LSan + UBSan, in build-asan/
 #   bash scripts/sanitize.sh tsan [ctest args...]   # TSan, in build-tsan/
 #
+# With CAF_ROOT=/prefix of a CAF 0.17.6 built with the same sanitizer
+# (doc/reliability.md, "Sanitizers", says how), ark links that CAF instead of
+# Debian's uninstrumented one, builds in build-<mode>-caf/, and the
+# suppressions for uninstrumented CAF (scripts/tsan.supp) are not used.
+#
 # Everything is instrumented: the libraries, ark-host, the example modules and
 # clients, ark-dash and the test executables; the ark-host processes the tests
 # start inherit the options set here. Exits non-zero when a test fails, when
@@ -23,10 +28,22 @@ case "$mode" in
     ;;
 esac
 
+caf_args=()
+tsan_supp="$root/scripts/tsan.supp"
+if [ -n "${CAF_ROOT:-}" ]; then
+  if [ ! -f "$CAF_ROOT/include/caf/config.hpp" ]; then
+    echo "sanitize: CAF_ROOT=$CAF_ROOT holds no include/caf/config.hpp" >&2
+    exit 2
+  fi
+  caf_args=(-DCAF_ROOT="$CAF_ROOT")
+  dir="$dir-caf"
+  tsan_supp="$root/scripts/tsan-instrumented-caf.supp"
+fi
+
 # Debug at -O1: asserts stay on, and it compiles faster than -O2 while the
 # sanitized code still runs at a usable speed.
 cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug \
-  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DARK_SANITIZE="$sanitize"
+  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DARK_SANITIZE="$sanitize" "${caf_args[@]}"
 cmake --build "$dir" -j 2
 
 # Sanitizer exit codes that no ark program uses, so a report is never mistaken
@@ -46,7 +63,7 @@ export UBSAN_OPTIONS="$common:exitcode=$asan_exit:print_stacktrace=1"
 # libcaf_core/libcaf_io and liblmdb are not instrumented: their calls into
 # intercepted functions (new/delete, memcpy) are not race candidates.
 export TSAN_OPTIONS="$common:exitcode=$tsan_exit:second_deadlock_stack=1:ignore_noninstrumented_modules=1"
-TSAN_OPTIONS+=":suppressions=$root/scripts/tsan.supp:print_suppressions=0"
+TSAN_OPTIONS+=":suppressions=$tsan_supp:print_suppressions=0"
 
 total=$(ctest --test-dir "$dir" -N "$@" | sed -n 's/^Total Tests: *\([0-9]*\).*/\1/p')
 if [ -z "$total" ] || [ "$total" -eq 0 ]; then

@@ -166,7 +166,10 @@ class account : public ark::actor<account_if, account_state> {
 
   // Requests the credit of transfer `id` (gated: it leaves once the debit and
   // the outbox entry are durable). On acknowledgement the entry is deleted and
-  // `reply` (if any) gets `reply_value`; on error the entry stays for a retry.
+  // `reply` (if any) gets `reply_value`; on error the entry stays for a retry
+  // and `reply` gets unreachable: the debit is durable and the credit will
+  // follow, so the receiver's error (e.g. shutting_down, which promises
+  // "nothing applied") must not reach the client as the transfer's outcome.
   void send_credit(const account_if& target, std::uint64_t id, std::int64_t amount,
                    std::optional<ark::promise<std::int64_t>> reply, std::int64_t reply_value) {
     request(target, credit_timeout, credit_atom::value, account_name(), id, amount)
@@ -177,8 +180,15 @@ class account : public ark::actor<account_if, account_state> {
               (void)kv().del(outbox_key(id));
               if (reply) reply->deliver(reply_value);
             },
-            [reply](caf::error& e) mutable {
-              if (reply) reply->deliver_error(e);
+            [this, reply, id, amount](caf::error& e) mutable {
+              if (!reply) return;
+              reply->deliver_error(ark::error{
+                  ark::errc::unreachable,
+                  "transfer " + std::to_string(id) + " of " + std::to_string(amount) +
+                      " is debited from account " + account_name() +
+                      " but its credit is not yet acknowledged (" + ark::from_caf(e).message() +
+                      "); it completes when the account next activates: check the balances "
+                      "then"});
             });
   }
 

@@ -1,4 +1,5 @@
-// ark-crash: kills a real ark-host with SIGKILL under load, round after
+// ark-crash: kills a real ark-host with SIGKILL (or, in --stop-percent of the
+// rounds, stops it with SIGTERM, which must drain and exit 0) under load, round after
 // round, and checks after every restart that each acknowledged effect
 // survived exactly once. See doc/reliability.md.
 //
@@ -56,6 +57,7 @@ struct options {
   std::string verify_cmd = std::string("'") + ARK_BIN_DIR + "/ark-dash' verify --data {data}";
   int min_load_ms = 100;
   int max_load_ms = 700;
+  int stop_percent = 25;
   bool quiet = false;
 };
 
@@ -94,6 +96,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-load-ms", opt.max_load_ms, "longest load phase before a kill")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--stop-percent", opt.stop_percent,
+                 "share of rounds ended by SIGTERM instead of SIGKILL: the host must drain "
+                 "and exit 0 under the load")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
   app.add_flag("--quiet", opt.quiet, "print only failures and the summary");
   CLI11_PARSE(app, argc, argv);
   if (opt.max_load_ms < opt.min_load_ms) {
@@ -122,6 +129,7 @@ int main(int argc, char** argv) {
 
   auto started = clock_type::now();
   int kills = 0;
+  int stops = 0;
   double slowest_round = 0;
   std::vector<ark::load::violation> problems;
   std::string host_output;
@@ -187,8 +195,18 @@ int main(int argc, char** argv) {
                                                         ") before the kill; its output:\n" +
                                                         ark::load::tail(host.output())});
       }
-      host.kill();
-      ++kills;
+      // (No draw at 0 %: seeds of runs before --stop-percent replay alike.)
+      bool graceful = opt.stop_percent > 0 && static_cast<int>(rng() % 100) < opt.stop_percent;
+      if (graceful) {
+        ++stops;
+        if (int rc = host.stop(); rc != 0)
+          problems.push_back({"host did not stop cleanly under load",
+                              "SIGTERM ended it with " + host.exit_description() +
+                                  "; its output:\n" + ark::load::tail(host.output())});
+      } else {
+        host.kill();
+        ++kills;
+      }
       kill_time = clock_type::now();
       pool.stop();
     }
@@ -221,27 +239,29 @@ int main(int argc, char** argv) {
   if (!problems.empty()) {
     for (const auto& p : problems)
       std::cerr << "ark-crash: FAILED in round " << failed_round << " (after " << kills
-                << " kills; seed " << seed << "): " << p.invariant << ": " << p.detail << "\n";
+                << " kills, " << stops << " stops; seed " << seed << "): " << p.invariant << ": " << p.detail << "\n";
     std::cerr << "ark-crash: the last host's output:\n" << ark::load::tail(host_output) << "\n";
     std::cerr << "ark-crash: data directory kept: " << opt.data << "\n"
               << "ark-crash: replay: ark-crash --seed " << seed << " --rounds " << opt.rounds
-              << " --clients " << opt.clients << "\n";
+              << " --clients " << opt.clients << " --stop-percent " << opt.stop_percent << "\n";
     return 1;
   }
   auto t_counter = counters.totals();
   auto t_bank = bank.totals();
   auto t_chat = chat.totals();
   std::printf(
-      "ark-crash: %d rounds passed, %d kills; acked: %llu counter adds, %llu transfers, %llu "
+      "ark-crash: %d rounds passed, %d kills, %d SIGTERM stops; acked: %llu counter adds, %llu transfers, %llu "
       "chat posts (%zu rooms); uncertain: %llu adds, %llu transfers, %llu posts, of which %llu "
-      "found applied; %llu transfers refused; %s; %.1f s (%.2f s per round, slowest %.2f s); seed "
+      "found applied; %llu turned away by a stopping host; %llu transfers refused; %s; %.1f s (%.2f s per round, slowest %.2f s); seed "
       "%llu\n",
-      opt.rounds, kills, static_cast<unsigned long long>(t_counter.acked),
+      opt.rounds, kills, stops, static_cast<unsigned long long>(t_counter.acked),
       static_cast<unsigned long long>(t_bank.acked), static_cast<unsigned long long>(t_chat.acked),
       chat.rooms(), static_cast<unsigned long long>(t_counter.uncertain),
       static_cast<unsigned long long>(t_bank.uncertain),
       static_cast<unsigned long long>(t_chat.uncertain),
       static_cast<unsigned long long>(t_counter.applied + t_bank.applied + t_chat.applied),
+      static_cast<unsigned long long>(t_counter.turned_away + t_bank.turned_away +
+                                      t_chat.turned_away),
       static_cast<unsigned long long>(t_bank.refused), verify.summary().c_str(), elapsed,
       elapsed / (opt.rounds + 1), slowest_round, static_cast<unsigned long long>(seed));
   if (temporary) {

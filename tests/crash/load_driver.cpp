@@ -74,6 +74,7 @@ bool workload::record_failure(const std::string& what, const ark::error& e) {
 
 bool workload::record_resolve_failure(const std::string& what, const ark::error& e) {
   if (policy_ == failure_policy::crash && e == errc::unreachable) return false;
+  if (stopping(e)) return turned_away();
   std::lock_guard<std::mutex> guard{tally_mtx_};
   ++tally_.errors;
   ++unreported_errors_;
@@ -107,6 +108,7 @@ bool counter_load::step(std::size_t, std::mt19937_64& rng) {
   auto h = handle<counter::counter_if>(i, "counter", key_of(i));
   if (!h) return record_resolve_failure(what, h.error());
   auto r = call<std::int64_t>(*h, counter::add_atom::value, std::int64_t{1});
+  if (!r && stopping(r.error())) return turned_away();
   {
     std::lock_guard<std::mutex> guard{mtx_};
     (r ? ledger_[i].acked : ledger_[i].uncertain) += 1;
@@ -200,6 +202,7 @@ bool bank_load::step(std::size_t, std::mt19937_64& rng) {
     record_refused();  // insufficient funds: nothing moved
     return true;
   }
+  if (stopping(r.error())) return turned_away();
   {
     std::lock_guard<std::mutex> guard{mtx_};
     uncertain_.push_back(t);
@@ -361,10 +364,10 @@ bool chat_load::step(std::size_t client, std::mt19937_64& rng) {
     rooms_[r].acked += 1;
     return true;
   }
-  if (!h) {
-    m.st = state::absent;  // never sent
+  if (!h || stopping(seq.error())) {
+    m.st = state::absent;  // never sent, or refused by a stopping host
     rooms_[r].uncertain -= 1;
-    return record_resolve_failure(what, h.error());
+    return h ? turned_away() : record_resolve_failure(what, h.error());
   }
   return record_failure(what, seq.error());  // stays uncertain
 }

@@ -41,6 +41,7 @@ struct tally {
   std::uint64_t uncertain = 0;
   std::uint64_t errors = 0;
   std::uint64_t applied = 0;  // uncertain ones a check found applied
+  std::uint64_t turned_away = 0;  // shutting_down replies: certainly not applied
 
   tally& operator+=(const tally& t) {
     acked += t.acked;
@@ -48,13 +49,15 @@ struct tally {
     uncertain += t.uncertain;
     errors += t.errors;
     applied += t.applied;
+    turned_away += t.turned_away;
     return *this;
   }
 };
 
 /// How a failed call counts.
 enum class failure_policy {
-  crash,   ///< unreachable (the host was killed) is uncertain, other failures are errors
+  crash,   ///< unreachable (the host was killed) is uncertain, shutting_down (the
+           ///< host drains on SIGTERM) is not applied, other failures are errors
   strict,  ///< every failure is an error: nothing may fail (the soak test)
 };
 
@@ -134,6 +137,18 @@ class workload {
   /// uncertain; an error unless the host is unreachable under the crash
   /// policy. Returns whether the client goes on.
   bool record_resolve_failure(const std::string& what, const ark::error& e);
+  /// True when `e` says the host refused the request because it is
+  /// stopping (crash policy only): the effect is certainly absent, the
+  /// caller records it with turned_away().
+  bool stopping(const ark::error& e) const {
+    return policy_ == failure_policy::crash && e == errc::shutting_down;
+  }
+  /// Records a request refused by a stopping host; returns false (the client
+  /// stops: the host is going away).
+  bool turned_away() {
+    bump(&tally::turned_away);
+    return false;
+  }
   void record_acked() { bump(&tally::acked); }
   void record_refused() { bump(&tally::refused); }
   /// Records that a check found `n` uncertain requests applied.

@@ -341,6 +341,10 @@ TEST_CASE("bank: a debited transfer whose credit failed completes at the next ac
     REQUIRE(*r.deposit("whale", big) == big);
     auto t = r.transfer("alice", "whale", 10);
     REQUIRE_FALSE(t);
+    // In doubt for the client (debited, credit pending), never the
+    // receiver's own error code: that would claim nothing happened.
+    CHECK(t.error().code() == ark::errc::unreachable);
+    CHECK(t.error().context().find("debited from account alice") != std::string::npos);
     CHECK(t.error().context().find("overflow") != std::string::npos);
     CHECK(*r.balance("alice") == 90);  // debited: the 10 are in alice's outbox
     CHECK(*r.balance("whale") == big);

@@ -133,6 +133,11 @@ class host_process {
     out_fd_ = -1;
     check_no_sanitizer_report("ark-host", output());
     if (sig == 0) return exited_status_;  // reaped by wait_exit
+    // A stop that a signal ended (a crash while draining): say which one and
+    // what the host printed, for the failing check to be diagnosable.
+    if (sig == SIGTERM && WIFSIGNALED(status))
+      MESSAGE("ark-host ended by signal " << WTERMSIG(status) << " after SIGTERM; its output:\n"
+                                          << output());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   void drain() {
