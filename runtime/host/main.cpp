@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   double idle_seconds = 300;
   std::string log_level = "info";
   std::size_t max_active = 100000;
+  std::size_t threads = 0;
   std::string token_file;
   ark::tls_files tls;
   std::size_t map_size = std::size_t{1} << 30;
@@ -77,6 +78,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-active", max_active,
                  "activation cap: above it the oldest activations are passivated (0: none)")
+      ->capture_default_str();
+  app.add_option("--threads", threads,
+                 "CAF scheduler worker threads (0: one per hardware thread)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1024}))
       ->capture_default_str();
   app.add_option("--map-size", map_size,
                  "initial LMDB map size (e.g. 64MiB, 1GiB); it doubles when full")
@@ -145,6 +150,7 @@ int main(int argc, char** argv) {
 
   ark::client_config cfg(tls);  // the middleman (and OpenSSL), ark's types
   ark::configure_host_scheduler(cfg);
+  if (threads > 0) cfg.set("scheduler.max-threads", threads);
   caf::actor_system sys{cfg};
 
   ark::runtime_options opts;

@@ -104,18 +104,12 @@ expected<caf::actor> client::get_or_create_actor(std::string_view type, const ar
                                                  const std::set<std::string>& iface) {
   auto encoded = encode_key(k);
   if (!encoded) return encoded.error();
-  caf::scoped_actor self{*sys_};
-  expected<caf::actor> out = error{errc::unreachable, "no reply from " + address_};
-  self->request(dir_, timeout, directory_get_atom::value, token_, std::string(type),
-                std::move(*encoded),
-                std::move(init), iface)
-      .receive([&](caf::actor& h) { out = std::move(h); },
-               [&](caf::error& e) {
-                 auto err = from_caf(e);
-                 if (err.code() == errc::unreachable)
-                   err = error{errc::unreachable, "ark-host at " + address_ + ": " + err.context()};
-                 out = std::move(err);
-               });
+  // Through call(): it sees the connection drop at once, where a blocking
+  // receive would wait out the whole timeout for a host that died.
+  auto out = call<caf::actor>(*sys_, dir_, timeout, directory_get_atom::value, token_,
+                              std::string(type), std::move(*encoded), std::move(init), iface);
+  if (!out && out.error().code() == errc::unreachable)
+    return error{errc::unreachable, "ark-host at " + address_ + ": " + out.error().context()};
   return out;
 }
 

@@ -161,7 +161,7 @@ TEST_CASE("ark-host rejects bad options and modules with a clear message") {
   CHECK(out.find("cannot open") != std::string::npos);
 }
 
-TEST_CASE("a call to a host that died fails at once with unreachable") {
+TEST_CASE("a call or get_or_create to a host that died fails at once with unreachable") {
   ark::test::temp_dir dir;
   ark::test::host_process host(dir.sub("data"), {counter_module});
   REQUIRE_MESSAGE(host.start(), host.output());
@@ -175,4 +175,13 @@ TEST_CASE("a call to a host that died fails at once with unreachable") {
   REQUIRE_FALSE(v);
   CHECK(v.error().code() == ark::errc::unreachable);
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);  // the connection drop, not the timeout
+
+  // get_or_create too (its own round trip to the directory).
+  r.c.timeout = 60s;
+  t0 = std::chrono::steady_clock::now();
+  auto g = r.c.get_or_create<counter::counter_if>("counter", "b");
+  REQUIRE_FALSE(g);
+  CHECK(g.error().code() == ark::errc::unreachable);
+  CHECK(g.error().context().find("ark-host at 127.0.0.1:") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < 30s);
 }
