@@ -37,7 +37,13 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::condition_variable gone_cv;
   std::unordered_map<std::string, caf::actor> directory;  // identity::encoded -> handle
   std::deque<std::string> activation_order;               // oldest first, for the activation cap
-  std::unordered_map<caf::actor_id, caf::weak_actor_ptr> live;
+  // Every activation not yet gone, with its identity (for the shutdown log).
+  struct live_actor {
+    caf::weak_actor_ptr handle;
+    std::string type;
+    ark::key key;
+  };
+  std::unordered_map<caf::actor_id, live_actor> live;
   // Registered interfaces (caf message types), computed once per type.
   std::unordered_map<std::string, std::set<std::string>> interfaces;
   bool accepting = true;
@@ -130,7 +136,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     a.initialize = type.initialize;
     auto handle = type.spawn(sys, std::move(a));
     directory.emplace(id.encoded, handle);
-    live.emplace(handle.id(), caf::actor_cast<caf::weak_actor_ptr>(handle));
+    live.emplace(handle.id(),
+                 live_actor{caf::actor_cast<caf::weak_actor_ptr>(handle), id.type, id.key});
     if (opts.max_active > 0) activation_order.push_back(id.encoded);
     return handle;
   }
@@ -178,8 +185,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       std::lock_guard<std::mutex> guard{mtx};
       if (stopped) return;
       accepting = false;
-      for (auto& [aid, weak] : live)
-        if (auto strong = caf::actor_cast<caf::actor>(weak.lock())) running.push_back(strong);
+      for (auto& [aid, a] : live)
+        if (auto strong = caf::actor_cast<caf::actor>(a.handle.lock())) running.push_back(strong);
       handles.swap(directory);
     }
     // Handles are released outside the lock: a last reference may end an
@@ -192,8 +199,21 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     handles.clear();
     {
       std::unique_lock<std::mutex> lock{mtx};
-      if (!gone_cv.wait_for(lock, timeout, [&] { return live.empty(); }) && opts.log)
-        opts.log(std::to_string(live.size()) + " actor(s) did not stop in time");
+      if (!gone_cv.wait_for(lock, timeout, [&] { return live.empty(); }) && opts.log) {
+        // Named, so a drain that hangs can be traced to its actors (each
+        // waits for a commit in flight or for the reply to a request).
+        std::string names;
+        std::size_t listed = 0;
+        for (const auto& [aid, a] : live) {
+          if (++listed > 10) {
+            names += ", ...";
+            break;
+          }
+          names += (names.empty() ? "" : ", ") + a.type + " " + kv::key_to_json_text(a.key);
+        }
+        opts.log(std::to_string(live.size()) + " actor(s) did not stop within " +
+                 std::to_string(timeout.count()) + " ms: " + names);
+      }
       stopped = true;
     }
     writer->stop();

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "actors/host_env.hpp"
@@ -342,6 +344,37 @@ TEST_CASE("shutdown waits for replies that depend on requests in flight") {
   REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
   CHECK(*r == 7);
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
+
+TEST_CASE("a shutdown that times out names the actors still busy, and teardown stays safe") {
+  std::vector<std::string> lines;
+  std::mutex lines_mtx;
+  host_env env;
+  env.opts.log = [&](const std::string& line) {
+    std::lock_guard<std::mutex> guard{lines_mtx};
+    lines.push_back(line);
+  };
+  env.restart();  // with the capturing log
+  auto a = env.probe("a");
+  REQUIRE(value_of(env, env.probe("b", 7)) == 7);
+  auto reply = std::async(std::launch::async, [&] {
+    return env.call<std::int64_t>(a, probe::relay_slow_atom::value, std::string("b"),
+                                  std::int64_t{1500});
+  });
+  std::this_thread::sleep_for(100ms);
+  env.rt->shutdown(200ms);  // b sleeps 1.5 s in a handler: a waits for it
+  {
+    std::lock_guard<std::mutex> guard{lines_mtx};
+    std::string all;
+    for (const auto& l : lines) all += l + "\n";
+    INFO(all);
+    CHECK(all.find("did not stop within 200 ms") != std::string::npos);
+    CHECK(all.find("probe [\"a\"]") != std::string::npos);
+  }
+  // The late reply finds the runtime stopped: the caller gets an answer or an
+  // error, and destroying the actor system afterwards must not crash.
+  (void)reply.get();
+  env.stop();
 }
 
 TEST_CASE("the activation cap passivates the oldest activations") {
