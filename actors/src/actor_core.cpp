@@ -182,6 +182,7 @@ caf::error actor_core::begin_message(bool callback) {
   // While draining, only completions of work already accepted still run.
   if (draining_ && !callback) return to_caf(errc::shutting_down, describe() + " is stopping");
   last_activity_ = coarse_now();
+  act_.host->on_message();
   if (auto err = reload_if_passive()) return err;
   forget_committed_kv();
   in_message_ = true;

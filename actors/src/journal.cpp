@@ -126,6 +126,14 @@ expected<std::string> snapshot_journal::get(kv::backend& b, std::string_view sta
   return b.get(state_space(), state_key);
 }
 
+std::vector<std::pair<std::string, std::size_t>> snapshot_journal::journaled() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::pair<std::string, std::size_t>> out;
+  out.reserve(latest_.size());
+  for (const auto& [key, snapshot] : latest_) out.emplace_back(key, snapshot.size());
+  return out;
+}
+
 std::string snapshot_journal::next_key() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return be64(next_seq_);

@@ -21,6 +21,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "ark/admin.hpp"
 #include "ark/client.hpp"
 #include "ark/registry.hpp"
 #include "ark/runtime.hpp"
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::size_t max_active = 100000;
   std::size_t threads = 0;
+  int admin_port = -1;
+  std::string admin_bind = "127.0.0.1";
+  std::string admin_token_file;
   std::string token_file;
   ark::tls_files tls;
   std::size_t map_size = std::size_t{1} << 30;
@@ -79,6 +83,16 @@ int main(int argc, char** argv) {
   app.add_option("--max-active", max_active,
                  "activation cap: above it the oldest activations are passivated (0: none)")
       ->capture_default_str();
+  app.add_option("--admin-port", admin_port,
+                 "serve the admin API (HTTP, doc/admin_api.md) on this port (0: any free "
+                 "port); off when not given")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--admin-bind", admin_bind,
+                 "address of the admin API; beyond loopback it needs --admin-token-file")
+      ->capture_default_str();
+  app.add_option("--admin-token-file", admin_token_file,
+                 "file with the bearer token the admin API requires (chmod 600, at least 16 "
+                 "characters; default $ARK_ADMIN_TOKEN)");
   app.add_option("--threads", threads,
                  "CAF scheduler worker threads (0: one per hardware thread)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{1024}))
@@ -101,6 +115,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string token = std::move(*resolved);
+  auto admin_resolved = ark::resolve_token(admin_token_file, "ARK_ADMIN_TOKEN");
+  if (!admin_resolved) {
+    std::cerr << "ark-host: admin API: " << admin_resolved.error().message() << "\n";
+    return 2;
+  }
+  const std::string admin_token = std::move(*admin_resolved);
+  if (admin_port >= 0 && !ark::is_loopback(admin_bind) && admin_token.empty()) {
+    std::cerr << "ark-host: --admin-bind " << admin_bind
+              << " would expose the admin API beyond this machine without a token; give "
+                 "--admin-token-file FILE (or $ARK_ADMIN_TOKEN), or bind it to 127.0.0.1\n";
+    return 2;
+  }
   bool tls_wanted = !tls.cert.empty() || !tls.key.empty() || !tls.ca.empty();
   if (!ark::is_loopback(bind) && (token.empty() || !tls_wanted)) {
     std::cerr << "ark-host: --bind " << bind
@@ -185,18 +211,38 @@ int main(int argc, char** argv) {
     sys.await_actors_before_shutdown(false);
     return fail(served.error().message());
   }
+  std::unique_ptr<ark::admin_server> admin;
+  if (admin_port >= 0) {
+    ark::admin_options ao;
+    ao.bind = admin_bind;
+    ao.port = static_cast<std::uint16_t>(admin_port);
+    ao.token = admin_token;
+    auto a = ark::admin_server::start(*rt, ao);
+    if (!a) {
+      caf::anon_send_exit(served->directory, caf::exit_reason::user_shutdown);
+      (*rt)->shutdown();
+      sys.await_actors_before_shutdown(false);
+      return fail("admin API: " + a.error().message());
+    }
+    admin = std::move(*a);
+  }
+  std::string admin_text = admin ? admin_bind + ":" + std::to_string(admin->port()) : "off";
   std::string types;
   for (const auto& n : names) types += (types.empty() ? "" : ", ") + n;
   // The ready line: scripts wait for it (and read the port from it).
-  std::printf("ark-host ready: data=%s port=%u bind=%s durability=%s tls=%s token=%s types=[%s]\n",
-              data.c_str(), static_cast<unsigned>(served->port), bind.c_str(), durability.c_str(),
-              tls_wanted ? "on" : "off", token.empty() ? "none" : "required", types.c_str());
+  std::printf(
+      "ark-host ready: data=%s port=%u bind=%s durability=%s tls=%s token=%s admin=%s "
+      "types=[%s]\n",
+      data.c_str(), static_cast<unsigned>(served->port), bind.c_str(), durability.c_str(),
+      tls_wanted ? "on" : "off", token.empty() ? "none" : "required", admin_text.c_str(),
+      types.c_str());
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   if (!storage_failed)
     spdlog::info("{} received: draining and committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  if (admin) admin->stop();  // before the runtime closes the data directory
   caf::anon_send_exit(served->directory, caf::exit_reason::user_shutdown);
   (*rt)->shutdown();
   auto stats = (*rt)->stats();

@@ -77,14 +77,15 @@ expected<std::string> read_token_file(const std::string& path) {
   return token;
 }
 
-expected<std::string> resolve_token(const std::string& path) {
+expected<std::string> resolve_token(const std::string& path, const char* env) {
   if (!path.empty()) return read_token_file(path);
-  const char* env = std::getenv("ARK_TOKEN");
-  if (env == nullptr || *env == '\0') return std::string{};
-  std::string token = env;
+  const char* value = std::getenv(env);
+  if (value == nullptr || *value == '\0') return std::string{};
+  std::string token = value;
   if (token.size() < 16)
-    return error{errc::invalid_argument,
-                 "$ARK_TOKEN is shorter than 16 characters; make one with: openssl rand -hex 32"};
+    return error{errc::invalid_argument, "$" + std::string(env) +
+                                             " is shorter than 16 characters; make one with: "
+                                             "openssl rand -hex 32"};
   return token;
 }
 
@@ -145,13 +146,12 @@ expected<client> connect(caf::actor_system& sys, const std::string& host, std::u
   return connect(sys, opts);
 }
 
-namespace {
-
-// Compares in time independent of where the strings differ.
 bool same_token(const std::string& given, const std::string& expected) {
   if (given.size() != expected.size()) return false;
   return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
 }
+
+namespace {
 
 directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
                                                   std::weak_ptr<runtime> rt_weak,

@@ -1,8 +1,10 @@
 #include "ark/runtime.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -46,6 +48,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::unordered_map<caf::actor_id, live_actor> live;
   // Registered interfaces (caf message types), computed once per type.
   std::unordered_map<std::string, std::set<std::string>> interfaces;
+  std::atomic<std::uint64_t> messages{0};
   bool accepting = true;
   bool stopped = false;
   std::condition_variable sweep_cv;
@@ -75,6 +78,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     directory.erase(it);
     return true;
   }
+
+  void on_message() override { messages.fetch_add(1, std::memory_order_relaxed); }
 
   void on_actor_gone(const detail::identity&, caf::actor_id aid) override {
     {
@@ -306,7 +311,26 @@ runtime_stats runtime::stats() const {
   s.snapshots_written = c.snapshots.load();
   s.commit_us = c.commit_us.load();
   s.checkpoints = c.checkpoints.load();
+  s.messages = impl_->messages.load();
+  for (const auto& b : c.latency) s.commit_latency.push_back(b.load());
+  if (auto db = impl_->db) {
+    s.map_size = db->map_size();
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(impl_->opts.data_dir, ec))
+      if (f.is_regular_file(ec)) s.data_bytes += f.file_size(ec);
+  }
   return s;
+}
+
+inspect::reader runtime::inspector() const {
+  return inspect::reader(impl_->db, impl_->journal);
+}
+
+std::optional<caf::actor> runtime::active_actor(const std::string& encoded) const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  auto it = impl_->directory.find(encoded);
+  if (it == impl_->directory.end()) return std::nullopt;
+  return it->second;
 }
 
 caf::actor_system& runtime::system() const {

@@ -159,9 +159,13 @@ void writer::run() {
 expected<std::uint64_t> writer::timed_apply(const kv::backend_batch& batch) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = opts_.backend->apply(batch);
-  stats_.commit_us += static_cast<std::uint64_t>(
+  auto us = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count());
+  stats_.commit_us += us;
+  std::size_t bucket = 0;
+  while (bucket + 1 < latency_buckets && (us >> (bucket + 1)) != 0) ++bucket;
+  stats_.latency[bucket].fetch_add(1, std::memory_order_relaxed);
   if (!r && r.error() == errc::storage_failed && !storage_failed_.exchange(true)) {
     if (opts_.log) opts_.log("storage failed: " + r.error().message());
     if (opts_.on_storage_failure) opts_.on_storage_failure(r.error());

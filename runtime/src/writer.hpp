@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -43,6 +44,7 @@ class writer {
     std::function<void(const error&)> on_storage_failure;
   };
 
+  static constexpr std::size_t latency_buckets = 32;
   struct stats {
     std::atomic<std::uint64_t> commits{0};
     std::atomic<std::uint64_t> units{0};
@@ -50,6 +52,9 @@ class writer {
     std::atomic<std::uint64_t> snapshots{0};
     std::atomic<std::uint64_t> commit_us{0};
     std::atomic<std::uint64_t> checkpoints{0};
+    /// Commit (write transaction) latencies: bucket i counts commits that
+    /// took [2^i, 2^(i+1)) microseconds (bucket 0 also holds 0 us).
+    std::array<std::atomic<std::uint64_t>, latency_buckets> latency{};
   };
 
   explicit writer(options opts);

@@ -40,7 +40,7 @@ int check_verb_given(const CLI::App& app) {
 
 int main(int argc, char** argv) {
   using namespace ark::dash;
-  CLI::App app{"ark-dash: inspect and edit ark data directories"};
+  CLI::App app{"ark-dash: look inside ark data directories and running hosts"};
   app.name("ark-dash");
   app.footer(
       "Keys and space names are JSON ('[\"user\", 42]') or a bare word (visits = "
@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   add_key_commands(app, state);
   add_kv_commands(app, state);
   add_verify_command(app, state);
+  add_actor_commands(app, state);
 
   try {
     app.parse(argc, argv);

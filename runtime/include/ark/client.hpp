@@ -57,10 +57,11 @@ struct connect_options {
 expected<std::string> read_token_file(const std::string& path);
 
 /// The access token a program was given: read from `path` when not empty
-/// (read_token_file), else $ARK_TOKEN, else none (empty). Errors:
-/// invalid_argument as read_token_file, or a $ARK_TOKEN shorter than 16
+/// (read_token_file), else the environment variable `env` (ARK_TOKEN for the
+/// middleman, ARK_ADMIN_TOKEN for the admin API), else none (empty). Errors:
+/// invalid_argument as read_token_file, or a variable shorter than 16
 /// characters.
-expected<std::string> resolve_token(const std::string& path);
+expected<std::string> resolve_token(const std::string& path, const char* env = "ARK_TOKEN");
 
 /// A CAF config for programs that talk to ark actors: loads the middleman
 /// (and CAF's OpenSSL manager with `tls` when it is enabled), registers every
@@ -137,6 +138,10 @@ struct serve_options {
 /// True for addresses that only this machine can reach: 127.0.0.0/8, ::1,
 /// localhost.
 bool is_loopback(const std::string& address);
+
+/// Compares a presented access token with the expected one in time that does
+/// not depend on where they differ.
+bool same_token(const std::string& given, const std::string& expected);
 
 /// Publishes `rt`'s directory. Errors: io_error naming the address (port in
 /// use, address not local).

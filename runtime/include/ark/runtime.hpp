@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -13,6 +15,7 @@
 
 #include "ark/errors.hpp"
 #include "ark/expected.hpp"
+#include "ark/inspect.hpp"
 #include "ark/kv/key.hpp"
 #include "ark/kv/lmdb_backend.hpp"
 
@@ -70,6 +73,12 @@ struct runtime_stats {
   std::uint64_t snapshots_written = 0;
   std::uint64_t commit_us = 0;      ///< time spent in write transactions (sum)
   std::uint64_t checkpoints = 0;    ///< state journal checkpoints
+  std::uint64_t messages = 0;       ///< messages actors started handling
+  /// Commit latency histogram: commit_latency[i] counts write transactions
+  /// that took [2^i, 2^(i+1)) microseconds.
+  std::vector<std::uint64_t> commit_latency;
+  std::uint64_t map_size = 0;       ///< the LMDB map's current size in bytes
+  std::uint64_t data_bytes = 0;     ///< bytes of the data directory's files
 };
 
 /// Hosts persistent actors in one process over one data directory: the
@@ -114,6 +123,13 @@ class runtime {
   void shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   runtime_stats stats() const;
+
+  /// A reader over this host's data (its backend and live state journal), for
+  /// the admin API and tools in the same process (ark/inspect.hpp).
+  inspect::reader inspector() const;
+
+  /// The activation of `encoded` (an identity), if it is active now.
+  std::optional<caf::actor> active_actor(const std::string& encoded) const;
   caf::actor_system& system() const;
   const runtime_options& options() const;
   std::shared_ptr<kv::lmdb_backend> storage() const;

@@ -137,6 +137,9 @@ class host {
   virtual bool try_passivate(const identity& id, caf::actor_control_block* self, bool force,
                              std::size_t own_refs = 0) = 0;
 
+  /// Called for every message an actor starts handling (statistics).
+  virtual void on_message() {}
+
   /// Called once when an activation terminates (quit, passivation, failure).
   virtual void on_actor_gone(const identity& id, caf::actor_id aid) = 0;
 

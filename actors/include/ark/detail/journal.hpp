@@ -74,6 +74,11 @@ class snapshot_journal {
   /// one, else the state space's (not_found if neither).
   expected<std::string> get(kv::backend& b, std::string_view state_key) const;
 
+  /// The state keys the journal holds a snapshot for, with its size, in no
+  /// particular order (readers list actors as the union of these and the
+  /// state space).
+  std::vector<std::pair<std::string, std::size_t>> journaled() const;
+
   // -- used by the writer thread ---------------------------------------------
 
   /// The key of the next record.

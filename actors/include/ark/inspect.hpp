@@ -1,0 +1,90 @@
+#pragma once
+
+// ark::inspect: the dashboard's read model. One set of JSON documents for
+// every way of looking inside ark: `ark-dash --data DIR` reads them from a data
+// directory (read-only, fine while a host runs), ark-host's admin API serves
+// them over HTTP, and `ark-dash --host URL` prints what the API returns. The
+// documents are specified in doc/admin_api.md.
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "ark/expected.hpp"
+#include "ark/kv/backend.hpp"
+#include "ark/kv/key.hpp"
+
+namespace ark::detail {
+class snapshot_journal;
+}
+
+namespace ark::inspect {
+
+/// The default cap of a state preview's JSON text (as in Rivet's inspector);
+/// the web page asks for far less.
+inline constexpr std::size_t default_preview_limit = std::size_t{125} << 20;
+
+/// Largest page of actors or KV entries one call returns.
+inline constexpr std::size_t max_page = 1000;
+
+/// Which actors actors() lists.
+struct actor_query {
+  std::string type;                 ///< only this type ("" = every type)
+  std::optional<ark::key> prefix;   ///< only keys starting with these elements
+  std::optional<ark::key> after;    ///< the page after this key (the previous page's "next")
+  std::string after_type;           ///< with `after` and no `type`: the type of that key
+  std::size_t limit = 100;          ///< 1..max_page
+};
+
+/// Which entries of an actor's KV kv() lists.
+struct kv_query {
+  std::optional<ark::key> prefix, start, end;  ///< as kv::list_options
+  bool reverse = false;
+  std::optional<ark::key> after;  ///< the page after this key (the previous page's "next")
+  std::size_t limit = 100;        ///< 1..max_page
+};
+
+/// Reads actors, their snapshots and their KV from one backend.
+class reader {
+ public:
+  /// Over a data directory: reads the state journal once, now.
+  static expected<reader> open(std::shared_ptr<kv::backend> b);
+  /// Over a running host's backend and its live journal (may be null).
+  reader(std::shared_ptr<kv::backend> b, std::shared_ptr<const detail::snapshot_journal> j);
+
+  /// {"types": [{"type": "counter", "actors": 3}, ...]}, by type name.
+  expected<nlohmann::json> types() const;
+
+  /// {"actors": [{"type", "key", "snapshot_bytes"}...], "next": key|null,
+  /// "next_type": type|null}, ordered by (type, key). Errors: invalid_argument
+  /// for a limit outside 1..max_page.
+  expected<nlohmann::json> actors(const actor_query& q) const;
+
+  /// {"type", "key", "schema", "snapshot_bytes", "state": JSON, "truncated":
+  /// false}; when the state's JSON text is longer than `preview_limit`:
+  /// "state": null, "truncated": true, "state_bytes": its length, "preview":
+  /// its first `preview_limit` bytes. Errors: not_found (no such actor),
+  /// corrupt_snapshot (naming the actor).
+  expected<nlohmann::json> state(std::string_view type, const ark::key& k,
+                                 std::size_t preview_limit = default_preview_limit) const;
+
+  /// {"type", "key", "entries": [{"key", "value", "bytes"}...], "next":
+  /// key|null}. Values as doc/json_format.md (raw bytes as {"$bytes": hex}).
+  /// Errors: invalid_argument (limit), corrupt_value naming the entry.
+  expected<nlohmann::json> kv(std::string_view type, const ark::key& k, const kv_query& q) const;
+
+  const std::shared_ptr<kv::backend>& backend() const { return backend_; }
+
+ private:
+  std::shared_ptr<kv::backend> backend_;
+  std::shared_ptr<const detail::snapshot_journal> journal_;
+};
+
+/// The encoded identity of (type, key), or invalid_key / key_too_large.
+expected<std::string> encode_identity(std::string_view type, const ark::key& k);
+
+}  // namespace ark::inspect

@@ -1,0 +1,242 @@
+#include "ark/inspect.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "ark/detail/actor_core.hpp"
+#include "ark/detail/host.hpp"
+#include "ark/detail/journal.hpp"
+#include "ark/kv/json.hpp"
+#include "ark/kv/store.hpp"
+
+namespace ark::inspect {
+
+namespace {
+
+error bad_limit(std::size_t limit) {
+  return error{errc::invalid_argument, "limit " + std::to_string(limit) + " is outside 1.." +
+                                           std::to_string(max_page)};
+}
+
+// One actor found in the state space or the journal.
+struct found {
+  std::string type;
+  ark::key key;
+  std::size_t snapshot_bytes = 0;
+};
+
+// Decodes an encoded identity ([type, key]); nullopt for an entry that is not
+// one (verify reports those).
+std::optional<found> decode_identity(std::string_view encoded) {
+  auto k = decode_key(encoded);
+  if (!k || k->size() != 2 || (*k)[0].kind() != key_element::type::string ||
+      (*k)[1].kind() != key_element::type::tuple)
+    return std::nullopt;
+  return found{(*k)[0].as_string(), (*k)[1].as_tuple(), 0};
+}
+
+bool starts_with(const ark::key& k, const ark::key& prefix) {
+  if (prefix.size() > k.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    if (compare(ark::key{k[i]}, ark::key{prefix[i]}) != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+expected<std::string> encode_identity(std::string_view type, const ark::key& k) {
+  auto id = detail::make_identity(type, k);
+  if (!id) return id.error();
+  return std::move(id->encoded);
+}
+
+expected<reader> reader::open(std::shared_ptr<kv::backend> b) {
+  auto j = detail::snapshot_journal::load(*b);
+  if (!j) return j.error();
+  return reader(std::move(b), std::move(*j));
+}
+
+reader::reader(std::shared_ptr<kv::backend> b, std::shared_ptr<const detail::snapshot_journal> j)
+    : backend_(std::move(b)), journal_(std::move(j)) {}
+
+expected<nlohmann::json> reader::actors(const actor_query& q) const {
+  if (q.limit == 0 || q.limit > max_page) return bad_limit(q.limit);
+  // The range of encoded identities to look at: one type's, or all.
+  kv::byte_range range;
+  std::string type_prefix;
+  if (!q.type.empty()) {
+    auto p = encode_key(ark::key{q.type});
+    if (!p) return p.error();
+    type_prefix = std::move(*p);
+    range.begin = type_prefix;
+    range.end = prefix_successor(type_prefix);
+  }
+  std::string after;
+  if (q.after) {
+    auto a = encode_identity(q.type.empty() ? q.after_type : q.type, *q.after);
+    if (!a) return a.error();
+    after = std::move(*a);
+    range.begin = std::max(range.begin, after);
+  }
+  auto wanted = [&](std::string_view encoded, found& f) {
+    if (encoded <= after && !after.empty()) return false;
+    if (!type_prefix.empty() && encoded.substr(0, type_prefix.size()) != type_prefix)
+      return false;
+    auto d = decode_identity(encoded);
+    if (!d || (q.prefix && !starts_with(d->key, *q.prefix))) return false;
+    f = std::move(*d);
+    return true;
+  };
+  // The journal first: a checkpoint between the two reads moves snapshots
+  // from it into the state space, never the other way, so nothing is missed.
+  std::map<std::string, found> page;
+  if (journal_) {
+    for (auto& [encoded, bytes] : journal_->journaled()) {
+      found f;
+      if (!wanted(encoded, f)) continue;
+      f.snapshot_bytes = bytes;
+      page.emplace(encoded, std::move(f));
+    }
+  }
+  // Only the first `limit` journaled ones can be on this page.
+  while (page.size() > q.limit) page.erase(std::prev(page.end()));
+  auto cur = backend_->scan(detail::state_space(), range, false);
+  if (!cur) return cur.error();
+  for (auto& c = *cur; c->valid(); c->next()) {
+    found f;
+    if (!wanted(c->key(), f)) continue;
+    auto encoded = std::string(c->key());
+    // Past the last journaled candidate with a full page: done.
+    if (page.size() >= q.limit && encoded > std::prev(page.end())->first) break;
+    auto it = page.find(encoded);
+    if (it == page.end()) {
+      f.snapshot_bytes = c->value().size();
+      page.emplace(std::move(encoded), std::move(f));
+      while (page.size() > q.limit) page.erase(std::prev(page.end()));
+    }
+  }
+  if ((*cur)->status()) return (*cur)->status();
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [encoded, f] : page)
+    list.push_back({{"type", f.type},
+                    {"key", kv::key_to_json(f.key)},
+                    {"snapshot_bytes", f.snapshot_bytes}});
+  nlohmann::json out{{"actors", list}, {"next", nullptr}, {"next_type", nullptr}};
+  if (page.size() == q.limit && !page.empty()) {
+    // A next page may exist; the client asks for it with this key.
+    const auto& last = std::prev(page.end())->second;
+    out["next"] = kv::key_to_json(last.key);
+    out["next_type"] = last.type;
+  }
+  return out;
+}
+
+expected<nlohmann::json> reader::types() const {
+  std::map<std::string, std::size_t> counts;
+  std::set<std::string> journaled;
+  if (journal_) {
+    for (auto& [encoded, bytes] : journal_->journaled()) {
+      if (auto d = decode_identity(encoded)) {
+        ++counts[d->type];
+        journaled.insert(encoded);
+      }
+    }
+  }
+  auto cur = backend_->scan(detail::state_space(), kv::byte_range{}, false);
+  if (!cur) return cur.error();
+  for (auto& c = *cur; c->valid(); c->next()) {
+    if (journaled.count(std::string(c->key()))) continue;
+    if (auto d = decode_identity(c->key())) ++counts[d->type];
+  }
+  if ((*cur)->status()) return (*cur)->status();
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [type, n] : counts) list.push_back({{"type", type}, {"actors", n}});
+  return nlohmann::json{{"types", list}};
+}
+
+expected<nlohmann::json> reader::state(std::string_view type, const ark::key& k,
+                                       std::size_t preview_limit) const {
+  auto id = detail::make_identity(type, k);
+  if (!id) return id.error();
+  auto describe = "actor " + id->type + " " + kv::key_to_json_text(k);
+  auto stored = journal_ ? journal_->get(*backend_, id->encoded)
+                         : backend_->get(detail::state_space(), id->encoded);
+  if (!stored) {
+    if (stored.error() == errc::not_found)
+      return error{errc::not_found, describe + " does not exist (it has no snapshot)"};
+    return stored.error();
+  }
+  auto snap = detail::parse_snapshot(*stored);
+  if (!snap)
+    return error{errc::corrupt_snapshot, describe + ": " + snap.error().context() +
+                                             " (ark-dash verify lists every damaged entry)"};
+  nlohmann::json out{{"type", id->type},
+                     {"key", kv::key_to_json(k)},
+                     {"schema", snap->schema},
+                     {"snapshot_bytes", stored->size()}};
+  auto state = kv::msgpack_to_json(snap->state);
+  auto text = kv::json_text(state);
+  if (text.size() <= preview_limit) {
+    out["state"] = std::move(state);
+    out["truncated"] = false;
+  } else {
+    out["state"] = nullptr;
+    out["truncated"] = true;
+    out["state_bytes"] = text.size();
+    text.resize(preview_limit);
+    out["preview"] = std::move(text);
+  }
+  return out;
+}
+
+expected<nlohmann::json> reader::kv(std::string_view type, const ark::key& k,
+                                    const kv_query& q) const {
+  if (q.limit == 0 || q.limit > max_page) return bad_limit(q.limit);
+  auto id = detail::make_identity(type, k);
+  if (!id) return id.error();
+  auto store = kv::store::open(backend_, ark::key{id->type, k});
+  if (!store) return store.error();
+  kv::list_options opts;
+  opts.prefix = q.prefix;
+  opts.start = q.start;
+  opts.end = q.end;
+  opts.reverse = q.reverse;
+  opts.limit = q.limit + 1;  // one more tells whether a next page exists
+  if (q.after) {
+    if (q.reverse) {
+      opts.end = q.after;  // exclusive
+    } else {
+      opts.start = q.after;
+      opts.limit += 1;  // `after` itself comes first and is skipped
+    }
+  }
+  nlohmann::json entries = nlohmann::json::array();
+  std::optional<ark::key> last;
+  bool more = false;
+  auto c = store->list(opts);
+  for (; c.valid(); c.next()) {
+    if (q.after && !q.reverse && compare(c.key(), *q.after) == 0) continue;
+    if (entries.size() == q.limit) {
+      more = true;
+      break;
+    }
+    auto v = kv::value_to_json(c.value());
+    if (!v)
+      return error{v.error().code(), "actor " + id->type + " " + kv::key_to_json_text(k) +
+                                         ", key " + kv::key_to_json_text(c.key()) + ": " +
+                                         v.error().context()};
+    entries.push_back({{"key", kv::key_to_json(c.key())},
+                       {"value", std::move(*v)},
+                       {"bytes", c.value().stored().size()}});
+    last = c.key();
+  }
+  if (c.status()) return c.status();
+  return nlohmann::json{{"type", id->type},
+                        {"key", kv::key_to_json(k)},
+                        {"entries", std::move(entries)},
+                        {"next", more && last ? kv::key_to_json(*last) : nlohmann::json()}};
+}
+
+}  // namespace ark::inspect

@@ -1,0 +1,364 @@
+// `ark-dash actors|state|stats` and `ark-dash kv show`: the actor views, over
+// a data directory (--data, read-only: fine while a host runs) or a running
+// host's admin API (--host URL). Both produce the same JSON documents
+// (ark/inspect.hpp, doc/admin_api.md); --json prints them, else a table.
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include "ark/client.hpp"
+#include "ark/inspect.hpp"
+#include "ark/kv/json.hpp"
+#include "commands.hpp"
+#include "common.hpp"
+
+namespace ark::dash {
+
+namespace {
+
+using json = nlohmann::json;
+using query = std::vector<std::pair<std::string, std::string>>;
+
+// Where the views come from.
+struct source_args {
+  std::string data = default_data_dir;
+  std::string host;  // admin API base URL; wins over --data when given
+  std::string token_file;
+  bool json_out = false;
+};
+
+void add_source_options(CLI::App& cmd, source_args& s) {
+  add_data_option(cmd, s.data);
+  cmd.add_option("--host", s.host,
+                 "a running host's admin API instead of --data, e.g. http://127.0.0.1:4711 "
+                 "(ark-host --admin-port)");
+  cmd.add_option("--token-file", s.token_file,
+                 "file with the admin API's bearer token (default $ARK_ADMIN_TOKEN)");
+  cmd.add_flag("--json", s.json_out, "print the JSON document (doc/admin_api.md)");
+}
+
+// GET `path` with `q` from the admin API at s.host.
+expected<json> fetch_live(const source_args& s, const std::string& path, const query& q) {
+  auto token = resolve_token(s.token_file, "ARK_ADMIN_TOKEN");
+  if (!token) return token.error();
+  httplib::Client client(s.host);
+  if (!client.is_valid())
+    return error{errc::invalid_argument, "--host " + s.host +
+                                             " is not a URL like http://127.0.0.1:4711"};
+  client.set_connection_timeout(5);
+  client.set_read_timeout(30);
+  httplib::Headers headers;
+  if (!token->empty()) headers.emplace("Authorization", "Bearer " + *token);
+  httplib::Params params(q.begin(), q.end());
+  auto res = client.Get(path, params, headers);
+  if (!res)
+    return error{errc::unreachable, "cannot reach the admin API at " + s.host + " (" +
+                                        httplib::to_string(res.error()) +
+                                        "): is ark-host running with --admin-port?"};
+  json body = json::parse(res->body, nullptr, false);
+  if (res->status == 200 && !body.is_discarded()) return body;
+  if (!body.is_discarded() && body.contains("error")) {
+    auto code = body["error"].value("code", "");
+    auto message = body["error"].value("message", res->body);
+    for (int c = 1; c <= 28; ++c)
+      if (to_string(static_cast<errc>(c)) == code)
+        return error{static_cast<errc>(c), message + " (from " + s.host + ")"};
+    return error{errc::backend_failure, message};
+  }
+  return error{errc::backend_failure,
+               "the admin API at " + s.host + " answered HTTP " + std::to_string(res->status)};
+}
+
+// Runs `offline` on a reader over s.data, or GETs `path` from s.host.
+template <class F>
+expected<json> fetch(const source_args& s, const std::string& path, const query& q, F offline) {
+  if (!s.host.empty()) return fetch_live(s, path, q);
+  auto db = open_data(s.data, access::read);
+  if (!db) return db.error();
+  auto r = inspect::reader::open(*db);
+  if (!r) return r.error();
+  return offline(*r);
+}
+
+// Prints rows under headers, each column as wide as its widest cell.
+void print_table(const std::vector<std::string>& headers,
+                 const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(headers.size());
+  for (std::size_t i = 0; i < headers.size(); ++i) width[i] = columns(headers[i]);
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], columns(r[i]));
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      out += cells[i];
+      if (i + 1 < cells.size()) out += std::string(width[i] - columns(cells[i]) + 2, ' ');
+    }
+    std::cout << out << "\n";
+  };
+  line(headers);
+  for (const auto& r : rows) line(r);
+}
+
+std::string key_text(const json& k) {
+  return dump(k);
+}
+
+// -- actors -------------------------------------------------------------------
+
+struct actors_args {
+  source_args src;
+  std::string type;
+  std::string prefix;
+  std::string after;
+  std::string after_type;
+  std::size_t limit = 100;
+  bool all = false;
+};
+
+int run_actors(const actors_args& a) {
+  inspect::actor_query q;
+  q.type = a.type;
+  q.limit = a.limit;
+  q.after_type = a.after_type;
+  if (!a.prefix.empty()) {
+    auto p = parse_key_arg(a.prefix, "--prefix");
+    if (!p) return report(p.error());
+    q.prefix = *p;
+  }
+  if (!a.after.empty()) {
+    auto p = parse_key_arg(a.after, "--after");
+    if (!p) return report(p.error());
+    q.after = *p;
+  }
+  std::vector<std::vector<std::string>> rows;
+  json all = json::array();
+  json next = nullptr, next_type = nullptr;
+  bool live = !a.src.host.empty();
+  while (true) {
+    query params{{"limit", std::to_string(q.limit)}};
+    if (!q.type.empty()) params.emplace_back("type", q.type);
+    if (q.prefix) params.emplace_back("prefix", kv::key_to_json_text(*q.prefix));
+    if (q.after) params.emplace_back("after", kv::key_to_json_text(*q.after));
+    if (!q.after_type.empty()) params.emplace_back("after_type", q.after_type);
+    auto page = fetch(a.src, "/api/v1/actors", params,
+                      [&](const inspect::reader& r) { return r.actors(q); });
+    if (!page) return report(page.error());
+    for (auto& actor : (*page)["actors"]) {
+      std::vector<std::string> row{actor["type"].get<std::string>(), key_text(actor["key"])};
+      if (live) row.push_back(actor.value("active", false) ? "yes" : "no");
+      row.push_back(std::to_string(actor["snapshot_bytes"].get<std::size_t>()));
+      rows.push_back(std::move(row));
+      all.push_back(std::move(actor));
+    }
+    next = (*page)["next"];
+    next_type = (*page)["next_type"];
+    if (!a.all || next.is_null()) break;
+    auto k = kv::key_from_json(next);
+    if (!k) return report(k.error());
+    q.after = *k;
+    q.after_type = next_type.get<std::string>();
+  }
+  if (a.src.json_out) {
+    std::cout << dump(json{{"actors", all}, {"next", next}, {"next_type", next_type}}) << "\n";
+    return exit_ok;
+  }
+  if (rows.empty()) {
+    std::cout << "(no actors)\n";
+    return exit_ok;
+  }
+  std::vector<std::string> headers{"TYPE", "KEY"};
+  if (live) headers.push_back("ACTIVE");
+  headers.push_back("SNAPSHOT");
+  print_table(headers, rows);
+  if (!next.is_null())
+    std::cout << "(more: --after '" << dump(next) << "'"
+              << (a.type.empty() ? " --after-type " + next_type.get<std::string>() : "")
+              << ", or --all)\n";
+  return exit_ok;
+}
+
+// -- state --------------------------------------------------------------------
+
+struct state_args {
+  source_args src;
+  std::string type;
+  std::string key;
+  std::size_t limit = inspect::default_preview_limit;
+};
+
+int run_state_view(const state_args& a) {
+  auto k = parse_key_arg(a.key, "KEY");
+  if (!k) return report(k.error());
+  query params{{"type", a.type}, {"key", kv::key_to_json_text(*k)},
+               {"limit", std::to_string(a.limit)}};
+  auto doc = fetch(a.src, "/api/v1/state", params,
+                   [&](const inspect::reader& r) { return r.state(a.type, *k, a.limit); });
+  if (!doc) return report(doc.error());
+  if (a.src.json_out) {
+    std::cout << dump(*doc) << "\n";
+    return exit_ok;
+  }
+  const auto& d = *doc;
+  std::cout << "actor " << a.type << " " << kv::key_to_json_text(*k);
+  if (d.contains("schema")) std::cout << ", schema " << d["schema"].get<std::uint64_t>();
+  if (d.contains("snapshot_bytes"))
+    std::cout << ", snapshot " << d["snapshot_bytes"].get<std::uint64_t>() << " bytes";
+  if (d.contains("active")) std::cout << (d["active"].get<bool>() ? ", active" : ", passivated");
+  std::cout << "\n";
+  if (d.value("truncated", false))
+    std::cout << d["preview"].get<std::string>() << "\n(truncated: the state's JSON is "
+              << d["state_bytes"].get<std::uint64_t>() << " bytes; raise --limit)\n";
+  else
+    std::cout << d["state"].dump(2) << "\n";
+  return exit_ok;
+}
+
+// -- kv show --------------------------------------------------------------------
+
+struct kv_show_args {
+  source_args src;
+  std::string type;
+  std::string key;
+  std::string prefix, start, end, after;
+  bool reverse = false;
+  std::size_t limit = 100;
+};
+
+int run_kv_show(const kv_show_args& a) {
+  auto k = parse_key_arg(a.key, "KEY");
+  if (!k) return report(k.error());
+  inspect::kv_query q;
+  query params{{"type", a.type}, {"key", kv::key_to_json_text(*k)}};
+  for (auto [text, field, name] :
+       {std::tuple{&a.prefix, &q.prefix, "prefix"}, std::tuple{&a.start, &q.start, "start"},
+        std::tuple{&a.end, &q.end, "end"}, std::tuple{&a.after, &q.after, "after"}}) {
+    if (text->empty()) continue;
+    auto p = parse_key_arg(*text, std::string("--") + name);
+    if (!p) return report(p.error());
+    *field = *p;
+    params.emplace_back(name, kv::key_to_json_text(*p));
+  }
+  q.reverse = a.reverse;
+  q.limit = a.limit;
+  if (a.reverse) params.emplace_back("reverse", "true");
+  params.emplace_back("limit", std::to_string(a.limit));
+  auto doc = fetch(a.src, "/api/v1/kv", params,
+                   [&](const inspect::reader& r) { return r.kv(a.type, *k, q); });
+  if (!doc) return report(doc.error());
+  if (a.src.json_out) {
+    std::cout << dump(*doc) << "\n";
+    return exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : (*doc)["entries"])
+    rows.push_back({key_text(e["key"]), truncate(dump(e["value"]), 80),
+                    std::to_string(e["bytes"].get<std::size_t>())});
+  if (rows.empty())
+    std::cout << "(no entries)\n";
+  else
+    print_table({"KEY", "VALUE", "BYTES"}, rows);
+  if (!(*doc)["next"].is_null())
+    std::cout << "(more: --after '" << dump((*doc)["next"]) << "')\n";
+  return exit_ok;
+}
+
+// -- stats ----------------------------------------------------------------------
+
+int run_stats(const source_args& s) {
+  json doc;
+  if (!s.host.empty()) {
+    auto d = fetch_live(s, "/api/v1/stats", {});
+    if (!d) return report(d.error());
+    doc = std::move(*d);
+  } else {
+    // Offline: what the directory holds (rates exist only in a live host).
+    auto types = fetch(s, "", {}, [](const inspect::reader& r) { return r.types(); });
+    if (!types) return report(types.error());
+    std::uint64_t bytes = 0, actors = 0;
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(s.data, ec))
+      if (f.is_regular_file(ec)) bytes += f.file_size(ec);
+    for (const auto& t : (*types)["types"]) actors += t["actors"].get<std::uint64_t>();
+    doc = json{{"actors", actors}, {"types", (*types)["types"]}, {"data_bytes", bytes}};
+  }
+  if (s.json_out) {
+    std::cout << dump(doc) << "\n";
+    return exit_ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [name, v] : doc.items()) {
+    if (name == "history") continue;
+    rows.push_back({name, v.is_object() || v.is_array() ? dump(v) : v.dump()});
+  }
+  print_table({"STAT", "VALUE"}, rows);
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_actor_commands(CLI::App& app, run_state& state) {
+  {
+    auto a = std::make_shared<actors_args>();
+    auto* cmd = app.add_subcommand("actors", "List actors (type, key, snapshot size; live: active)");
+    add_source_options(*cmd, a->src);
+    cmd->add_option("--type", a->type, "only actors of this type");
+    cmd->add_option("--prefix", a->prefix, "only keys starting with these elements (JSON key)")
+        ->type_name("KEY");
+    cmd->add_option("--after", a->after, "the page after this key (printed as 'more')")
+        ->type_name("KEY");
+    cmd->add_option("--after-type", a->after_type, "with --after and no --type: its type");
+    cmd->add_option("--limit", a->limit, "actors per page (1-1000)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    cmd->add_flag("--all", a->all, "follow every page");
+    cmd->callback([a, &state] { state.status = run_actors(*a); });
+  }
+  {
+    auto a = std::make_shared<state_args>();
+    auto* cmd = app.add_subcommand("state", "Show one actor's state as JSON");
+    add_source_options(*cmd, a->src);
+    cmd->add_option("TYPE", a->type, "the actor type")->required();
+    cmd->add_option("KEY", a->key, "the actor key as JSON, or a bare word")->required();
+    cmd->add_option("--limit", a->limit, "cap of the state's JSON text in bytes")
+        ->capture_default_str();
+    cmd->callback([a, &state] { state.status = run_state_view(*a); });
+  }
+  {
+    auto a = std::make_shared<source_args>();
+    auto* cmd = app.add_subcommand(
+        "stats", "Host statistics (--host), or what a data directory holds (--data)");
+    add_source_options(*cmd, *a);
+    cmd->callback([a, &state] { state.status = run_stats(*a); });
+  }
+  {
+    auto* group = app.get_subcommand("kv");
+    auto a = std::make_shared<kv_show_args>();
+    auto* cmd = group->add_subcommand("show", "List one actor's KV entries (--data or --host)");
+    add_source_options(*cmd, a->src);
+    cmd->add_option("TYPE", a->type, "the actor type")->required();
+    cmd->add_option("KEY", a->key, "the actor key as JSON, or a bare word")->required();
+    cmd->add_option("--prefix", a->prefix, "only keys starting with these elements")
+        ->type_name("KEY");
+    cmd->add_option("--start", a->start, "only keys >= this key")->type_name("KEY");
+    cmd->add_option("--end", a->end, "only keys < this key")->type_name("KEY");
+    cmd->add_option("--after", a->after, "the page after this key (printed as 'more')")
+        ->type_name("KEY");
+    cmd->add_flag("--reverse", a->reverse, "descending key order");
+    cmd->add_option("--limit", a->limit, "entries per page (1-1000)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    cmd->callback([a, &state] { state.status = run_kv_show(*a); });
+  }
+}
+
+}  // namespace ark::dash
