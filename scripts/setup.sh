@@ -8,6 +8,7 @@ packages=(
   libcaf-dev libssl-dev openssl liblmdb-dev lmdb-utils libmsgpack-cxx-dev libboost-dev doctest-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libfmt-dev libspdlog-dev
   libbenchmark-dev clang-format clang libclang-rt-14-dev
+  chromium chromium-driver fonts-dejavu-core
 )
 
 missing=()

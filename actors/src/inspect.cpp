@@ -239,4 +239,98 @@ expected<nlohmann::json> reader::kv(std::string_view type, const ark::key& k,
                         {"next", more && last ? kv::key_to_json(*last) : nlohmann::json()}};
 }
 
+namespace {
+
+std::optional<std::string> param(const query_params& p, const char* name) {
+  auto it = p.find(name);
+  if (it == p.end()) return std::nullopt;
+  return it->second;
+}
+
+expected<std::string> required_text(const query_params& p, const char* name) {
+  auto v = param(p, name);
+  if (!v || v->empty())
+    return error{errc::invalid_argument, std::string("parameter ") + name + " is missing"};
+  return *v;
+}
+
+expected<ark::key> required_key(const query_params& p, const char* name) {
+  auto k = key_param(p, name);
+  if (!k) return k.error();
+  if (!*k) return error{errc::invalid_argument, std::string("parameter ") + name + " is missing"};
+  return std::move(**k);
+}
+
+expected<std::size_t> number_param(const query_params& p, const char* name, std::size_t fallback) {
+  auto v = param(p, name);
+  if (!v) return fallback;
+  std::size_t pos = 0;
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(*v, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (pos == 0 || pos != v->size() || (*v)[0] == '-')
+    return error{errc::invalid_argument,
+                 std::string("parameter ") + name + " must be a number, got '" + *v + "'"};
+  return static_cast<std::size_t>(n);
+}
+
+}  // namespace
+
+expected<std::optional<ark::key>> key_param(const query_params& params, const char* name) {
+  auto v = param(params, name);
+  if (!v || v->empty()) return std::optional<ark::key>{};
+  auto k = kv::key_from_json_text(*v);
+  if (!k)
+    return error{k.error().code(), std::string("parameter ") + name + ": " + k.error().context()};
+  return std::optional<ark::key>{std::move(*k)};
+}
+
+expected<nlohmann::json> answer(const reader& r, const std::string& endpoint,
+                                const query_params& params, std::size_t preview_limit) {
+  if (endpoint == "types") return r.types();
+  if (endpoint == "actors") {
+    actor_query q;
+    q.type = param(params, "type").value_or("");
+    auto prefix = key_param(params, "prefix");
+    if (!prefix) return prefix.error();
+    q.prefix = std::move(*prefix);
+    auto after = key_param(params, "after");
+    if (!after) return after.error();
+    q.after = std::move(*after);
+    q.after_type = param(params, "after_type").value_or("");
+    auto limit = number_param(params, "limit", 100);
+    if (!limit) return limit.error();
+    q.limit = *limit;
+    return r.actors(q);
+  }
+  if (endpoint != "state" && endpoint != "kv")
+    return error{errc::not_found,
+                 "no admin endpoint /api/v1/" + endpoint + " (see doc/admin_api.md)"};
+  auto type = required_text(params, "type");
+  if (!type) return type.error();
+  auto k = required_key(params, "key");
+  if (!k) return k.error();
+  if (endpoint == "state") {
+    auto limit = number_param(params, "limit", preview_limit);
+    if (!limit) return limit.error();
+    return r.state(*type, *k, std::min(*limit, preview_limit));
+  }
+  kv_query q;
+  for (auto [name, field] : {std::pair{"prefix", &q.prefix}, std::pair{"start", &q.start},
+                             std::pair{"end", &q.end}, std::pair{"after", &q.after}}) {
+    auto v = key_param(params, name);
+    if (!v) return v.error();
+    *field = std::move(*v);
+  }
+  auto rev = param(params, "reverse").value_or("");
+  q.reverse = rev == "1" || rev == "true";
+  auto limit = number_param(params, "limit", 100);
+  if (!limit) return limit.error();
+  q.limit = *limit;
+  return r.kv(*type, *k, q);
+}
+
 }  // namespace ark::inspect

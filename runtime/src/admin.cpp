@@ -60,53 +60,6 @@ void send_error(httplib::Response& res, const error& e) {
             http_status(e));
 }
 
-// Query parameters, parsed with errors that name the parameter.
-struct params {
-  const httplib::Request& req;
-
-  std::string text(const char* name, std::string fallback = {}) const {
-    return req.has_param(name) ? req.get_param_value(name) : std::move(fallback);
-  }
-  expected<std::optional<ark::key>> key(const char* name) const {
-    if (!req.has_param(name)) return std::optional<ark::key>{};
-    auto k = kv::key_from_json_text(req.get_param_value(name));
-    if (!k)
-      return error{k.error().code(),
-                   std::string("parameter ") + name + ": " + k.error().context()};
-    return std::optional<ark::key>{std::move(*k)};
-  }
-  expected<ark::key> required_key(const char* name) const {
-    auto k = key(name);
-    if (!k) return k.error();
-    if (!*k) return error{errc::invalid_argument, std::string("parameter ") + name + " is missing"};
-    return std::move(**k);
-  }
-  expected<std::string> required_text(const char* name) const {
-    if (!req.has_param(name) || req.get_param_value(name).empty())
-      return error{errc::invalid_argument, std::string("parameter ") + name + " is missing"};
-    return req.get_param_value(name);
-  }
-  expected<std::size_t> number(const char* name, std::size_t fallback) const {
-    if (!req.has_param(name)) return fallback;
-    const auto& v = req.get_param_value(name);
-    std::size_t pos = 0;
-    unsigned long long n = 0;
-    try {
-      n = std::stoull(v, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    if (pos == 0 || pos != v.size())
-      return error{errc::invalid_argument,
-                   std::string("parameter ") + name + " must be a number, got '" + v + "'"};
-    return static_cast<std::size_t>(n);
-  }
-  bool flag(const char* name) const {
-    auto v = text(name);
-    return v == "1" || v == "true";
-  }
-};
-
 // The upper bound (us) of the bucket holding the q-quantile of `hist`.
 std::uint64_t quantile_us(const std::vector<std::uint64_t>& hist, double q) {
   std::uint64_t total = 0;
@@ -254,7 +207,7 @@ struct admin_server::impl {
     return [this, f](const httplib::Request& req, httplib::Response& res) {
       if (!authorized(req, res)) return;
       try {
-        expected<json> r = f(params{req});
+        expected<json> r = f(req.params);
         if (r)
           send_json(res, *r);
         else
@@ -266,8 +219,8 @@ struct admin_server::impl {
     };
   }
 
-  expected<json> types(const params&) {
-    auto r = rt->inspector().types();
+  expected<json> types(const inspect::query_params& p) {
+    auto r = inspect::answer(rt->inspector(), "types", p);
     if (!r) return r.error();
     // Registered types without actors yet are listed too.
     std::map<std::string, json> by_name;
@@ -282,20 +235,8 @@ struct admin_server::impl {
     return json{{"types", std::move(list)}};
   }
 
-  expected<json> actors(const params& p) {
-    inspect::actor_query q;
-    q.type = p.text("type");
-    auto prefix = p.key("prefix");
-    if (!prefix) return prefix.error();
-    q.prefix = std::move(*prefix);
-    auto after = p.key("after");
-    if (!after) return after.error();
-    q.after = std::move(*after);
-    q.after_type = p.text("after_type");
-    auto limit = p.number("limit", 100);
-    if (!limit) return limit.error();
-    q.limit = *limit;
-    auto r = rt->inspector().actors(q);
+  expected<json> actors(const inspect::query_params& p) {
+    auto r = inspect::answer(rt->inspector(), "actors", p);
     if (!r) return r.error();
     for (auto& a : (*r)["actors"]) {
       auto k = kv::key_from_json(a["key"]);
@@ -306,17 +247,15 @@ struct admin_server::impl {
     return r;
   }
 
-  expected<json> state(const params& p) {
-    auto type = p.required_text("type");
-    if (!type) return type.error();
-    auto k = p.required_key("key");
-    if (!k) return k.error();
-    auto limit = p.number("limit", opts.preview_limit);
-    if (!limit) return limit.error();
-    auto cap = std::min(*limit, opts.preview_limit);
-    auto id = inspect::encode_identity(*type, *k);
+  expected<json> state(const inspect::query_params& p) {
+    auto stored = inspect::answer(rt->inspector(), "state", p, opts.preview_limit);
+    if (!stored && stored.error() != errc::not_found) return stored.error();
+    // The parameters are valid here (answer checked them).
+    auto type = p.find("type")->second;
+    auto k = inspect::key_param(p, "key");
+    if (!k || !*k) return stored.error();
+    auto id = inspect::encode_identity(type, **k);
     if (!id) return id.error();
-    auto stored = rt->inspector().state(*type, *k, cap);
     auto active = rt->active_actor(*id);
     if (!active) {
       if (!stored) return stored.error();
@@ -332,14 +271,16 @@ struct admin_server::impl {
         .receive([&](std::string& t) { text = std::move(t); },
                  [&](caf::error& e) { text = from_caf(e); });
     if (!text) return text.error();
-    json out = stored ? *stored : json{{"type", *type}, {"key", kv::key_to_json(*k)}};
+    std::size_t cap = opts.preview_limit;
+    if (auto it = p.find("limit"); it != p.end()) cap = std::min<std::size_t>(cap, std::stoull(it->second));
+    json out = stored ? *stored : json{{"type", type}, {"key", kv::key_to_json(**k)}};
     out["active"] = true;
     out["source"] = "actor";
+    out.erase("preview");
+    out.erase("state_bytes");
     if (text->size() <= cap) {
       out["state"] = json::parse(*text);
       out["truncated"] = false;
-      out.erase("preview");
-      out.erase("state_bytes");
     } else {
       out["state"] = nullptr;
       out["truncated"] = true;
@@ -348,25 +289,6 @@ struct admin_server::impl {
       out["preview"] = std::move(*text);
     }
     return out;
-  }
-
-  expected<json> kv_entries(const params& p) {
-    auto type = p.required_text("type");
-    if (!type) return type.error();
-    auto k = p.required_key("key");
-    if (!k) return k.error();
-    inspect::kv_query q;
-    for (auto [name, field] : {std::pair{"prefix", &q.prefix}, std::pair{"start", &q.start},
-                               std::pair{"end", &q.end}, std::pair{"after", &q.after}}) {
-      auto v = p.key(name);
-      if (!v) return v.error();
-      *field = std::move(*v);
-    }
-    q.reverse = p.flag("reverse");
-    auto limit = p.number("limit", 100);
-    if (!limit) return limit.error();
-    q.limit = *limit;
-    return rt->inspector().kv(*type, *k, q);
   }
 };
 
@@ -382,12 +304,18 @@ expected<std::unique_ptr<admin_server>> admin_server::start(std::shared_ptr<runt
   p->opts = std::move(opts);
   auto* s = p.get();
   auto& srv = p->server;
-  srv.Get("/api/v1/types", s->handler([s](const params& q) { return s->types(q); }));
-  srv.Get("/api/v1/actors", s->handler([s](const params& q) { return s->actors(q); }));
-  srv.Get("/api/v1/state", s->handler([s](const params& q) { return s->state(q); }));
-  srv.Get("/api/v1/kv", s->handler([s](const params& q) { return s->kv_entries(q); }));
+  using qp = inspect::query_params;
+  srv.Get("/api/v1/types", s->handler([s](const qp& q) { return s->types(q); }));
+  srv.Get("/api/v1/actors", s->handler([s](const qp& q) { return s->actors(q); }));
+  srv.Get("/api/v1/state", s->handler([s](const qp& q) { return s->state(q); }));
+  srv.Get("/api/v1/kv", s->handler([s](const qp& q) {
+    return inspect::answer(s->rt->inspector(), "kv", q);
+  }));
   srv.Get("/api/v1/stats",
-          s->handler([s](const params&) -> expected<json> { return s->stats_json(); }));
+          s->handler([s](const qp&) -> expected<json> { return s->stats_json(); }));
+  srv.Get("/api/v1/source", s->handler([s](const qp&) -> expected<json> {
+    return json{{"mode", "host"}, {"location", s->rt->data_dir()}};
+  }));
   srv.Get("/metrics", [s](const httplib::Request& req, httplib::Response& res) {
     if (!s->authorized(req, res)) return;
     res.set_content(prometheus_text(s->rt->stats()), "text/plain; version=0.0.4");

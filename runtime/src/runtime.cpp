@@ -326,6 +326,10 @@ inspect::reader runtime::inspector() const {
   return inspect::reader(impl_->db, impl_->journal);
 }
 
+const std::string& runtime::data_dir() const {
+  return impl_->opts.data_dir;
+}
+
 std::optional<caf::actor> runtime::active_actor(const std::string& encoded) const {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   auto it = impl_->directory.find(encoded);

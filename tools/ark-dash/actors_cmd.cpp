@@ -23,6 +23,9 @@
 
 namespace ark::dash {
 
+/// The web page (tools/ark-dash/web/index.html), embedded at build time.
+extern const char* const web_index_html;
+
 namespace {
 
 using json = nlohmann::json;
@@ -46,8 +49,15 @@ void add_source_options(CLI::App& cmd, source_args& s) {
   cmd.add_flag("--json", s.json_out, "print the JSON document (doc/admin_api.md)");
 }
 
-// GET `path` with `q` from the admin API at s.host.
-expected<json> fetch_live(const source_args& s, const std::string& path, const query& q) {
+// GET `path` with `q` from the admin API at s.host: the response's status
+// and body, or unreachable.
+struct raw_response {
+  int status = 0;
+  std::string body;
+};
+
+expected<raw_response> get_live(const source_args& s, const std::string& path,
+                                const httplib::Params& params) {
   auto token = resolve_token(s.token_file, "ARK_ADMIN_TOKEN");
   if (!token) return token.error();
   httplib::Client client(s.host);
@@ -58,12 +68,18 @@ expected<json> fetch_live(const source_args& s, const std::string& path, const q
   client.set_read_timeout(30);
   httplib::Headers headers;
   if (!token->empty()) headers.emplace("Authorization", "Bearer " + *token);
-  httplib::Params params(q.begin(), q.end());
   auto res = client.Get(path, params, headers);
   if (!res)
     return error{errc::unreachable, "cannot reach the admin API at " + s.host + " (" +
                                         httplib::to_string(res.error()) +
                                         "): is ark-host running with --admin-port?"};
+  return raw_response{res->status, res->body};
+}
+
+// GET `path` with `q` from the admin API at s.host, as a JSON document.
+expected<json> fetch_live(const source_args& s, const std::string& path, const query& q) {
+  auto res = get_live(s, path, httplib::Params(q.begin(), q.end()));
+  if (!res) return res.error();
   json body = json::parse(res->body, nullptr, false);
   if (res->status == 200 && !body.is_discarded()) return body;
   if (!body.is_discarded() && body.contains("error")) {
@@ -274,23 +290,24 @@ int run_kv_show(const kv_show_args& a) {
 
 // -- stats ----------------------------------------------------------------------
 
+// What a data directory holds, as /api/v1/stats answers offline (rates exist
+// only in a live host).
+expected<json> offline_stats(const inspect::reader& r, const std::string& dir) {
+  auto types = r.types();
+  if (!types) return types.error();
+  std::uint64_t bytes = 0, actors = 0;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec))
+    if (f.is_regular_file(ec)) bytes += f.file_size(ec);
+  for (const auto& t : (*types)["types"]) actors += t["actors"].get<std::uint64_t>();
+  return json{{"actors", actors}, {"types", (*types)["types"]}, {"data_bytes", bytes}};
+}
+
 int run_stats(const source_args& s) {
-  json doc;
-  if (!s.host.empty()) {
-    auto d = fetch_live(s, "/api/v1/stats", {});
-    if (!d) return report(d.error());
-    doc = std::move(*d);
-  } else {
-    // Offline: what the directory holds (rates exist only in a live host).
-    auto types = fetch(s, "", {}, [](const inspect::reader& r) { return r.types(); });
-    if (!types) return report(types.error());
-    std::uint64_t bytes = 0, actors = 0;
-    std::error_code ec;
-    for (const auto& f : std::filesystem::directory_iterator(s.data, ec))
-      if (f.is_regular_file(ec)) bytes += f.file_size(ec);
-    for (const auto& t : (*types)["types"]) actors += t["actors"].get<std::uint64_t>();
-    doc = json{{"actors", actors}, {"types", (*types)["types"]}, {"data_bytes", bytes}};
-  }
+  auto d = fetch(s, "/api/v1/stats", {},
+                 [&](const inspect::reader& r) { return offline_stats(r, s.data); });
+  if (!d) return report(d.error());
+  json doc = std::move(*d);
   if (s.json_out) {
     std::cout << dump(doc) << "\n";
     return exit_ok;
@@ -304,9 +321,102 @@ int run_stats(const source_args& s) {
   return exit_ok;
 }
 
+// -- serve --------------------------------------------------------------------
+
+struct serve_args {
+  source_args src;
+  std::string bind = "127.0.0.1";
+  int port = 4780;
+};
+
+void send_json(httplib::Response& res, const json& body, int status = 200) {
+  res.status = status;
+  res.set_content(dump(body), "application/json");
+}
+
+void send_error(httplib::Response& res, const error& e) {
+  int status = e == errc::not_found ? 404
+               : (e == errc::invalid_argument || e == errc::invalid_key ||
+                  e == errc::nesting_too_deep || e == errc::key_too_large)
+                   ? 400
+                   : 500;
+  send_json(res, json{{"error", {{"code", std::string(to_string(e.code()))},
+                                 {"message", e.message()}}}},
+            status);
+}
+
+int run_serve(const serve_args& a) {
+  if (!is_loopback(a.bind))
+    return report("ark-dash serve binds to loopback only (it has no access control of its own); "
+                  "reach it from elsewhere through an SSH tunnel",
+                  exit_usage);
+  const bool live = !a.src.host.empty();
+  std::shared_ptr<kv::lmdb_backend> db;
+  if (!live) {
+    auto opened = open_data(a.src.data, access::read);
+    if (!opened) return report(opened.error());
+    db = *opened;
+  } else {
+    // Fail early, with the reason, when the host cannot be reached.
+    if (auto probe = fetch_live(a.src, "/api/v1/types", {}); !probe) return report(probe.error());
+  }
+  httplib::Server srv;
+  srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(web_index_html, "text/html; charset=utf-8");
+  });
+  srv.Get("/api/v1/source", [&](const httplib::Request&, httplib::Response& res) {
+    send_json(res, json{{"mode", live ? "host" : "data"},
+                        {"location", live ? a.src.host : a.src.data}});
+  });
+  srv.Get(R"(/api/v1/(types|actors|state|kv|stats))",
+          [&](const httplib::Request& req, httplib::Response& res) {
+            std::string endpoint = req.matches[1];
+            if (live) {  // the host's own answer, status and all
+              auto r = get_live(a.src, "/api/v1/" + endpoint, req.params);
+              if (!r) return send_error(res, r.error());
+              res.status = r->status;
+              res.set_content(r->body, "application/json");
+              return;
+            }
+            // A fresh reader per request: it sees what a running host wrote since.
+            auto reader = inspect::reader::open(db);
+            if (!reader) return send_error(res, reader.error());
+            auto doc = endpoint == "stats" ? offline_stats(*reader, a.src.data)
+                                           : inspect::answer(*reader, endpoint, req.params);
+            if (!doc) return send_error(res, doc.error());
+            send_json(res, *doc);
+          });
+  int port = a.port == 0 ? srv.bind_to_any_port(a.bind)
+                         : (srv.bind_to_port(a.bind, a.port) ? a.port : -1);
+  if (port <= 0)
+    return report("cannot listen on " + a.bind + ":" + std::to_string(a.port) +
+                      " (in use? pick another with --port)",
+                  exit_failure);
+  std::cout << "ark-dash serve: http://" << a.bind << ":" << port << "/ ("
+            << (live ? "live host " + a.src.host : "data directory " + a.src.data)
+            << "); Ctrl-C stops" << std::endl;
+  srv.listen_after_bind();
+  return exit_ok;
+}
+
 }  // namespace
 
 void add_actor_commands(CLI::App& app, run_state& state) {
+  {
+    auto a = std::make_shared<serve_args>();
+    auto* cmd = app.add_subcommand(
+        "serve", "Serve the web dashboard (a single page, no external assets) on loopback");
+    add_data_option(*cmd, a->src.data);
+    cmd->add_option("--host", a->src.host, "a running host's admin API instead of --data");
+    cmd->add_option("--token-file", a->src.token_file,
+                    "file with the admin API's bearer token (default $ARK_ADMIN_TOKEN)");
+    cmd->add_option("--port", a->port, "port of the dashboard (0: any free port)")
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
+    cmd->add_option("--bind", a->bind, "address of the dashboard (loopback only)")
+        ->capture_default_str();
+    cmd->callback([a, &state] { state.status = run_serve(*a); });
+  }
   {
     auto a = std::make_shared<actors_args>();
     auto* cmd = app.add_subcommand("actors", "List actors (type, key, snapshot size; live: active)");

@@ -7,6 +7,7 @@
 // documents are specified in doc/admin_api.md.
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,5 +87,20 @@ class reader {
 
 /// The encoded identity of (type, key), or invalid_key / key_too_large.
 expected<std::string> encode_identity(std::string_view type, const ark::key& k);
+
+/// Query parameters of an HTTP request (as cpp-httplib's Params).
+using query_params = std::multimap<std::string, std::string>;
+
+/// Answers GET /api/v1/<endpoint> ("types", "actors", "state", "kv") from
+/// `r`, with the parameters doc/admin_api.md lists (keys as JSON text). The
+/// admin API and `ark-dash serve --data` share it. Errors: invalid_argument
+/// or invalid_key naming a bad parameter, not_found for an unknown endpoint,
+/// and those of the reader.
+expected<nlohmann::json> answer(const reader& r, const std::string& endpoint,
+                                const query_params& params,
+                                std::size_t preview_limit = default_preview_limit);
+
+/// The parameter `name` of `params` as a key (JSON text); nullopt if absent.
+expected<std::optional<ark::key>> key_param(const query_params& params, const char* name);
 
 }  // namespace ark::inspect

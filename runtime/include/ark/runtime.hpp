@@ -128,6 +128,9 @@ class runtime {
   /// the admin API and tools in the same process (ark/inspect.hpp).
   inspect::reader inspector() const;
 
+  /// The data directory this runtime serves.
+  const std::string& data_dir() const;
+
   /// The activation of `encoded` (an identity), if it is active now.
   std::optional<caf::actor> active_actor(const std::string& encoded) const;
   caf::actor_system& system() const;

@@ -1,0 +1,263 @@
+// The web dashboard in a real browser: Debian's headless Chromium, driven
+// through chromedriver's WebDriver protocol (JSON over HTTP, spoken here with
+// cpp-httplib), loads `ark-dash serve` against a real ark-host with the
+// example actors, clicks into actors and checks the state and KV it shows.
+// A screenshot is saved as a test artifact (ARK_ARTIFACT_DIR/dashboard.png).
+
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <openssl/evp.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <ark/client.hpp>
+
+#include "chat_room/chat_room.hpp"
+#include "counter/counter.hpp"
+#include "support/host_process.hpp"
+#include "support/remote_client.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
+const std::string chat_module = std::string(ARK_MODULE_DIR) + "/libark_chat_room.so";
+const char* const chromedriver = "/usr/bin/chromedriver";
+const char* const chromium = "/usr/bin/chromium";
+
+// A child process whose stdout and stderr are collected; killed on exit.
+class child {
+ public:
+  explicit child(std::vector<std::string> args) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], 1);
+      ::dup2(fds[1], 2);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    fd_ = fds[0];
+    reader_ = std::thread([this] {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(fd_, buf, sizeof buf)) > 0) {
+        std::lock_guard<std::mutex> guard{mtx_};
+        out_.append(buf, static_cast<std::size_t>(n));
+      }
+    });
+  }
+  ~child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (reader_.joinable()) reader_.join();
+    ::close(fd_);
+  }
+  std::string output() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return out_;
+  }
+  /// Waits until the output contains `what`; false after `timeout`.
+  bool wait_for(const std::string& what, std::chrono::milliseconds timeout) const {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (output().find(what) != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::thread reader_;
+  mutable std::mutex mtx_;
+  std::string out_;
+};
+
+int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+// A WebDriver session against chromedriver.
+class browser {
+ public:
+  explicit browser(int port) : http_("127.0.0.1", port) {
+    http_.set_read_timeout(60);
+    json caps{{"capabilities",
+               {{"alwaysMatch",
+                 {{"browserName", "chrome"},
+                  {"goog:chromeOptions",
+                   {{"binary", chromium},
+                    {"args",
+                     {"--headless=new", "--no-sandbox", "--disable-gpu",
+                      "--disable-dev-shm-usage", "--window-size=1400,900"}}}}}}}}};
+    auto r = post("/session", caps);
+    id_ = r["value"]["sessionId"].get<std::string>();
+  }
+  ~browser() {
+    if (!id_.empty()) http_.Delete("/session/" + id_);
+  }
+
+  json post(const std::string& path, const json& body) {
+    auto r = http_.Post(path.c_str(), body.dump(), "application/json");
+    REQUIRE_MESSAGE(r, "no answer from chromedriver for " << path);
+    auto j = json::parse(r->body, nullptr, false);
+    REQUIRE_MESSAGE(r->status == 200, "chromedriver " << path << ": " << r->body);
+    return j;
+  }
+  json get(const std::string& path) {
+    auto r = http_.Get(path.c_str());
+    REQUIRE(r);
+    REQUIRE_MESSAGE(r->status == 200, "chromedriver " << path << ": " << r->body);
+    return json::parse(r->body);
+  }
+  std::string session() const { return "/session/" + id_; }
+
+  void go(const std::string& url) { post(session() + "/url", {{"url", url}}); }
+  json run(const std::string& script) {
+    return post(session() + "/execute/sync", {{"script", script}, {"args", json::array()}})["value"];
+  }
+  /// Waits until `script` returns true.
+  bool until(const std::string& script, std::chrono::milliseconds timeout = 15s) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (run(script) == true) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+  void click(const std::string& css) {
+    auto e = post(session() + "/element", {{"using", "css selector"}, {"value", css}});
+    auto id = e["value"].begin().value().get<std::string>();
+    post(session() + "/element/" + id + "/click", json::object());
+  }
+  std::string text(const std::string& css) {
+    return run("const e = document.querySelector(" + json(css).dump() +
+               "); return e ? e.textContent : null;")
+        .get<std::string>();
+  }
+  /// The page as PNG bytes.
+  std::string screenshot() {
+    auto b64 = get(session() + "/screenshot")["value"].get<std::string>();
+    std::string png(b64.size(), '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(png.data()),
+                            reinterpret_cast<const unsigned char*>(b64.data()),
+                            static_cast<int>(b64.size()));
+    REQUIRE(n > 0);
+    auto pad = b64.size() >= 2 && b64[b64.size() - 1] == '=' ? (b64[b64.size() - 2] == '=' ? 2 : 1) : 0;
+    png.resize(static_cast<std::size_t>(n) - static_cast<std::size_t>(pad));
+    return png;
+  }
+
+ private:
+  httplib::Client http_;
+  std::string id_;
+};
+
+}  // namespace
+
+TEST_CASE("the web dashboard shows a live host's actors, state and KV in headless Chromium") {
+  REQUIRE_MESSAGE(std::filesystem::exists(chromedriver),
+                  "chromedriver is missing: run scripts/setup.sh (packages chromium, "
+                  "chromium-driver)");
+  ark::test::temp_dir dir;
+  ark::test::host_process host(dir.sub("data"), {counter_module, chat_module},
+                               {"--admin-port", "0"});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  {
+    ark::test::remote_client r(host.port());
+    auto a = r.c.get_or_create<counter::counter_if>("counter", "a");
+    REQUIRE(a);
+    REQUIRE(ark::call<std::int64_t>(r.sys, *a, 5s, counter::add_atom::value, std::int64_t{42}));
+    auto room = r.c.get_or_create<chat_room::chat_room_if>("chat_room", "lobby");
+    REQUIRE(room);
+    for (const char* text : {"hello from ark", "second", "third"})
+      REQUIRE(ark::call<std::int64_t>(r.sys, *room, 5s, chat_room::post_atom::value,
+                                      std::string("ann"), std::string(text)));
+  }
+  auto out = host.output();
+  auto admin = out.substr(out.find("admin=") + 6);
+  admin = admin.substr(0, admin.find(' '));
+
+  int dash_port = free_port();
+  child dash({ARK_DASH_PATH, "serve", "--host", "http://" + admin, "--port",
+              std::to_string(dash_port)});
+  REQUIRE_MESSAGE(dash.wait_for("ark-dash serve: http://", 10s), dash.output());
+
+  int driver_port = free_port();
+  child driver({chromedriver, "--port=" + std::to_string(driver_port)});
+  REQUIRE_MESSAGE(driver.wait_for("started successfully", 20s), driver.output());
+
+  browser b(driver_port);
+  b.go("http://127.0.0.1:" + std::to_string(dash_port) + "/");
+  REQUIRE_MESSAGE(b.until("return document.body.dataset.ready === '1';"),
+                  "the page did not load: " << b.text("#error"));
+  CHECK(b.text("#source").find("live host") != std::string::npos);
+
+  // The counter: click its type, then actor ["a"]; the state tree shows 42.
+  b.click(".type-item[data-type='counter']");
+  REQUIRE(b.until("return document.querySelector(\".actor-row[data-key='[\\\"a\\\"]']\") !== null;"));
+  b.click(".actor-row[data-key='[\"a\"]']");
+  REQUIRE_MESSAGE(b.until("return document.querySelector('#state').textContent.includes('42');"),
+                  "state shown: " << b.text("#state") << " error: " << b.text("#error"));
+  CHECK(b.text("#state").find("\"value\"") != std::string::npos);
+  CHECK(b.text("#state-meta").find("active") != std::string::npos);
+
+  // The chat room's KV: three messages, in order; reverse flips them.
+  b.click(".type-item[data-type='chat_room']");
+  REQUIRE(b.until(
+      "return document.querySelector(\".actor-row[data-key='[\\\"lobby\\\"]']\") !== null;"));
+  b.click(".actor-row[data-key='[\"lobby\"]']");
+  REQUIRE(b.until("return document.querySelectorAll('.kv-row').length === 3;"));
+  CHECK(b.text(".kv-row").find("hello from ark") != std::string::npos);
+  b.click("#kv-reverse");
+  b.click("#kv-go");
+  REQUIRE(b.until("return document.querySelector('.kv-row') !== null && "
+                  "document.querySelector('.kv-row').textContent.includes('third');"));
+  // The live stats refresh themselves and count the messages sent above.
+  REQUIRE(b.until("return document.querySelector('#stats').textContent.includes('active');"));
+  CHECK(b.text("#error").empty());
+
+  std::filesystem::create_directories(ARK_ARTIFACT_DIR);
+  auto png = b.screenshot();
+  CHECK(png.substr(1, 3) == "PNG");
+  std::ofstream(std::string(ARK_ARTIFACT_DIR) + "/dashboard.png", std::ios::binary) << png;
+  CHECK(host.stop() == 0);
+}
