@@ -255,3 +255,67 @@ TEST_CASE("ark-dash actors, state, kv show and stats read a live host and its da
   auto no_dir = ark::test::run_dash({"actors", "--data", dir.sub("nowhere")});
   CHECK(no_dir.status == 1);
 }
+
+TEST_CASE("ark-dash dump and load copy a data directory exactly, all or nothing") {
+  ark::test::temp_dir dir;
+  auto data = dir.sub("data");
+  ark::test::host_process host(data, {counter_module, chat_module});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  fill(host.port());
+  // While the host runs: one read snapshot.
+  auto dumped = ark::test::run_dash({"dump", "--data", data, "--out", dir.sub("dump.jsonl")});
+  REQUIRE_MESSAGE(dumped.status == 0, dumped.err);
+  CHECK(host.stop() == 0);
+
+  auto copy = dir.sub("copy");
+  auto loaded = ark::test::run_dash({"load", "--data", copy, "--in", dir.sub("dump.jsonl")});
+  REQUIRE_MESSAGE(loaded.status == 0, loaded.err);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"actors", "--json"},
+           {"state", "counter", "a", "--json"},
+           {"kv", "show", "chat_room", "lobby", "--json"}}) {
+    auto with = [&](const std::string& d) {
+      auto a = args;
+      a.push_back("--data");
+      a.push_back(d);
+      return ark::test::run_dash(a);
+    };
+    auto original = with(data);
+    auto restored = with(copy);
+    REQUIRE_MESSAGE(original.status == 0, original.err);
+    CHECK(json::parse(original.out) == json::parse(restored.out));
+  }
+  CHECK(ark::test::run_dash({"verify", "--data", copy}).status == 0);
+  // The copy is a working data directory: a host serves it.
+  ark::test::host_process again(copy, {counter_module, chat_module});
+  REQUIRE_MESSAGE(again.start(), again.output());
+  ark::test::remote_client r(again.port());
+  auto a = r.c.get_or_create<counter::counter_if>("counter", "a");
+  REQUIRE(a);
+  CHECK(*ark::call<std::int64_t>(r.sys, *a, 5s, counter::get_atom::value) == 5);
+  CHECK(again.stop() == 0);
+
+  // A truncated dump (no end line) or a damaged one loads nothing.
+  std::ifstream in(dir.sub("dump.jsonl"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto cut = text.substr(0, text.rfind("{\"end\""));
+  std::ofstream(dir.sub("cut.jsonl")) << cut;
+  auto truncated = ark::test::run_dash({"load", "--data", dir.sub("t"), "--in", dir.sub("cut.jsonl")});
+  CHECK(truncated.status == 1);
+  CHECK(truncated.err.find("truncated") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.sub("t")));
+  auto damaged_text = text;
+  damaged_text.replace(damaged_text.find("\"value\":\"") + 9, 1, "!");
+  std::ofstream(dir.sub("bad.jsonl")) << damaged_text;
+  auto damaged = ark::test::run_dash({"load", "--data", dir.sub("b"), "--in", dir.sub("bad.jsonl")});
+  CHECK(damaged.status == 1);
+  CHECK(damaged.err.find("base64") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.sub("b")));
+  // Never into a directory that holds data.
+  auto into = ark::test::run_dash({"load", "--data", data, "--in", dir.sub("dump.jsonl")});
+  CHECK(into.status == 1);
+  CHECK(into.err.find("not empty") != std::string::npos);
+  // Nothing left over next to the targets.
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    CHECK(e.path().filename().string().find(".loading-") == std::string::npos);
+}

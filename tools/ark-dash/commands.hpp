@@ -24,4 +24,7 @@ void add_verify_command(CLI::App& app, run_state& state);
 /// data directory or a running host's admin API. Call after add_kv_commands.
 void add_actor_commands(CLI::App& app, run_state& state);
 
+/// `ark-dash dump|load`: a data directory as portable JSON lines, and back.
+void add_dump_commands(CLI::App& app, run_state& state);
+
 }  // namespace ark::dash

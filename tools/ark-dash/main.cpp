@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   add_kv_commands(app, state);
   add_verify_command(app, state);
   add_actor_commands(app, state);
+  add_dump_commands(app, state);
 
   try {
     app.parse(argc, argv);

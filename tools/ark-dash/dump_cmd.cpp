@@ -1,0 +1,246 @@
+// `ark-dash dump` and `ark-dash load`: a whole data directory as portable JSON
+// lines (doc/admin_api.md, "Dump format"), and back into a new directory.
+//
+// dump reads everything from one LMDB read snapshot (walk_raw), so the file is
+// consistent even while a host writes. load writes into a temporary sibling
+// directory and renames it into place only when the whole file, trailer
+// included, was read and committed: a truncated or damaged dump leaves no
+// half-loaded directory behind.
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <unordered_map>
+
+#include "ark/kv/json.hpp"
+#include "commands.hpp"
+#include "common.hpp"
+#include "progress.hpp"
+
+namespace ark::dash {
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr int dump_format = 1;
+constexpr std::size_t load_batch = 5000;
+
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::optional<std::string> unbase64(const std::string& text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t pad = 0;
+  if (!text.empty() && text.back() == '=') pad = text.size() >= 2 && text[text.size() - 2] == '=' ? 2 : 1;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+struct dump_args {
+  std::string data = default_data_dir;
+  std::string out;
+};
+
+int run_dump(const dump_args& a) {
+  auto db = open_data(a.data, access::read);
+  if (!db) return report(db.error());
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (a.out != "-") {
+    file.open(a.out, std::ios::binary | std::ios::trunc);
+    if (!file) return report("cannot write " + a.out, exit_failure);
+    out = &file;
+  }
+  *out << dump(json{{"ark_dump", dump_format},
+                    {"format_version", kv::storage_format_version},
+                    {"source", a.data}})
+       << "\n";
+  std::unordered_map<std::string, json> spaces;  // 8-byte id -> space key (JSON)
+  std::unordered_map<std::string, std::string> space_text;
+  std::uint64_t entries = 0;
+  progress bar("dump", "entries", 0);
+  error failure;
+  auto walked = (*db)->walk_raw([&](kv::raw_db which, std::string_view k, std::string_view v) {
+    if (which == kv::raw_db::spaces) {
+      auto space = decode_key(k);
+      if (!space) {
+        failure = error{errc::corrupt_value, "a space name does not decode: " + to_hex(k)};
+        return false;
+      }
+      spaces[std::string(v)] = kv::key_to_json(*space);
+      return true;
+    }
+    if (which != kv::raw_db::kv) return true;
+    auto it = spaces.find(std::string(k.substr(0, 8)));
+    if (k.size() < 8 || it == spaces.end()) {
+      failure = error{errc::corrupt_value, "an entry of an unknown space: " + to_hex(k)};
+      return false;
+    }
+    auto key = k.substr(8);
+    json line{{"space", it->second}, {"key", base64(key)}, {"value", base64(v)}};
+    if (auto readable = decode_key(key)) line["key_json"] = kv::key_to_json(*readable);
+    *out << dump(line) << "\n";
+    bar.update(++entries);
+    return static_cast<bool>(*out);
+  });
+  bar.finish();
+  if (!walked) failure = walked.error();
+  if (!failure && !*out) failure = error{errc::io_error, "writing " + a.out + " failed"};
+  if (failure) {
+    if (file.is_open()) {
+      file.close();
+      fs::remove(a.out);
+    }
+    return report(failure);
+  }
+  *out << dump(json{{"end", true}, {"entries", entries}, {"spaces", spaces.size()}}) << "\n";
+  out->flush();
+  if (a.out != "-")
+    std::cerr << "dumped " << entries << " entries of " << spaces.size() << " spaces to "
+              << a.out << "\n";
+  return exit_ok;
+}
+
+struct load_args {
+  std::string data;
+  std::string in;
+};
+
+int run_load(const load_args& a) {
+  std::error_code ec;
+  if (fs::exists(a.data, ec) && !(fs::is_directory(a.data, ec) && fs::is_empty(a.data, ec)))
+    return report("--data " + a.data +
+                      " exists and is not empty: load only into a new directory (it would mix "
+                      "two data sets)",
+                  exit_failure);
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  std::uint64_t total_bytes = 0;
+  if (a.in != "-") {
+    file.open(a.in, std::ios::binary);
+    if (!file) return report("cannot read " + a.in, exit_failure);
+    total_bytes = fs::file_size(a.in, ec);
+    in = &file;
+  }
+  auto parent = fs::absolute(a.data).parent_path();
+  auto tmp = (parent / (fs::path(a.data).filename().string() + ".loading-XXXXXX")).string();
+  if (::mkdtemp(tmp.data()) == nullptr)
+    return report("cannot create a directory next to " + a.data, exit_failure);
+  auto fail = [&](const std::string& what) {
+    fs::remove_all(tmp, ec);
+    return report("load " + a.in + ": " + what + "; nothing was loaded", exit_failure);
+  };
+  std::uint64_t entries = 0;
+  bool ended = false;
+  {
+    auto db = open_data(tmp, access::write_create);
+    if (!db) return fail(db.error().message());
+    std::string line;
+    std::uint64_t line_no = 0, read_bytes = 0;
+    kv::backend_batch batch;
+    std::size_t pending = 0;
+    std::unordered_map<std::string, std::string> encoded_spaces;  // JSON text -> encoded
+    progress bar("load", "bytes", total_bytes);
+    auto flush = [&]() -> expected<void> {
+      if (pending == 0) return {};
+      auto r = (*db)->apply(batch);
+      batch = kv::backend_batch{};
+      pending = 0;
+      if (!r) return r.error();
+      return {};
+    };
+    while (std::getline(*in, line)) {
+      ++line_no;
+      read_bytes += line.size() + 1;
+      bar.update(read_bytes);
+      auto where = "line " + std::to_string(line_no);
+      if (ended) return fail(where + ": data after the end line");
+      json j = json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) return fail(where + ": not a JSON object");
+      if (line_no == 1) {
+        if (j.value("ark_dump", 0) != dump_format)
+          return fail("not an ark dump (its first line lacks \"ark_dump\": 1)");
+        if (j.value("format_version", 0u) != kv::storage_format_version)
+          return fail("written by storage format " + std::to_string(j.value("format_version", 0u)) +
+                      ", this ark-dash reads " + std::to_string(kv::storage_format_version));
+        continue;
+      }
+      if (j.contains("end")) {
+        if (j.value("entries", std::uint64_t{0}) != entries)
+          return fail(where + ": the end line counts " +
+                      std::to_string(j.value("entries", std::uint64_t{0})) + " entries, the file has " +
+                      std::to_string(entries));
+        ended = true;
+        continue;
+      }
+      if (!j.contains("space") || !j["key"].is_string() || !j["value"].is_string())
+        return fail(where + ": an entry needs space, key and value");
+      auto space_text = j["space"].dump();
+      auto sit = encoded_spaces.find(space_text);
+      if (sit == encoded_spaces.end()) {
+        auto space = kv::key_from_json(j["space"]);
+        if (!space) return fail(where + ": space: " + space.error().message());
+        auto enc = encode_key(*space);
+        if (!enc) return fail(where + ": space: " + enc.error().message());
+        sit = encoded_spaces.emplace(space_text, std::move(*enc)).first;
+      }
+      auto key = unbase64(j["key"].get<std::string>());
+      auto value = unbase64(j["value"].get<std::string>());
+      if (!key || !value) return fail(where + ": key or value is not base64");
+      batch.for_space(sit->second)
+          .ops.push_back(kv::write_op{kv::write_op::kind::put, std::move(*key), std::move(*value)});
+      ++entries;
+      if (++pending == load_batch)
+        if (auto r = flush(); !r) return fail(where + ": " + r.error().message());
+    }
+    if (!ended) return fail("the file ends before its end line (truncated?)");
+    if (auto r = flush(); !r) return fail(r.error().message());
+    bar.finish();
+  }
+  // Into place: an empty target directory is replaced.
+  if (fs::exists(a.data, ec)) fs::remove(a.data, ec);
+  fs::rename(tmp, a.data, ec);
+  if (ec) return fail("cannot rename " + tmp + " to " + a.data + ": " + ec.message());
+  std::cerr << "loaded " << entries << " entries into " << a.data << "\n";
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_dump_commands(CLI::App& app, run_state& state) {
+  {
+    auto a = std::make_shared<dump_args>();
+    auto* cmd = app.add_subcommand(
+        "dump", "Write a whole data directory as portable JSON lines (one read snapshot)");
+    add_data_option(*cmd, a->data);
+    cmd->add_option("--out", a->out, "the dump file, or - for stdout")->required();
+    cmd->callback([a, &state] { state.status = run_dump(*a); });
+  }
+  {
+    auto a = std::make_shared<load_args>();
+    auto* cmd = app.add_subcommand(
+        "load", "Create a data directory from a dump (all or nothing)");
+    cmd->add_option("--data", a->data, "the new data directory (missing or empty)")->required();
+    cmd->add_option("--in", a->in, "the dump file, or - for stdin")->required();
+    cmd->callback([a, &state] { state.status = run_load(*a); });
+  }
+}
+
+}  // namespace ark::dash
