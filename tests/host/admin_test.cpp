@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <httplib.h>
@@ -318,4 +319,34 @@ TEST_CASE("ark-dash dump and load copy a data directory exactly, all or nothing"
   // Nothing left over next to the targets.
   for (const auto& e : std::filesystem::directory_iterator(dir.path()))
     CHECK(e.path().filename().string().find(".loading-") == std::string::npos);
+}
+
+TEST_CASE("ark-dash query filters a type's actors on state fields, while the host runs") {
+  ark::test::temp_dir dir;
+  auto data = dir.sub("data");
+  ark::test::host_process host(data, {counter_module, chat_module});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  fill(host.port());
+  // The newest snapshots may still be in the state journal (checkpointed
+  // after a second of quiet): query reads both from one snapshot.
+  auto big = ark::test::run_dash({"query", "counter", "--data", data, "--where", "value > 2"});
+  REQUIRE_MESSAGE(big.status == 0, big.err);
+  CHECK(big.out.find("[\"a\"]") != std::string::npos);
+  CHECK(big.out.find("[\"b\"]") == std::string::npos);
+  CHECK(big.err.find("1 of 2 counter actors match") != std::string::npos);
+  auto all = ark::test::run_dash(
+      {"query", "counter", "--data", data, "--where", "value >= 1", "--where", "value != 3", "--json"});
+  REQUIRE(all.status == 0);
+  std::istringstream lines(all.out);
+  std::vector<json> docs;
+  for (std::string l; std::getline(lines, l);) docs.push_back(json::parse(l));
+  REQUIRE(docs.size() == 2);
+  CHECK(docs[0]["state"]["value"] == 5);
+  CHECK(docs[1]["state"]["value"] == 1);
+  auto rooms = ark::test::run_dash({"query", "chat_room", "--data", data, "--where", "count == 3"});
+  CHECK(rooms.out.find("lobby") != std::string::npos);
+  auto bad = ark::test::run_dash({"query", "counter", "--data", data, "--where", "value"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("FIELD OP VALUE") != std::string::npos);
+  CHECK(host.stop() == 0);
 }

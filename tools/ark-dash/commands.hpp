@@ -27,4 +27,7 @@ void add_actor_commands(CLI::App& app, run_state& state);
 /// `ark-dash dump|load`: a data directory as portable JSON lines, and back.
 void add_dump_commands(CLI::App& app, run_state& state);
 
+/// `ark-dash query TYPE --where ...`: filter actors on state fields.
+void add_query_command(CLI::App& app, run_state& state);
+
 }  // namespace ark::dash
