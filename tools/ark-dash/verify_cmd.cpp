@@ -21,6 +21,7 @@
 #include "ark/kv/store.hpp"
 #include "ark/kv/value.hpp"
 #include "commands.hpp"
+#include "progress.hpp"
 
 namespace ark::dash {
 namespace {
@@ -431,9 +432,13 @@ int run_verify(const std::string& dir, bool json_lines) {
   auto db = open_data(dir, access::read);
   if (!db) return report(db.error());
   verifier v(dir, json_lines);
+  progress bar("verify", "entries", 0);
+  std::uint64_t seen = 0;
   auto walked = (*db)->walk_raw([&](kv::raw_db which, std::string_view k, std::string_view val) {
+    bar.update(++seen);
     return v.visit(which, k, val);
   });
+  bar.finish();
   v.finish();
   if (!walked) {
     std::cout.flush();
