@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "support/sanitizer_report.hpp"
+#include "support/spawn.hpp"
 #include "test_util.hpp"
 
 namespace ark::test {
@@ -45,28 +46,14 @@ class host_process {
   /// not get ready within `timeout`.
   bool start(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     output_.clear();
-    int fds[2];
-    if (::pipe(fds) != 0) return false;
     std::vector<std::string> args{ARK_HOST_PATH, "--data", data_, "--port", "0"};
     for (const auto& m : modules_) {
       args.push_back("--module");
       args.push_back(m);
     }
     args.insert(args.end(), extra_.begin(), extra_.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], 1);
-      ::dup2(fds[1], 2);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out_fd_ = fds[0];
+    pid_ = spawn_with_output(std::move(args), out_fd_);
+    if (pid_ < 0) return false;
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       pollfd pfd{out_fd_, POLLIN, 0};

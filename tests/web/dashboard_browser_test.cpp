@@ -32,6 +32,7 @@
 #include "counter/counter.hpp"
 #include "support/host_process.hpp"
 #include "support/remote_client.hpp"
+#include "support/spawn.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -48,22 +49,8 @@ const char* const chromium = "/usr/bin/chromium";
 class child {
  public:
   explicit child(std::vector<std::string> args) {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], 1);
-      ::dup2(fds[1], 2);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    fd_ = fds[0];
+    pid_ = ark::test::spawn_with_output(std::move(args), fd_);
+    REQUIRE(pid_ > 0);
     reader_ = std::thread([this] {
       char buf[4096];
       ssize_t n;
