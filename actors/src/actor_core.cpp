@@ -373,7 +373,13 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply) {
     else if (auto err = reload_if_passive())
       reply = caf::make_message(std::move(err));
     else
-      reply = caf::make_message(kv::json_text(inspect_json()));
+    {
+      // The view plus what only the live actor knows (doc/admin_api.md).
+      auto last = channel_.last_commit_ms.load(std::memory_order_relaxed);
+      reply = caf::make_message(kv::json_text(nlohmann::json{
+          {"state", inspect_json()},
+          {"last_commit_ms", last == 0 ? nlohmann::json() : nlohmann::json(last)}}));
+    }
     return true;
   }
   return false;

@@ -278,8 +278,14 @@ struct admin_server::impl {
     out["source"] = "actor";
     out.erase("preview");
     out.erase("state_bytes");
+    // The actor answers {"state": <its inspect_state()>, "last_commit_ms": ...}.
+    json reply = json::parse(*text, nullptr, false);
+    if (!reply.is_object())
+      return error{errc::backend_failure, "the actor's inspect reply is not JSON"};
+    out["last_commit_ms"] = reply["last_commit_ms"];
+    *text = kv::json_text(reply["state"]);
     if (text->size() <= cap) {
-      out["state"] = json::parse(*text);
+      out["state"] = std::move(reply["state"]);
       out["truncated"] = false;
     } else {
       out["state"] = nullptr;

@@ -262,6 +262,10 @@ void writer::settle(commit_unit& u) {
   auto* c = u.channel;
   if (u.seq != c->last_in_batch) return;
   c->durable.store(u.seq, std::memory_order_release);
+  c->last_commit_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count(),
+                          std::memory_order_relaxed);
   if (c->notify_in_batch) notify(u, caf::error{});
 }
 

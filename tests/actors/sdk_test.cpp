@@ -255,7 +255,11 @@ std::string inspect(host_env& env, const probe_if& h) {
   std::string json;
   self->request(caf::actor_cast<caf::actor>(h), 10s, ark::inspect_atom::value)
       .receive([&](const std::string& s) { json = s; }, [](caf::error&) {});
-  return json;
+  // The reply is {"state": <inspect_state()>, "last_commit_ms": ...}.
+  auto doc = nlohmann::json::parse(json, nullptr, false);
+  REQUIRE_MESSAGE(doc.is_object(), json);
+  CHECK((doc["last_commit_ms"].is_null() || doc["last_commit_ms"].get<std::int64_t>() > 0));
+  return doc["state"].dump();
 }
 }  // namespace
 

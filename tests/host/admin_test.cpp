@@ -120,6 +120,13 @@ TEST_CASE("the admin API lists types, actors, state, KV, stats and metrics of a 
   CHECK(st.body["active"] == true);
   CHECK(st.body["source"] == "actor");
   CHECK(st.body["schema"] == 1);
+  // When its last commit settled (this host's clock, ms since the epoch).
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  REQUIRE(st.body["last_commit_ms"].is_number());
+  CHECK(st.body["last_commit_ms"].get<std::int64_t>() <= now_ms);
+  CHECK(st.body["last_commit_ms"].get<std::int64_t>() > now_ms - 60000);
   // A capped preview says it is truncated instead of failing.
   auto cut = get(port, "/api/v1/state", {{"type", "counter"}, {"key", "[\"a\"]"}, {"limit", "4"}});
   REQUIRE(cut.status == 200);

@@ -79,6 +79,9 @@ struct detached_output {
 /// writer thread (never read by the actor).
 struct commit_channel {
   std::atomic<std::uint64_t> durable{0};
+  /// Wall-clock time (ms since the epoch) of the commit that last settled
+  /// one of the actor's units; 0 before the first (the dashboard shows it).
+  std::atomic<std::int64_t> last_commit_ms{0};
   std::string state_key;  ///< identity::encoded, set at activation
   // -- host writer thread only --
   std::uint64_t last_in_batch = 0;
