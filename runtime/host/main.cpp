@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   int admin_port = -1;
   std::string admin_bind = "127.0.0.1";
   std::string admin_token_file;
+  std::size_t admin_preview_limit = ark::inspect::default_preview_limit;
   std::string token_file;
   ark::tls_files tls;
   std::size_t map_size = std::size_t{1} << 30;
@@ -93,6 +94,11 @@ int main(int argc, char** argv) {
   app.add_option("--admin-token-file", admin_token_file,
                  "file with the bearer token the admin API requires (chmod 600, at least 16 "
                  "characters; default $ARK_ADMIN_TOKEN)");
+  app.add_option("--admin-preview-limit", admin_preview_limit,
+                 "cap of one actor's state preview in the admin API (e.g. 1MiB); larger "
+                 "states are shown truncated")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("125MB");
   app.add_option("--threads", threads,
                  "CAF scheduler worker threads (0: one per hardware thread)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{1024}))
@@ -217,6 +223,7 @@ int main(int argc, char** argv) {
     ao.bind = admin_bind;
     ao.port = static_cast<std::uint16_t>(admin_port);
     ao.token = admin_token;
+    ao.preview_limit = admin_preview_limit;
     auto a = ark::admin_server::start(*rt, ao);
     if (!a) {
       caf::anon_send_exit(served->directory, caf::exit_reason::user_shutdown);

@@ -190,8 +190,9 @@ TEST_CASE("the admin API requires its token when one is set, and beyond loopback
     CHECK_FALSE(exposed.start(5s));
     CHECK(exposed.output().find("--admin-token-file") != std::string::npos);
   }
-  ark::test::host_process host(dir.sub("data"), {counter_module},
-                               {"--admin-port", "0", "--admin-token-file", token_path});
+  ark::test::host_process host(
+      dir.sub("data"), {counter_module},
+      {"--admin-port", "0", "--admin-token-file", token_path, "--admin-preview-limit", "8"});
   REQUIRE_MESSAGE(host.start(), host.output());
   int port = admin_port(host);
   auto denied = get(port, "/api/v1/types");
@@ -200,6 +201,20 @@ TEST_CASE("the admin API requires its token when one is set, and beyond loopback
   CHECK(get(port, "/api/v1/types", {}, "wrong-token-wrong-token").status == 401);
   CHECK(get(port, "/metrics").status == 401);
   CHECK(get(port, "/api/v1/types", {}, "0123456789abcdef0123").status == 200);
+  // --admin-preview-limit caps every state preview, whatever the request asks.
+  {
+    ark::test::remote_client r(host.port());
+    auto x = r.c.get_or_create<counter::counter_if>("counter", "x");
+    REQUIRE(x);
+    REQUIRE(ark::call<std::int64_t>(r.sys, *x, 5s, counter::add_atom::value, std::int64_t{123}));
+  }
+  auto st = get(port, "/api/v1/state",
+                {{"type", "counter"}, {"key", "[\"x\"]"}, {"limit", "1000"}},
+                "0123456789abcdef0123");
+  REQUIRE_MESSAGE(st.status == 200, st.text);
+  CHECK(st.body["truncated"] == true);
+  CHECK(st.body["preview"] == "{\"value\"");
+  CHECK(st.body["state_bytes"] == 13);
   // ark-dash with the token file gets in, without it is told what to do.
   auto url = "http://127.0.0.1:" + std::to_string(port);
   auto ok = ark::test::run_dash({"stats", "--host", url, "--token-file", token_path, "--json"});
