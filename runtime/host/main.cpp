@@ -251,9 +251,18 @@ int main(int argc, char** argv) {
     spdlog::info("{} received: draining and committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
   if (admin) admin->stop();  // before the runtime closes the data directory
   caf::anon_send_exit(served->directory, caf::exit_reason::user_shutdown);
-  (*rt)->shutdown();
+  bool clean = (*rt)->shutdown();
   auto stats = (*rt)->stats();
   spdlog::info("stopped: {} commits, {} units", stats.commits, stats.units);
+  if (!clean) {
+    // Some actors never settled (the log names them). Everything that was
+    // acknowledged is durable and the data directory is closed; tearing the
+    // actor system down under live actors is not safe, so exit right here.
+    spdlog::error("exiting with actors still busy (exit status 4): nothing acknowledged is lost");
+    spdlog::shutdown();
+    std::fflush(nullptr);
+    std::_Exit(4);
+  }
   rt->reset();
   sys.await_actors_before_shutdown(false);
   return storage_failed ? 3 : 0;

@@ -51,6 +51,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::atomic<std::uint64_t> messages{0};
   bool accepting = true;
   bool stopped = false;
+  bool clean_stop = true;  // false: actors were still busy at the shutdown timeout
   std::condition_variable sweep_cv;
   std::thread sweeper;
 
@@ -183,12 +184,12 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     });
   }
 
-  void shutdown(std::chrono::milliseconds timeout) {
+  bool shutdown(std::chrono::milliseconds timeout) {
     std::vector<caf::actor> running;
     std::unordered_map<std::string, caf::actor> handles;
     {
       std::lock_guard<std::mutex> guard{mtx};
-      if (stopped) return;
+      if (stopped) return clean_stop;
       accepting = false;
       for (auto& [aid, a] : live)
         if (auto strong = caf::actor_cast<caf::actor>(a.handle.lock())) running.push_back(strong);
@@ -204,7 +205,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     handles.clear();
     {
       std::unique_lock<std::mutex> lock{mtx};
-      if (!gone_cv.wait_for(lock, timeout, [&] { return live.empty(); }) && opts.log) {
+      clean_stop = gone_cv.wait_for(lock, timeout, [&] { return live.empty(); });
+      if (!clean_stop && opts.log) {
         // Named, so a drain that hangs can be traced to its actors (each
         // waits for a commit in flight or for the reply to a request).
         std::string names;
@@ -225,6 +227,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     // Actor objects may outlive this (CAF frees them lazily); they no longer
     // touch storage, so the data directory is closed now.
     db.reset();
+    return clean_stop;
   }
 };
 
@@ -294,8 +297,8 @@ expected<caf::actor> runtime::get_or_create_actor(std::string_view type, const a
   return impl_->get_or_create(type, k, std::move(init), iface);
 }
 
-void runtime::shutdown(std::chrono::milliseconds timeout) {
-  impl_->shutdown(timeout);
+bool runtime::shutdown(std::chrono::milliseconds timeout) {
+  return impl_->shutdown(timeout);
 }
 
 runtime_stats runtime::stats() const {

@@ -120,11 +120,14 @@ class host_process {
     out_fd_ = -1;
     check_no_sanitizer_report("ark-host", output());
     if (sig == 0) return exited_status_;  // reaped by wait_exit
-    // A stop that a signal ended (a crash while draining): say which one and
-    // what the host printed, for the failing check to be diagnosable.
+    // A stop that did not end in exit 0 (a crash while draining, exit 4 for
+    // actors that never settled): say how, and what the host printed, for
+    // the failing check to be diagnosable.
     if (sig == SIGTERM && WIFSIGNALED(status))
       MESSAGE("ark-host ended by signal " << WTERMSIG(status) << " after SIGTERM; its output:\n"
                                           << output());
+    else if (sig == SIGTERM && WIFEXITED(status) && WEXITSTATUS(status) == 4)
+      MESSAGE("ark-host exited 4 after SIGTERM (actors still busy); its output:\n" << output());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   void drain() {

@@ -119,8 +119,12 @@ class runtime {
 
   /// Stops accepting work, lets every actor finish the commits in flight and
   /// release their replies, commits the rest and stops the writer. Waits at
-  /// most `timeout` for actors to finish. Idempotent.
-  void shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /// most `timeout` for actors to finish. Idempotent. Returns false when some
+  /// actors were still busy at the timeout (they are named in the log): the
+  /// data directory is closed anyway, and their unfinished messages were
+  /// never acknowledged, but those actors still exist, so a process should
+  /// then exit without tearing its actor system down.
+  bool shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   runtime_stats stats() const;
 
