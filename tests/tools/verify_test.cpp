@@ -221,6 +221,25 @@ TEST_CASE("verify refuses a directory of a newer storage format with status 1") 
   CHECK(has(r.err, "upgrade ark"));
 }
 
+TEST_CASE("the actor views, query and dump refuse a directory of a newer storage format") {
+  clean_dir d;
+  ark::test::set_format_version(d.data, ark::kv::storage_format_version + 1);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"actors", "--data", d.data},
+           {"state", "counter", "a", "--data", d.data},
+           {"kv", "show", "counter", "a", "--data", d.data},
+           {"stats", "--data", d.data},
+           {"query", "counter", "--data", d.data},
+           {"dump", "--data", d.data, "--out", "-"}}) {
+    auto r = run_dash(args);
+    CHECK_MESSAGE(r.status == 1, args[0]);
+    CHECK_MESSAGE(has(r.err, "has storage format version " +
+                                 std::to_string(ark::kv::storage_format_version + 1)),
+                  args[0] << ": " << r.err);
+    CHECK(has(r.err, "upgrade ark"));
+  }
+}
+
 TEST_CASE("verify exits 1 for a missing directory and 2 for bad usage and --help explains it") {
   ark::test::temp_dir dir;
   auto missing = run_dash({"verify", "--data", dir.sub("nope")});
