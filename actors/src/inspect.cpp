@@ -1,6 +1,7 @@
 #include "ark/inspect.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <vector>
@@ -45,6 +46,14 @@ bool starts_with(const ark::key& k, const ark::key& prefix) {
 }
 
 }  // namespace
+
+std::uint64_t directory_bytes(const std::string& dir) {
+  std::uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec))
+    if (f.is_regular_file(ec)) bytes += f.file_size(ec);
+  return bytes;
+}
 
 expected<std::string> encode_identity(std::string_view type, const ark::key& k) {
   auto id = detail::make_identity(type, k);
@@ -176,19 +185,24 @@ expected<nlohmann::json> reader::state(std::string_view type, const ark::key& k,
                      {"key", kv::key_to_json(k)},
                      {"schema", snap->schema},
                      {"snapshot_bytes", stored->size()}};
-  auto state = kv::msgpack_to_json(snap->state);
-  auto text = kv::json_text(state);
-  if (text.size() <= preview_limit) {
-    out["state"] = std::move(state);
-    out["truncated"] = false;
-  } else {
-    out["state"] = nullptr;
-    out["truncated"] = true;
-    out["state_bytes"] = text.size();
-    text.resize(preview_limit);
-    out["preview"] = std::move(text);
-  }
+  put_state_preview(out, kv::msgpack_to_json(snap->state), preview_limit);
   return out;
+}
+
+void put_state_preview(nlohmann::json& doc, nlohmann::json state, std::size_t cap) {
+  doc.erase("preview");
+  doc.erase("state_bytes");
+  auto text = kv::json_text(state);
+  if (text.size() <= cap) {
+    doc["state"] = std::move(state);
+    doc["truncated"] = false;
+    return;
+  }
+  doc["state"] = nullptr;
+  doc["truncated"] = true;
+  doc["state_bytes"] = text.size();
+  text.resize(cap);
+  doc["preview"] = std::move(text);
 }
 
 expected<nlohmann::json> reader::kv(std::string_view type, const ark::key& k,
@@ -279,6 +293,12 @@ expected<std::size_t> number_param(const query_params& p, const char* name, std:
 
 }  // namespace
 
+expected<std::size_t> preview_cap(const query_params& params, std::size_t preview_limit) {
+  auto limit = number_param(params, "limit", preview_limit);
+  if (!limit) return limit.error();
+  return std::min(*limit, preview_limit);
+}
+
 expected<std::optional<ark::key>> key_param(const query_params& params, const char* name) {
   auto v = param(params, name);
   if (!v || v->empty()) return std::optional<ark::key>{};
@@ -314,9 +334,9 @@ expected<nlohmann::json> answer(const reader& r, const std::string& endpoint,
   auto k = required_key(params, "key");
   if (!k) return k.error();
   if (endpoint == "state") {
-    auto limit = number_param(params, "limit", preview_limit);
-    if (!limit) return limit.error();
-    return r.state(*type, *k, std::min(*limit, preview_limit));
+    auto cap = preview_cap(params, preview_limit);
+    if (!cap) return cap.error();
+    return r.state(*type, *k, *cap);
   }
   kv_query q;
   for (auto [name, field] : {std::pair{"prefix", &q.prefix}, std::pair{"start", &q.start},

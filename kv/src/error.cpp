@@ -66,6 +66,17 @@ std::string_view to_string(errc code) {
   return "unknown_error";
 }
 
+std::optional<errc> errc_from_string(std::string_view name) {
+  // Every value of the underlying type: to_string names exactly the defined
+  // ones and calls every other "unknown_error".
+  if (name == "unknown_error") return std::nullopt;
+  for (int c = 0; c <= 255; ++c) {
+    auto code = static_cast<errc>(c);
+    if (to_string(code) == name) return code;
+  }
+  return std::nullopt;
+}
+
 std::string_view remedy(errc code) {
   switch (code) {
     case errc::none:

@@ -29,35 +29,13 @@ constexpr auto inspect_timeout = 5s;
 // Samples of the statistics kept for the rates and the history (one a second).
 constexpr std::size_t history_length = 120;
 
-int http_status(const error& e) {
-  switch (e.code()) {
-    case errc::not_found:
-    case errc::unknown_actor_type:
-      return 404;
-    case errc::invalid_key:
-    case errc::key_too_large:
-    case errc::nesting_too_deep:
-    case errc::invalid_argument:
-      return 400;
-    case errc::unauthorized:
-      return 401;
-    case errc::shutting_down:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 void send_json(httplib::Response& res, const json& body, int status = 200) {
   res.status = status;
   res.set_content(kv::json_text(body), "application/json");
 }
 
 void send_error(httplib::Response& res, const error& e) {
-  send_json(res,
-            json{{"error",
-                  {{"code", std::string(to_string(e.code()))}, {"message", e.message()}}}},
-            http_status(e));
+  send_json(res, error_document(e), http_status(e));
 }
 
 // The upper bound (us) of the bucket holding the q-quantile of `hist`.
@@ -81,6 +59,32 @@ struct sample {
 };
 
 }  // namespace
+
+int http_status(const error& e) {
+  switch (e.code()) {
+    case errc::not_found:
+    case errc::unknown_actor_type:
+      return 404;
+    case errc::invalid_key:
+    case errc::key_too_large:
+    case errc::nesting_too_deep:
+    case errc::invalid_argument:
+      return 400;
+    case errc::unauthorized:
+      return 401;
+    case errc::shutting_down:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+json error_document(const error& e) {
+  return json{{"error",
+               {{"code", std::string(to_string(e.code()))},
+                {"context", e.context()},
+                {"message", e.message()}}}};
+}
 
 std::string prometheus_text(const runtime_stats& s) {
   std::ostringstream o;
@@ -271,29 +275,17 @@ struct admin_server::impl {
         .receive([&](std::string& t) { text = std::move(t); },
                  [&](caf::error& e) { text = from_caf(e); });
     if (!text) return text.error();
-    std::size_t cap = opts.preview_limit;
-    if (auto it = p.find("limit"); it != p.end()) cap = std::min<std::size_t>(cap, std::stoull(it->second));
-    json out = stored ? *stored : json{{"type", type}, {"key", kv::key_to_json(**k)}};
-    out["active"] = true;
-    out["source"] = "actor";
-    out.erase("preview");
-    out.erase("state_bytes");
+    auto cap = inspect::preview_cap(p, opts.preview_limit);
+    if (!cap) return cap.error();
     // The actor answers {"state": <its inspect_state()>, "last_commit_ms": ...}.
     json reply = json::parse(*text, nullptr, false);
     if (!reply.is_object())
       return error{errc::backend_failure, "the actor's inspect reply is not JSON"};
+    json out = stored ? *stored : json{{"type", type}, {"key", kv::key_to_json(**k)}};
+    out["active"] = true;
+    out["source"] = "actor";
     out["last_commit_ms"] = reply["last_commit_ms"];
-    *text = kv::json_text(reply["state"]);
-    if (text->size() <= cap) {
-      out["state"] = std::move(reply["state"]);
-      out["truncated"] = false;
-    } else {
-      out["state"] = nullptr;
-      out["truncated"] = true;
-      out["state_bytes"] = text->size();
-      text->resize(cap);
-      out["preview"] = std::move(*text);
-    }
+    inspect::put_state_preview(out, std::move(reply["state"]), *cap);
     return out;
   }
 };

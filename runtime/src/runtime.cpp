@@ -4,7 +4,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -318,9 +317,7 @@ runtime_stats runtime::stats() const {
   for (const auto& b : c.latency) s.commit_latency.push_back(b.load());
   if (auto db = impl_->db) {
     s.map_size = db->map_size();
-    std::error_code ec;
-    for (const auto& f : std::filesystem::directory_iterator(impl_->opts.data_dir, ec))
-      if (f.is_regular_file(ec)) s.data_bytes += f.file_size(ec);
+    s.data_bytes = inspect::directory_bytes(impl_->opts.data_dir);
   }
   return s;
 }

@@ -271,6 +271,14 @@ TEST_CASE("ark-dash actors, state, kv show and stats read a live host and its da
   auto missing = ark::test::run_dash({"state", "counter", "nobody", "--data", data});
   CHECK(missing.status == 1);
   CHECK(missing.err.find("does not exist") != std::string::npos);
+  // Through --host the same error, told once (code and remedy not repeated).
+  auto live_missing = ark::test::run_dash({"state", "counter", "nobody", "--host", url});
+  CHECK(live_missing.status == 1);
+  auto first = live_missing.err.find("not_found:");
+  REQUIRE(first != std::string::npos);
+  CHECK(live_missing.err.find("not_found:", first + 1) == std::string::npos);
+  CHECK(live_missing.err.find("(remedy:") == live_missing.err.rfind("(remedy:"));
+  CHECK(live_missing.err.find("(from " + url + ")") != std::string::npos);
   CHECK(host.stop() == 0);
   auto gone = ark::test::run_dash({"actors", "--host", url});
   CHECK(gone.status == 1);

@@ -11,7 +11,11 @@ TEST_CASE("every error code has a name and a remedy") {
     CAPTURE(i);
     CHECK(ark::to_string(code) != "unknown_error");
     CHECK_FALSE(ark::remedy(code).empty());
+    // The name reads back to the code (the admin API's error documents).
+    CHECK(ark::errc_from_string(ark::to_string(code)) == code);
   }
+  CHECK_FALSE(ark::errc_from_string("no_such_code").has_value());
+  CHECK_FALSE(ark::errc_from_string("unknown_error").has_value());
 }
 
 TEST_CASE("error codes keep their numbers") {

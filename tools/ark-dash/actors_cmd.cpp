@@ -3,10 +3,7 @@
 // host's admin API (--host URL). Both produce the same JSON documents
 // (ark/inspect.hpp, doc/admin_api.md); --json prints them, else a table.
 
-#include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +12,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include "ark/admin.hpp"
 #include "ark/client.hpp"
 #include "ark/inspect.hpp"
 #include "ark/kv/json.hpp"
@@ -83,26 +81,44 @@ expected<json> fetch_live(const source_args& s, const std::string& path, const q
   json body = json::parse(res->body, nullptr, false);
   if (res->status == 200 && !body.is_discarded()) return body;
   if (!body.is_discarded() && body.contains("error")) {
-    auto code = body["error"].value("code", "");
-    auto message = body["error"].value("message", res->body);
-    for (int c = 1; c <= 28; ++c)
-      if (to_string(static_cast<errc>(c)) == code)
-        return error{static_cast<errc>(c), message + " (from " + s.host + ")"};
-    return error{errc::backend_failure, message};
+    // The host's error document (ark::error_document): code and context.
+    const auto& e = body["error"];
+    auto code = errc_from_string(e.value("code", ""));
+    if (code) return error{*code, e.value("context", "") + " (from " + s.host + ")"};
+    return error{errc::backend_failure, e.value("message", res->body)};
   }
   return error{errc::backend_failure,
                "the admin API at " + s.host + " answered HTTP " + std::to_string(res->status)};
 }
 
-// Runs `offline` on a reader over s.data, or GETs `path` from s.host.
-template <class F>
-expected<json> fetch(const source_args& s, const std::string& path, const query& q, F offline) {
-  if (!s.host.empty()) return fetch_live(s, path, q);
+// What a data directory holds, as /api/v1/stats answers offline (rates exist
+// only in a live host).
+expected<json> offline_stats(const inspect::reader& r, const std::string& dir) {
+  auto types = r.types();
+  if (!types) return types.error();
+  std::uint64_t actors = 0;
+  for (const auto& t : (*types)["types"]) actors += t["actors"].get<std::uint64_t>();
+  return json{{"actors", actors},
+              {"types", (*types)["types"]},
+              {"data_bytes", inspect::directory_bytes(dir)}};
+}
+
+// GET /api/v1/<endpoint> answered from the data directory `dir` through `r`:
+// the documents the admin API serves (stats: what the directory holds).
+expected<json> answer_offline(const inspect::reader& r, const std::string& dir,
+                              const std::string& endpoint, const inspect::query_params& params) {
+  if (endpoint == "stats") return offline_stats(r, dir);
+  return inspect::answer(r, endpoint, params);
+}
+
+// GET /api/v1/<endpoint> with `q`: from s.host, or computed from s.data.
+expected<json> fetch(const source_args& s, const std::string& endpoint, const query& q) {
+  if (!s.host.empty()) return fetch_live(s, "/api/v1/" + endpoint, q);
   auto db = open_data(s.data, access::read);
   if (!db) return db.error();
   auto r = inspect::reader::open(*db);
   if (!r) return r.error();
-  return offline(*r);
+  return answer_offline(*r, s.data, endpoint, inspect::query_params(q.begin(), q.end()));
 }
 
 // Prints rows under headers, each column as wide as its widest cell.
@@ -142,32 +158,31 @@ struct actors_args {
 };
 
 int run_actors(const actors_args& a) {
-  inspect::actor_query q;
-  q.type = a.type;
-  q.limit = a.limit;
-  q.after_type = a.after_type;
+  query params{{"limit", std::to_string(a.limit)}};
+  if (!a.type.empty()) params.emplace_back("type", a.type);
   if (!a.prefix.empty()) {
     auto p = parse_key_arg(a.prefix, "--prefix");
     if (!p) return report(p.error());
-    q.prefix = *p;
+    params.emplace_back("prefix", kv::key_to_json_text(*p));
   }
+  json next = nullptr, next_type = nullptr;
   if (!a.after.empty()) {
     auto p = parse_key_arg(a.after, "--after");
     if (!p) return report(p.error());
-    q.after = *p;
+    next = kv::key_to_json(*p);
+    next_type = a.after_type;
   }
   std::vector<std::vector<std::string>> rows;
   json all = json::array();
-  json next = nullptr, next_type = nullptr;
   bool live = !a.src.host.empty();
   while (true) {
-    query params{{"limit", std::to_string(q.limit)}};
-    if (!q.type.empty()) params.emplace_back("type", q.type);
-    if (q.prefix) params.emplace_back("prefix", kv::key_to_json_text(*q.prefix));
-    if (q.after) params.emplace_back("after", kv::key_to_json_text(*q.after));
-    if (!q.after_type.empty()) params.emplace_back("after_type", q.after_type);
-    auto page = fetch(a.src, "/api/v1/actors", params,
-                      [&](const inspect::reader& r) { return r.actors(q); });
+    auto page_params = params;
+    if (!next.is_null()) {
+      page_params.emplace_back("after", dump(next));
+      if (!next_type.get<std::string>().empty())
+        page_params.emplace_back("after_type", next_type.get<std::string>());
+    }
+    auto page = fetch(a.src, "actors", page_params);
     if (!page) return report(page.error());
     for (auto& actor : (*page)["actors"]) {
       std::vector<std::string> row{actor["type"].get<std::string>(), key_text(actor["key"])};
@@ -179,10 +194,6 @@ int run_actors(const actors_args& a) {
     next = (*page)["next"];
     next_type = (*page)["next_type"];
     if (!a.all || next.is_null()) break;
-    auto k = kv::key_from_json(next);
-    if (!k) return report(k.error());
-    q.after = *k;
-    q.after_type = next_type.get<std::string>();
   }
   if (a.src.json_out) {
     std::cout << dump(json{{"actors", all}, {"next", next}, {"next_type", next_type}}) << "\n";
@@ -215,10 +226,10 @@ struct state_args {
 int run_state_view(const state_args& a) {
   auto k = parse_key_arg(a.key, "KEY");
   if (!k) return report(k.error());
-  query params{{"type", a.type}, {"key", kv::key_to_json_text(*k)},
-               {"limit", std::to_string(a.limit)}};
-  auto doc = fetch(a.src, "/api/v1/state", params,
-                   [&](const inspect::reader& r) { return r.state(a.type, *k, a.limit); });
+  auto doc = fetch(a.src, "state",
+                   {{"type", a.type},
+                    {"key", kv::key_to_json_text(*k)},
+                    {"limit", std::to_string(a.limit)}});
   if (!doc) return report(doc.error());
   if (a.src.json_out) {
     std::cout << dump(*doc) << "\n";
@@ -255,23 +266,17 @@ struct kv_show_args {
 int run_kv_show(const kv_show_args& a) {
   auto k = parse_key_arg(a.key, "KEY");
   if (!k) return report(k.error());
-  inspect::kv_query q;
   query params{{"type", a.type}, {"key", kv::key_to_json_text(*k)}};
-  for (auto [text, field, name] :
-       {std::tuple{&a.prefix, &q.prefix, "prefix"}, std::tuple{&a.start, &q.start, "start"},
-        std::tuple{&a.end, &q.end, "end"}, std::tuple{&a.after, &q.after, "after"}}) {
+  for (auto [text, name] : {std::pair{&a.prefix, "prefix"}, std::pair{&a.start, "start"},
+                            std::pair{&a.end, "end"}, std::pair{&a.after, "after"}}) {
     if (text->empty()) continue;
     auto p = parse_key_arg(*text, std::string("--") + name);
     if (!p) return report(p.error());
-    *field = *p;
     params.emplace_back(name, kv::key_to_json_text(*p));
   }
-  q.reverse = a.reverse;
-  q.limit = a.limit;
   if (a.reverse) params.emplace_back("reverse", "true");
   params.emplace_back("limit", std::to_string(a.limit));
-  auto doc = fetch(a.src, "/api/v1/kv", params,
-                   [&](const inspect::reader& r) { return r.kv(a.type, *k, q); });
+  auto doc = fetch(a.src, "kv", params);
   if (!doc) return report(doc.error());
   if (a.src.json_out) {
     std::cout << dump(*doc) << "\n";
@@ -292,22 +297,8 @@ int run_kv_show(const kv_show_args& a) {
 
 // -- stats ----------------------------------------------------------------------
 
-// What a data directory holds, as /api/v1/stats answers offline (rates exist
-// only in a live host).
-expected<json> offline_stats(const inspect::reader& r, const std::string& dir) {
-  auto types = r.types();
-  if (!types) return types.error();
-  std::uint64_t bytes = 0, actors = 0;
-  std::error_code ec;
-  for (const auto& f : std::filesystem::directory_iterator(dir, ec))
-    if (f.is_regular_file(ec)) bytes += f.file_size(ec);
-  for (const auto& t : (*types)["types"]) actors += t["actors"].get<std::uint64_t>();
-  return json{{"actors", actors}, {"types", (*types)["types"]}, {"data_bytes", bytes}};
-}
-
 int run_stats(const source_args& s) {
-  auto d = fetch(s, "/api/v1/stats", {},
-                 [&](const inspect::reader& r) { return offline_stats(r, s.data); });
+  auto d = fetch(s, "stats", {});
   if (!d) return report(d.error());
   json doc = std::move(*d);
   if (s.json_out) {
@@ -336,15 +327,9 @@ void send_json(httplib::Response& res, const json& body, int status = 200) {
   res.set_content(dump(body), "application/json");
 }
 
+// The admin API's error document and status (ark/admin.hpp).
 void send_error(httplib::Response& res, const error& e) {
-  int status = e == errc::not_found ? 404
-               : (e == errc::invalid_argument || e == errc::invalid_key ||
-                  e == errc::nesting_too_deep || e == errc::key_too_large)
-                   ? 400
-                   : 500;
-  send_json(res, json{{"error", {{"code", std::string(to_string(e.code()))},
-                                 {"message", e.message()}}}},
-            status);
+  send_json(res, error_document(e), http_status(e));
 }
 
 int run_serve(const serve_args& a) {
@@ -383,8 +368,7 @@ int run_serve(const serve_args& a) {
             // A fresh reader per request: it sees what a running host wrote since.
             auto reader = inspect::reader::open(db);
             if (!reader) return send_error(res, reader.error());
-            auto doc = endpoint == "stats" ? offline_stats(*reader, a.src.data)
-                                           : inspect::answer(*reader, endpoint, req.params);
+            auto doc = answer_offline(*reader, a.src.data, endpoint, req.params);
             if (!doc) return send_error(res, doc.error());
             send_json(res, *doc);
           });

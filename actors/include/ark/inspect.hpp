@@ -7,6 +7,7 @@
 // documents are specified in doc/admin_api.md.
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -85,6 +86,10 @@ class reader {
   std::shared_ptr<const detail::snapshot_journal> journal_;
 };
 
+/// The bytes of the regular files in `dir` (a data directory's size; 0 when
+/// it cannot be read).
+std::uint64_t directory_bytes(const std::string& dir);
+
 /// The encoded identity of (type, key), or invalid_key / key_too_large.
 expected<std::string> encode_identity(std::string_view type, const ark::key& k);
 
@@ -99,6 +104,15 @@ using query_params = std::multimap<std::string, std::string>;
 expected<nlohmann::json> answer(const reader& r, const std::string& endpoint,
                                 const query_params& params,
                                 std::size_t preview_limit = default_preview_limit);
+
+/// The state preview cap a request asks for: its "limit" parameter, at most
+/// `preview_limit` (which it is when absent). Errors: invalid_argument.
+expected<std::size_t> preview_cap(const query_params& params, std::size_t preview_limit);
+
+/// Sets doc["state"] to `state` and "truncated" to false, or, when the
+/// state's JSON text is longer than `cap`: "state": null, "truncated": true,
+/// "state_bytes": its length, "preview": its first `cap` bytes.
+void put_state_preview(nlohmann::json& doc, nlohmann::json state, std::size_t cap);
 
 /// The parameter `name` of `params` as a key (JSON text); nullopt if absent.
 expected<std::optional<ark::key>> key_param(const query_params& params, const char* name);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -44,6 +45,9 @@ enum class errc : std::uint8_t {
 
 /// Returns the name of `code` (e.g. "key_too_large").
 std::string_view to_string(errc code);
+
+/// The code whose name is `name` (the inverse of to_string), or nullopt.
+std::optional<errc> errc_from_string(std::string_view name);
 
 /// Returns the advice printed with `code`: what the user can do about it.
 std::string_view remedy(errc code);

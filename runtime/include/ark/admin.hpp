@@ -53,4 +53,12 @@ class admin_server {
 /// The Prometheus text exposition of `s` (metric names ark_*).
 std::string prometheus_text(const runtime_stats& s);
 
+/// The HTTP status the admin API answers `e` with: 400 bad parameters, 401
+/// unauthorized, 404 not found, 503 shutting down, 500 otherwise.
+int http_status(const error& e);
+
+/// The admin API's error document: {"error": {"code", "context", "message"}}
+/// (message = the full text with the remedy; code + context rebuild `e`).
+nlohmann::json error_document(const error& e);
+
 }  // namespace ark
