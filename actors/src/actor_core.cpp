@@ -1,7 +1,5 @@
 #include "ark/detail/actor_core.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -18,15 +16,6 @@ namespace {
 
 // The smallest pause between idle checks, so a tiny timeout cannot spin.
 constexpr std::chrono::milliseconds min_idle_tick{10};
-
-// Idle timeouts are seconds to minutes: a clock with a few milliseconds of
-// resolution is enough and costs a fraction of steady_clock::now() (read on
-// every message).
-std::chrono::nanoseconds coarse_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-}
 
 // `text` as one word for a POSIX shell: unchanged when it needs no quoting,
 // else in single quotes.
@@ -57,7 +46,7 @@ caf::error activation_error(const error& e) {
 }  // namespace
 
 actor_core::actor_core(activation a)
-    : act_(std::move(a)), last_activity_(coarse_now()) {
+    : act_(std::move(a)), last_activity_(act_.host->time().monotonic()) {
   channel_.state_key = act_.id.encoded;
 }
 
@@ -86,6 +75,8 @@ kv::store& actor_core::kv_store() {
 
 expected<void> actor_core::load_from_storage(bool& found) {
   found = false;
+  if (auto a = load_alarms(); !a)
+    return error{a.error().code(), describe() + ": its alarms: " + a.error().context()};
   auto stored = act_.host->load_snapshot(act_.id.encoded);
   if (!stored) {
     if (stored.error() == errc::not_found) return {};
@@ -181,7 +172,7 @@ caf::error actor_core::begin_message(bool callback) {
   if (activation_error_) return activation_error_;
   // While draining, only completions of work already accepted still run.
   if (draining_ && !callback) return to_caf(errc::shutting_down, describe() + " is stopping");
-  last_activity_ = coarse_now();
+  last_activity_ = act_.host->time().monotonic();
   act_.host->on_message();
   if (auto err = reload_if_passive()) return err;
   forget_committed_kv();
@@ -219,8 +210,9 @@ bool actor_core::build_unit(commit_unit& unit, bool force) {
   pack_state(scratch_);
   bool changed = scratch_ != last_snapshot_;
   bool kv_dirty = overlay_->dirty();
-  if (!changed && !kv_dirty && !force) return false;
+  if (!changed && !kv_dirty && alarm_changes_.empty() && !force) return false;
   start_unit(unit);
+  take_alarm_writes(unit);
   if (changed || force) {
     unit.snapshot = make_snapshot(state_schema(), scratch_);
     last_snapshot_.swap(scratch_);
@@ -244,6 +236,7 @@ bool actor_core::end_message_ok(caf::message* reply) {
 
 bool actor_core::end_message_failed(const caf::error& e, bool reply) {
   overlay_->discard();
+  alarm_changes_.clear();
   // Back to the last snapshot (the one submitted last, or saved mid-handler).
   auto restored = kv::value::from_msgpack(last_snapshot_).unpack();
   if (restored) {
@@ -351,7 +344,17 @@ void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf
   maybe_finish_drain();
 }
 
-bool actor_core::handle_internal(const caf::message& msg, caf::message& reply) {
+bool actor_core::handle_internal(const caf::message& msg, caf::message& reply,
+                                 bool& delegated) {
+  delegated = false;
+  if (msg.match_elements<alarm_atom, std::string, std::int64_t>()) {
+    delegated = !deliver_alarm(msg.get_as<std::string>(1), msg.get_as<std::int64_t>(2), reply);
+    return true;
+  }
+  if (msg.match_elements<ping_atom>()) {
+    reply = caf::make_message(ping_atom::value);
+    return true;
+  }
   if (msg.match_elements<commit_atom, std::uint64_t, std::uint64_t, caf::error>()) {
     on_commit(msg.get_as<std::uint64_t>(1), msg.get_as<std::uint64_t>(2),
               msg.get_as<caf::error>(3));
@@ -360,11 +363,13 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply) {
   if (msg.match_elements<idle_atom>()) {
     idle_scheduled_ = false;
     on_idle();
+    act_.host->idle_checked();
     return true;
   }
   if (msg.match_elements<evict_atom>()) {
     evict_requested_ = true;
     on_idle();
+    act_.host->idle_checked();
     return true;
   }
   if (msg.match_elements<inspect_atom>()) {
@@ -394,7 +399,7 @@ void actor_core::schedule_idle(std::chrono::milliseconds after) {
 void actor_core::on_idle() {
   auto timeout = act_.host->idle_timeout();
   auto idle_for = std::chrono::duration_cast<std::chrono::milliseconds>(
-      coarse_now() - last_activity_);
+      act_.host->time().monotonic() - last_activity_);
   bool settled = this->settled();
   if (activation_error_ && settled) {
     quit_now(caf::exit_reason::normal);
@@ -426,6 +431,8 @@ void actor_core::soft_passivate() {
   std::string().swap(last_snapshot_);
   std::string().swap(scratch_);
   overlay_->reset();
+  alarms_.clear();
+  alarm_changes_.clear();
 }
 
 void actor_core::drain(caf::error reason) {

@@ -1,3 +1,5 @@
+#include <iostream>
+
 #include "ark/detail/actor_core.hpp"
 #include "ark/detail/host.hpp"
 #include "ark/kv/json.hpp"
@@ -70,6 +72,14 @@ expected<snapshot> parse_snapshot(std::string_view stored) {
     return error{errc::corrupt_snapshot, "the snapshot lacks its schema or state field"};
   out.handle = std::move(*h);
   return out;
+}
+
+}  // namespace ark::detail
+
+namespace ark::detail {
+
+void host::log(const std::string& line) {
+  std::cerr << "ark: " << line << '\n';
 }
 
 }  // namespace ark::detail

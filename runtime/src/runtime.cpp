@@ -13,7 +13,9 @@
 
 #include "ark/detail/actor_core.hpp"
 #include "ark/kv/json.hpp"
+#include "ark/kv/memory_backend.hpp"
 #include "ark/registry.hpp"
+#include "alarm_dispatcher.hpp"
 #include "writer.hpp"
 
 namespace ark {
@@ -27,12 +29,20 @@ constexpr std::size_t unreferenced_strong_refs = 2;
 
 }  // namespace
 
+struct memory_host;
+
 struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime::impl> {
   caf::actor_system& sys;
   runtime_options opts;
-  std::shared_ptr<kv::lmdb_backend> db;
+  std::shared_ptr<kv::backend> db;
+  std::shared_ptr<kv::lmdb_backend> lmdb;  // db, when it is LMDB (sync, map size)
   std::shared_ptr<detail::snapshot_journal> journal;  // null: no journal
   std::unique_ptr<detail::writer> writer;
+  // Memory-only actor types (storage_location::memory) keep their snapshots
+  // and KV here, committed by a writer of their own.
+  std::shared_ptr<kv::backend> memory_db;
+  std::unique_ptr<detail::writer> memory_writer;
+  std::unique_ptr<detail::alarm_dispatcher> alarms;
 
   mutable std::mutex mtx;
   std::condition_variable gone_cv;
@@ -48,6 +58,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   // Registered interfaces (caf message types), computed once per type.
   std::unordered_map<std::string, std::set<std::string>> interfaces;
   std::atomic<std::uint64_t> messages{0};
+  std::atomic<std::uint64_t> idle_checks{0};
   bool accepting = true;
   bool stopped = false;
   bool clean_stop = true;  // false: actors were still busy at the shutdown timeout
@@ -58,6 +69,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
 
   std::shared_ptr<kv::backend> storage() override { return db; }
   std::string storage_location() const override { return opts.data_dir; }
+  const ark::clock& time() const override { return *opts.clock; }
+  void log(const std::string& line) override { opts.log(line); }
 
   expected<std::string> load_snapshot(const std::string& state_key) override {
     auto d = db;
@@ -80,6 +93,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   }
 
   void on_message() override { messages.fetch_add(1, std::memory_order_relaxed); }
+  void idle_checked() override { idle_checks.fetch_add(1, std::memory_order_release); }
 
   void on_actor_gone(const detail::identity&, caf::actor_id aid) override {
     {
@@ -133,19 +147,16 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   }
 
   // Spawns the activation of `id`. REQUIRES: mtx held.
-  caf::actor activate(const actor_type& type, const detail::identity& id, caf::message init) {
-    activation a;
-    a.host = shared_from_this();
-    a.id = id;
-    a.init = std::move(init);
-    a.initialize = type.initialize;
-    auto handle = type.spawn(sys, std::move(a));
-    directory.emplace(id.encoded, handle);
-    live.emplace(handle.id(),
-                 live_actor{caf::actor_cast<caf::weak_actor_ptr>(handle), id.type, id.key});
-    if (opts.max_active > 0) activation_order.push_back(id.encoded);
-    return handle;
+  caf::actor activate(const actor_type& type, const detail::identity& id, caf::message init);
+
+  // Sends every active actor an idle tick; returns how many. REQUIRES: mtx held.
+  std::size_t send_idle_ticks() {
+    // Through the directory's own handles: a copy would count as an outside
+    // reference and keep the actors from passivating.
+    for (auto& [key, handle] : directory) caf::anon_send(handle, idle_atom::value);
+    return directory.size();
   }
+
 
   // Over the cap: the oldest activations are asked to passivate (a few per
   // new activation, so the cost stays constant). The message goes through
@@ -171,15 +182,11 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   // idle for longer passivates. One thread instead of a timer per actor: a
   // pending CAF timer holds its actor (and its memory) until it fires.
   void start_sweeper() {
-    if (opts.idle_timeout.count() <= 0) return;
+    if (opts.idle_timeout.count() <= 0 || opts.clock->is_virtual()) return;
     auto interval = std::max(opts.idle_timeout / 2, std::chrono::milliseconds(5));
     sweeper = std::thread([this, interval] {
       std::unique_lock<std::mutex> lock{mtx};
-      while (!sweep_cv.wait_for(lock, interval, [this] { return !accepting; })) {
-        // Through the directory's own handles: a copy would count as an
-        // outside reference and keep the actors from passivating.
-        for (auto& [key, handle] : directory) caf::anon_send(handle, idle_atom::value);
-      }
+      while (!sweep_cv.wait_for(lock, interval, [this] { return !accepting; })) send_idle_ticks();
     });
   }
 
@@ -198,6 +205,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     // actor, which reports back through on_actor_gone.
     sweep_cv.notify_all();
     if (sweeper.joinable()) sweeper.join();
+    alarms->stop();
     writer->resume();  // a paused writer would keep actors waiting forever
     for (auto& h : running) caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     running.clear();
@@ -223,25 +231,84 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       stopped = true;
     }
     writer->stop();
+    memory_writer->stop();
     // Actor objects may outlive this (CAF frees them lazily); they no longer
     // touch storage, so the data directory is closed now.
     db.reset();
+    lmdb.reset();
+    memory_db.reset();
     return clean_stop;
   }
 };
 
+// The host of a memory-only actor type: the runtime's, except that snapshots
+// and KV go to the memory backend and its writer.
+struct memory_host final : detail::host {
+  std::shared_ptr<runtime::impl> rt;
+  explicit memory_host(std::shared_ptr<runtime::impl> r) : rt(std::move(r)) {}
+
+  std::shared_ptr<kv::backend> storage() override { return rt->memory_db; }
+  expected<std::string> load_snapshot(const std::string& state_key) override {
+    auto d = rt->memory_db;
+    if (!d) return error{errc::shutting_down, "the host is stopping"};
+    return d->get(detail::state_space(), state_key);
+  }
+  void submit(detail::commit_unit unit) override { rt->memory_writer->submit(std::move(unit)); }
+  bool try_passivate(const detail::identity& id, caf::actor_control_block* self, bool force,
+                     std::size_t own_refs) override {
+    return rt->try_passivate(id, self, force, own_refs);
+  }
+  void on_message() override { rt->on_message(); }
+  void on_actor_gone(const detail::identity& id, caf::actor_id aid) override {
+    rt->on_actor_gone(id, aid);
+  }
+  void idle_checked() override { rt->idle_checked(); }
+  const ark::clock& time() const override { return rt->time(); }
+  void log(const std::string& line) override { rt->log(line); }
+  std::chrono::milliseconds idle_timeout() const override { return rt->idle_timeout(); }
+  expected<caf::actor> get_or_create(std::string_view type, const ark::key& key, caf::message init,
+                                     const std::set<std::string>& iface) override {
+    return rt->get_or_create(type, key, std::move(init), iface);
+  }
+};
+
+caf::actor runtime::impl::activate(const actor_type& type, const detail::identity& id,
+                                   caf::message init) {
+  activation a;
+  if (type.memory_only)
+    a.host = std::make_shared<memory_host>(shared_from_this());
+  else
+    a.host = shared_from_this();
+  a.id = id;
+  a.init = std::move(init);
+  a.initialize = type.initialize;
+  auto handle = type.spawn(sys, std::move(a));
+  directory.emplace(id.encoded, handle);
+  live.emplace(handle.id(),
+               live_actor{caf::actor_cast<caf::weak_actor_ptr>(handle), id.type, id.key});
+  if (opts.max_active > 0) activation_order.push_back(id.encoded);
+  return handle;
+}
+
 expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime_options opts) {
   if (!opts.log) opts.log = [](const std::string& line) { std::cerr << "ark: " << line << '\n'; };
-  kv::lmdb_options lo;
-  lo.create_if_missing = true;
-  lo.mode = opts.durability;
-  lo.initial_map_size = opts.initial_map_size;
-  lo.max_map_size = opts.max_map_size;
-  auto db = kv::lmdb_backend::open(opts.data_dir, lo);
-  if (!db) return db.error();
+  if (!opts.clock) opts.clock = ark::system_clock();
+  std::shared_ptr<kv::lmdb_backend> lmdb;
+  std::shared_ptr<kv::backend> db = opts.backend;
+  if (!db) {
+    kv::lmdb_options lo;
+    lo.create_if_missing = true;
+    lo.mode = opts.durability;
+    lo.initial_map_size = opts.initial_map_size;
+    lo.max_map_size = opts.max_map_size;
+    auto opened = kv::lmdb_backend::open(opts.data_dir, lo);
+    if (!opened) return opened.error();
+    lmdb = *opened;
+    db = lmdb;
+  }
   // The journal is replayed even when it is turned off now: what the last
   // run left in it is the newest state.
-  auto journal = detail::snapshot_journal::load(**db);
+  auto journal = detail::snapshot_journal::load(*db);
   if (!journal) {
     std::string why = journal.error().context();
     if (journal.error() == errc::corrupt_snapshot)
@@ -252,7 +319,8 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
     return error{journal.error().code(), "data directory " + opts.data_dir + ": " + why};
   }
   auto p = std::make_shared<impl>(sys, std::move(opts));
-  p->db = std::move(*db);
+  p->db = std::move(db);
+  p->lmdb = std::move(lmdb);
   if (p->opts.checkpoint_bytes > 0) {
     p->journal = std::move(*journal);
   } else if (!(*journal)->empty()) {
@@ -271,16 +339,40 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   wo.checkpoint_at_stop = p->opts.checkpoint_at_stop;
   wo.log = p->opts.log;
   wo.on_storage_failure = p->opts.on_storage_failure;
-  if (p->opts.durability == kv::durability::none) {
-    std::weak_ptr<kv::lmdb_backend> weak_db = p->db;
+  std::weak_ptr<impl> weak = p;
+  detail::alarm_dispatcher::options ao;
+  ao.system = &sys;
+  ao.clock = p->opts.clock;
+  ao.log = p->opts.log;
+  ao.ack_timeout = p->opts.alarm_ack_timeout;
+  p->memory_db = kv::memory_backend::create();
+  ao.tables = {p->db, p->memory_db};
+  ao.activate = [weak](const std::string& type, const ark::key& key) -> expected<caf::actor> {
+    auto rt = weak.lock();
+    if (!rt) return error{errc::shutting_down, "the host is stopping"};
+    return rt->get_or_create(type, key, caf::message{}, {});
+  };
+  p->alarms = std::make_unique<detail::alarm_dispatcher>(std::move(ao));
+  wo.on_alarm_scheduled = [weak](std::int64_t due) {
+    if (auto rt = weak.lock()) rt->alarms->scheduled(due);
+  };
+  if (p->opts.durability == kv::durability::none && p->lmdb) {
+    std::weak_ptr<kv::lmdb_backend> weak_db = p->lmdb;
     wo.periodic_sync = [weak_db]() -> expected<void> {
       if (auto d = weak_db.lock()) return d->sync();
       return {};
     };
     wo.sync_interval = p->opts.none_sync_interval;
   }
+  detail::writer::options mo;
+  mo.backend = p->memory_db;
+  mo.journal = nullptr;
+  mo.log = p->opts.log;
+  mo.on_alarm_scheduled = wo.on_alarm_scheduled;
   p->writer = std::make_unique<detail::writer>(std::move(wo));
+  p->memory_writer = std::make_unique<detail::writer>(std::move(mo));
   p->start_sweeper();
+  p->alarms->start();
   return std::shared_ptr<runtime>(new runtime(std::move(p)));
 }
 
@@ -315,10 +407,11 @@ runtime_stats runtime::stats() const {
   s.checkpoints = c.checkpoints.load();
   s.messages = impl_->messages.load();
   for (const auto& b : c.latency) s.commit_latency.push_back(b.load());
-  if (auto db = impl_->db) {
-    s.map_size = db->map_size();
+  if (auto db = impl_->lmdb) s.map_size = db->map_size();
+  if (impl_->db && !impl_->opts.backend)
     s.data_bytes = inspect::directory_bytes(impl_->opts.data_dir);
-  }
+  s.alarms_in_flight = impl_->alarms->in_flight();
+  s.alarms_answered = impl_->alarms->answered();
   return s;
 }
 
@@ -343,8 +436,40 @@ caf::actor_system& runtime::system() const {
 const runtime_options& runtime::options() const {
   return impl_->opts;
 }
-std::shared_ptr<kv::lmdb_backend> runtime::storage() const {
+std::shared_ptr<kv::backend> runtime::storage() const {
   return impl_->db;
+}
+
+std::size_t runtime::sweep_idle() {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return impl_->accepting ? impl_->send_idle_ticks() : 0;
+}
+
+bool runtime::passivate(const std::string& encoded) {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  auto it = impl_->directory.find(encoded);
+  if (it == impl_->directory.end()) return false;
+  caf::anon_send(it->second, evict_atom::value);
+  return true;
+}
+
+std::uint64_t runtime::idle_checks() const {
+  return impl_->idle_checks.load(std::memory_order_acquire);
+}
+
+std::optional<std::int64_t> runtime::next_alarm_ms() const {
+  return impl_->alarms->earliest_due();
+}
+
+std::size_t runtime::run_due_alarms() {
+  return impl_->alarms->run_due();
+}
+
+std::vector<caf::actor> runtime::active_actors() const {
+  std::vector<caf::actor> out;
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  for (const auto& [key, handle] : impl_->directory) out.push_back(handle);
+  return out;
 }
 void runtime::pause_commits() {
   impl_->writer->pause();

@@ -200,6 +200,7 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
       batch.append(std::move(u->kv));
       kv_from.push_back(u);
     }
+    for (auto& e : u->extra) batch.append(std::move(e));
     // Coalescing: only the last snapshot of each actor in the batch is written.
     if (u->snapshot && (!coalesce || u->seq == u->channel->last_snapshot_in_batch))
       snapshot_from.push_back(u);
@@ -243,7 +244,13 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
   // Give the bytes back: groups are in the order appended above.
   auto& groups = batch.groups();
   std::size_t g = 0;
-  for (auto* u : kv_from) u->kv = std::move(groups[g++]);
+  for (auto* u : units) {
+    if (!kv_from.empty() && kv_from.front() == u) {
+      u->kv = std::move(groups[g++]);
+      kv_from.erase(kv_from.begin());
+    }
+    for (auto& e : u->extra) e = std::move(groups[g++]);
+  }
   if (!in_place.empty()) {
     auto& ops = groups[g].ops;
     for (std::size_t i = 0; i < in_place.size(); ++i) in_place[i]->snapshot = std::move(ops[i].value);
@@ -309,10 +316,13 @@ void writer::commit(std::vector<commit_unit>& all) {
       ++stats_.commits;
       dirty_ = true;
     }
+    std::int64_t earliest = INT64_MAX;
     for (auto* u : units) {
       if (u->has_writes()) ++stats_.units;  // output-only units are not message effects
+      earliest = std::min(earliest, u->earliest_alarm);
       settle(*u);
     }
+    if (earliest != INT64_MAX && opts_.on_alarm_scheduled) opts_.on_alarm_scheduled(earliest);
     return;
   }
   if (opts_.log)
@@ -344,6 +354,8 @@ void writer::commit(std::vector<commit_unit>& all) {
       c->last_in_batch = u->seq;
       c->notify_in_batch = u->notify;
       settle(*u);
+      if (u->earliest_alarm != INT64_MAX && opts_.on_alarm_scheduled)
+        opts_.on_alarm_scheduled(u->earliest_alarm);
     } else {
       auto err = to_caf(errc::commit_failed, one.error().message());
       c->failed = true;

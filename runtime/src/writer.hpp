@@ -42,6 +42,9 @@ class writer {
     /// Called once, from the committing thread, when the backend reports
     /// storage_failed (it will refuse every later commit).
     std::function<void(const error&)> on_storage_failure;
+    /// Called after a commit that scheduled alarms, with the earliest due
+    /// time (ms since the epoch) among them (the alarm dispatcher wakes).
+    std::function<void(std::int64_t)> on_alarm_scheduled;
   };
 
   static constexpr std::size_t latency_buckets = 32;

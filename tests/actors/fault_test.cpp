@@ -167,7 +167,7 @@ TEST_CASE("a full map grows and the message succeeds") {
   host_env env;
   env.opts.initial_map_size = 1u << 20;
   env.restart();
-  auto before = env.rt->storage()->map_size();
+  auto before = env.rt->stats().map_size;
   CHECK(before <= (2u << 20));
   auto a = env.probe("a");
   const std::string value(8000, 'v');
@@ -175,7 +175,7 @@ TEST_CASE("a full map grows and the message succeeds") {
     auto r = env.call<bool>(a, put_kv_atom::value, std::to_string(i), value);
     REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
   }
-  CHECK(env.rt->storage()->map_size() > before);
+  CHECK(env.rt->stats().map_size > before);
   env.restart();
   auto a2 = env.probe("a");
   CHECK(ok(env.call<std::string>(a2, probe::get_kv_atom::value, std::string("599"))) == value);

@@ -152,6 +152,13 @@ class promise {
   std::shared_ptr<detail::detached_output> target_;
 };
 
+/// Where an actor type keeps its state and KV (Bitwarden's state locations):
+/// `disk` (default) commits them durably; `memory` keeps them in the host's
+/// memory only: they survive passivation, never reach the disk and are gone
+/// when the host stops. Declare it in the class:
+///   static constexpr ark::storage_location location = ark::storage_location::memory;
+enum class storage_location { disk, memory };
+
 /// Base class of a persistent actor with typed interface `Interface` (a
 /// caf::typed_actor<...>) and native state `State` (a default-constructible
 /// struct made serializable with MSGPACK_DEFINE_MAP, so its fields keep their
@@ -176,6 +183,8 @@ class actor : public Interface::base, public detail::actor_core {
   using state_type = State;
   using behavior_type = typename Interface::behavior_type;
   using super = typename Interface::base;
+  /// Hide it with storage_location::memory for a memory-only actor type.
+  static constexpr storage_location location = storage_location::disk;
 
   /// What make_handlers returns; only handlers() builds one.
   class handlers_type {
@@ -194,7 +203,11 @@ class actor : public Interface::base, public detail::actor_core {
           // The content is not used again once this handler answers.
           auto msg = x.move_content_to_message();
           caf::message reply;
-          if (handle_internal(msg, reply)) return reply;
+          bool delegated = false;
+          if (handle_internal(msg, reply, delegated)) {
+            if (delegated) return caf::delegated<caf::message>{};
+            return reply;
+          }
           return to_caf(errc::wrong_interface,
                         describe() + " does not handle the message " + caf::to_string(msg));
         });
@@ -227,6 +240,48 @@ class actor : public Interface::base, public detail::actor_core {
 
   /// The state schema version recorded in every snapshot.
   virtual std::uint32_t schema_version() const { return 1; }
+
+  // -- durable alarms (doc/alarms.md) -----------------------------------------
+
+  /// Schedules alarm `name` at wall-clock time `when` (a time in the past
+  /// fires at once), replacing a pending alarm of the same name. It is
+  /// stored with the current message's other effects (so a failing handler
+  /// schedules nothing) and delivered to on_alarm() as a message, at least
+  /// once, even across host restarts. Errors: invalid_argument (empty or
+  /// over-long name, max_attempts 0), value_too_large (payload over 64 KiB).
+  expected<void> schedule_at(std::string name, std::chrono::system_clock::time_point when,
+                             const alarm_options& opts = {}) {
+    return schedule_alarm(std::move(name), when, {}, opts);
+  }
+  /// As schedule_at, with a payload on_alarm reads with alarm::payload_as<T>().
+  template <class T>
+  expected<void> schedule_at(std::string name, std::chrono::system_clock::time_point when,
+                             const T& payload, const alarm_options& opts = {}) {
+    return schedule_alarm(std::move(name), when, std::string(kv::value::pack(payload).payload()), opts);
+  }
+  /// Schedules alarm `name` `delay` from now (the runtime's clock).
+  template <class Rep, class Period>
+  expected<void> schedule_after(std::string name, std::chrono::duration<Rep, Period> delay,
+                                const alarm_options& opts = {}) {
+    return schedule_at(std::move(name), time().now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(delay), opts);
+  }
+  template <class Rep, class Period, class T>
+  expected<void> schedule_after(std::string name, std::chrono::duration<Rep, Period> delay,
+                                const T& payload, const alarm_options& opts = {}) {
+    return schedule_at(std::move(name), time().now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(delay), payload, opts);
+  }
+  /// Cancels alarm `name` (with the current message); false if none is pending.
+  bool cancel_alarm(const std::string& name) { return actor_core::cancel_alarm(name); }
+  /// The pending alarms, soonest first, including this message's changes.
+  std::vector<alarm> alarms() const { return list_alarms(); }
+  /// Runs when an alarm is due, as a message of this actor: its state and KV
+  /// changes commit with the alarm's removal. Return an error (or throw) to
+  /// have it retried after a backoff (alarm_options). The default fails:
+  /// override it in an actor that schedules alarms.
+  virtual expected<void> on_alarm(const alarm& a) {
+    return error{errc::handler_failed, describe() + " got alarm '" + a.name +
+                                           "' but does not override on_alarm"};
+  }
 
   /// A promise for the reply of the current request (return it from the
   /// handler; deliver later).
@@ -488,6 +543,7 @@ class actor : public Interface::base, public detail::actor_core {
   void quit_now(caf::error reason) override { this->quit(std::move(reason)); }
   std::uint32_t state_schema() const override { return schema_version(); }
   void run_on_activate() override { on_activate(); }
+  expected<void> run_on_alarm(const alarm& a) override { return on_alarm(a); }
   nlohmann::json inspect_json() const override { return inspect_state(); }
 
   State state_{};

@@ -22,6 +22,8 @@ struct actor_type {
   /// Spawns one activation.
   std::function<caf::actor(caf::actor_system&, activation)> spawn;
   detail::init_function initialize = nullptr;
+  /// storage_location::memory: state and KV live in the host's memory only.
+  bool memory_only = false;
 };
 
 /// The process-wide table of actor types and message types. ARK_ACTOR and
@@ -67,6 +69,7 @@ struct actor_registrar {
       return caf::actor_cast<caf::actor>(sys.spawn<T>(std::move(a)));
     };
     t.initialize = &detail::run_initialize<T>;
+    t.memory_only = T::location == storage_location::memory;
     actor_registry::global().add(std::move(t));
   }
 };

@@ -13,6 +13,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "ark/clock.hpp"
 #include "ark/errors.hpp"
 #include "ark/expected.hpp"
 #include "ark/inspect.hpp"
@@ -62,6 +63,16 @@ struct runtime_options {
   /// restarted (ark-host does: exit status 3). Called on the committing
   /// thread: do not block in it.
   std::function<void(const error&)> on_storage_failure;
+  /// Storage to use instead of opening `data_dir` (which then only names it
+  /// in messages): ark::testing runs a runtime over a memory backend. Not
+  /// locked, not synced: the caller owns it.
+  std::shared_ptr<kv::backend> backend;
+  /// The clock idle timeouts and alarms read (default: the system's). With a
+  /// virtual clock the runtime runs no timers: call sweep_idle() and
+  /// run_due_alarms() after moving it (ark::testing::world does).
+  std::shared_ptr<ark::clock> clock;
+  /// An alarm delivery not answered within this time is sent again.
+  std::chrono::milliseconds alarm_ack_timeout{std::chrono::minutes(1)};
 };
 
 /// Counters of a running runtime.
@@ -79,6 +90,8 @@ struct runtime_stats {
   std::vector<std::uint64_t> commit_latency;
   std::uint64_t map_size = 0;       ///< the LMDB map's current size in bytes
   std::uint64_t data_bytes = 0;     ///< bytes of the data directory's files
+  std::uint64_t alarms_in_flight = 0;  ///< alarm deliveries sent, not yet answered
+  std::uint64_t alarms_answered = 0;   ///< alarm deliveries answered (ok or failed)
 };
 
 /// Hosts persistent actors in one process over one data directory: the
@@ -139,7 +152,25 @@ class runtime {
   std::optional<caf::actor> active_actor(const std::string& encoded) const;
   caf::actor_system& system() const;
   const runtime_options& options() const;
-  std::shared_ptr<kv::lmdb_backend> storage() const;
+  /// The durable storage (LMDB unless options().backend says otherwise).
+  std::shared_ptr<kv::backend> storage() const;
+
+  /// Sends every active actor an idle check now (a virtual clock's owner
+  /// calls it after moving time; with a real clock a thread does it);
+  /// returns how many it sent.
+  std::size_t sweep_idle();
+  /// Asks actor `encoded` (an identity) to passivate now, as an idle one
+  /// would; false when it is not active.
+  bool passivate(const std::string& encoded);
+  /// Idle checks and passivation requests actors have handled so far.
+  std::uint64_t idle_checks() const;
+  /// The earliest due time (ms since the epoch) of any stored alarm.
+  std::optional<std::int64_t> next_alarm_ms() const;
+  /// Delivers the alarms due now (by the runtime's clock); returns how many
+  /// it sent. With a real clock a thread does this by itself.
+  std::size_t run_due_alarms();
+  /// The handles of every active actor (for tests and tools).
+  std::vector<caf::actor> active_actors() const;
 
   /// Test hooks: while paused the writer commits nothing (units queue up).
   void pause_commits();

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 
+#include "ark/alarm.hpp"
 #include "ark/detail/host.hpp"
 #include "ark/kv/store.hpp"
 
@@ -25,6 +27,10 @@ using commit_atom = caf::atom_constant<caf::atom("arkcommit")>;
 using idle_atom = caf::atom_constant<caf::atom("arkidle")>;
 using inspect_atom = caf::atom_constant<caf::atom("arkinspect")>;
 using evict_atom = caf::atom_constant<caf::atom("arkevict")>;
+/// {alarm_atom, name, due_ms}: the dispatcher delivers a due alarm.
+using alarm_atom = caf::atom_constant<caf::atom("arkalarm")>;
+/// {ping_atom}: answered once everything queued before it was handled.
+using ping_atom = caf::atom_constant<caf::atom("arkping")>;
 
 namespace detail {
 class actor_core;
@@ -112,6 +118,16 @@ class actor_core {
   void maybe_finish_drain();
   caf::strong_actor_ptr self_ptr() { return caf::strong_actor_ptr{self_ctrl()}; }
 
+  // -- alarms (actors/src/alarms.cpp) -----------------------------------------
+
+  // Schedules (or replaces) alarm `name` as part of the current message.
+  expected<void> schedule_alarm(std::string name, std::chrono::system_clock::time_point due,
+                                std::string payload, const alarm_options& opts);
+  bool cancel_alarm(const std::string& name);
+  std::vector<alarm> list_alarms() const;
+  std::optional<alarm> find_alarm(const std::string& name) const;
+  const ark::clock& time() const { return act_.host->time(); }
+
  protected:
   host* host_of() const { return act_.host.get(); }
 
@@ -125,6 +141,8 @@ class actor_core {
   virtual void quit_now(caf::error reason) = 0;
   virtual std::uint32_t state_schema() const = 0;
   virtual void run_on_activate() = 0;
+  // Runs the actor's on_alarm; an error (or exception) fails the delivery.
+  virtual expected<void> run_on_alarm(const alarm& a) = 0;
 
   // Activation: load the snapshot, or create (on_initialize) and persist.
   void activate();
@@ -132,7 +150,8 @@ class actor_core {
   void exited();
   // Internal messages (commit notifications, idle ticks, inspection) seen by
   // the default handler; false when `msg` is none of them.
-  bool handle_internal(const caf::message& msg, caf::message& reply);
+  // `delegated`: the reply goes out later (gated), answer caf::delegated.
+  bool handle_internal(const caf::message& msg, caf::message& reply, bool& delegated);
   // exit_msg: stop taking messages, release what is in flight, then quit.
   void drain(caf::error reason);
   // The state as the dashboard shows it by default: msgpack decoded to JSON.
@@ -169,6 +188,11 @@ class actor_core {
   // (drain and eviction wait for that; ordinary commits send none).
   void request_wake();
   bool settled() const { return !pending() && outstanding_requests_ == 0; }
+  // Alarms: the actor's alarms from storage; the current message's changes
+  // as the unit's writes; a due alarm delivered (false: answer `reply` now).
+  expected<void> load_alarms();
+  void take_alarm_writes(commit_unit& unit);
+  bool deliver_alarm(const std::string& name, std::int64_t due_ms, caf::message& reply);
 
   activation act_;
   std::shared_ptr<kv_overlay> overlay_;
@@ -183,6 +207,8 @@ class actor_core {
   std::uint64_t epoch_ = 0;
   std::uint64_t outstanding_requests_ = 0;
   std::vector<detached_output> outputs_;  // of the current message
+  std::map<std::string, stored_alarm> alarms_;  // as submitted (durable or in flight)
+  std::map<std::string, std::optional<stored_alarm>> alarm_changes_;  // of the current message
   bool in_message_ = false;
   bool passive_ = false;
   bool draining_ = false;

@@ -14,6 +14,7 @@
 #include <caf/message.hpp>
 #include <caf/message_id.hpp>
 
+#include "ark/clock.hpp"
 #include "ark/expected.hpp"
 #include "ark/kv/backend.hpp"
 #include "ark/kv/key.hpp"
@@ -103,10 +104,21 @@ struct commit_unit {
   std::uint64_t epoch = 0;              ///< bumped by the actor after a failed commit
   std::optional<std::string> snapshot;  ///< the stored snapshot value, if the state changed
   kv::space_writes kv;                  ///< the actor's KV writes (ops may be empty)
+  /// Writes to the runtime's own spaces that belong to this unit (an actor's
+  /// alarms and their due index), committed in the same transaction.
+  std::vector<kv::space_writes> extra;
+  /// The earliest due time (ms since the epoch) of an alarm this unit
+  /// schedules; the writer tells the alarm dispatcher once it is durable.
+  std::int64_t earliest_alarm = INT64_MAX;
   std::vector<detached_output> outputs; ///< released once durable, failed otherwise
   bool notify = false;                  ///< tell the actor when durable (failures always)
 
-  bool has_writes() const { return snapshot.has_value() || !kv.ops.empty(); }
+  bool has_writes() const {
+    if (snapshot.has_value() || !kv.ops.empty()) return true;
+    for (const auto& e : extra)
+      if (!e.ops.empty()) return true;
+    return false;
+  }
 };
 
 /// What an actor needs from the process that hosts it. ark_runtime implements
@@ -143,8 +155,19 @@ class host {
   /// Called for every message an actor starts handling (statistics).
   virtual void on_message() {}
 
+  /// Called after an actor handled an idle check or an eviction request
+  /// (passivated or not): lets a test wait for a sweep to settle.
+  virtual void idle_checked() {}
+
   /// Called once when an activation terminates (quit, passivation, failure).
   virtual void on_actor_gone(const identity& id, caf::actor_id aid) = 0;
+
+  /// The clock idle timeouts and alarms read (a virtual one in ark::testing).
+  virtual const ark::clock& time() const { return *ark::system_clock(); }
+
+  /// Reports a problem no caller can see (an alarm dropped after its last
+  /// retry). Default: stderr.
+  virtual void log(const std::string& line);
 
   /// Idle time after which an actor is passivated. The host sends every
   /// active actor an idle_atom from time to time (actors keep no timers: a
