@@ -21,9 +21,7 @@ using bank::account_if;
 namespace {
 
 struct bank_world : ark::testing::world {
-  account_if account(const std::string& name) {
-    return value_of(get<account_if>("account", name));
-  }
+  account_if account(const std::string& name) { return value_of(get<account_if>("account", name)); }
   ark::expected<std::int64_t> deposit(const account_if& h, std::int64_t amount) {
     return call<std::int64_t>(h, bank::deposit_atom::value, amount);
   }
@@ -94,7 +92,8 @@ TEST_CASE("bank: refused operations change no balance") {
   CHECK(w.stored_entries("alice", "out") == 0);
 }
 
-TEST_CASE("bank: a crash at any commit of a transfer conserves the total, and restart completes it") {
+TEST_CASE(
+    "bank: a crash at any commit of a transfer conserves the total, and restart completes it") {
   // Every commit of the transfer (see above), the host dying before and after
   // it reaches the disk. Only a crash before the first commit (the debit)
   // undoes the transfer; from the debit on, the restarted sender's next

@@ -16,9 +16,7 @@ namespace {
 
 // A world with the counter's messages as functions.
 struct counter_world : ark::testing::world {
-  counter_if counter(const std::string& key) {
-    return value_of(get<counter_if>("counter", key));
-  }
+  counter_if counter(const std::string& key) { return value_of(get<counter_if>("counter", key)); }
   ark::expected<std::int64_t> add(const counter_if& h, std::int64_t n) {
     return call<std::int64_t>(h, counter::add_atom::value, n);
   }

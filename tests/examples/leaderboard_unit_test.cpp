@@ -37,7 +37,10 @@ struct board_world : ark::testing::world {
     return call<std::int64_t>(h, leaderboard::score_atom::value, player);
   }
   std::int64_t stored_players(const std::string& name) {
-    return value_of(stored_state("leaderboard", name)).at("state").at("players").get<std::int64_t>();
+    return value_of(stored_state("leaderboard", name))
+        .at("state")
+        .at("players")
+        .get<std::int64_t>();
   }
   // A passivated actor is gone from the runtime's count once it finished
   // terminating, a moment (of real time) after advance() returned.
