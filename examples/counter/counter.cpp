@@ -16,7 +16,7 @@ class counter : public ark::actor<counter_if, counter_state> {
  public:
   using actor::actor;
 
-  // get_or_create("counter", key) starts at 0; get_or_create("counter", key, n) at n.
+  // get_or_create("counter", key) starts at 0 (it takes no initial value).
   void on_initialize() {}
 
   handlers_type make_handlers() override {

@@ -4,7 +4,7 @@
 // (doc/testing.md).
 //
 //   ark::testing::world w;                       // memory storage, virtual clock
-//   auto c = w.get<counter_if>("counter", "a", std::int64_t{0});
+//   auto c = w.get<counter_if>("counter", "a");
 //   CHECK(w.call<std::int64_t>(*c, add_atom::value, std::int64_t{5}).value() == 5);
 //   w.restart_actor("counter", "a");             // passivate: reload from its snapshot
 //   w.advance(std::chrono::minutes(10));         // alarms due by then fire, idle actors passivate
