@@ -98,8 +98,7 @@ expected<std::uint64_t> actor_core::clear_kv_group(std::string_view name) {
   for (const auto& g : kv_groups_) declared += (declared.empty() ? "" : ", ") + g.name;
   return error{errc::invalid_argument,
                describe() + " has no kv group '" + std::string(name) + "' (declared: " +
-                   (declared.empty() ? std::string("none; override kv_groups()") : declared) +
-                   ")"};
+                   (declared.empty() ? std::string("none; override kv_groups()") : declared) + ")"};
 }
 
 void actor_core::handle_clear_message(const std::string& event, caf::message& reply) {

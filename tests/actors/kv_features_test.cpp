@@ -76,10 +76,8 @@ class kvfeat_actor : public ark::actor<kvfeat_if, kvfeat_state, kvfeat_memory> {
           ark::kv::update_options<std::int64_t> o;
           o.should_update = [skip](const auto&, const auto&) { return !skip; };
           auto r = kv().update<std::int64_t>(
-              ark::key{"n", name}, [&](const std::optional<std::int64_t>& cur) {
-                return cur.value_or(0) + delta;
-              },
-              o);
+              ark::key{"n", name},
+              [&](const std::optional<std::int64_t>& cur) { return cur.value_or(0) + delta; }, o);
           if (!r) return r.error();
           if (fail) {
             (void)kv().put(ark::key{"log", name}, delta);
@@ -123,8 +121,7 @@ class kvdup_actor : public kvfeat_actor {
  public:
   using kvfeat_actor::kvfeat_actor;
   std::vector<ark::kv_group> kv_groups() const override {
-    return {{"session", ark::key{"session"}, {"logout"}},
-            {"session", ark::key{"other"}, {"lock"}}};
+    return {{"session", ark::key{"session"}, {"logout"}}, {"session", ark::key{"other"}, {"lock"}}};
   }
 };
 
@@ -205,8 +202,8 @@ TEST_CASE("kv().update in a handler commits with the message, and no update is l
   std::vector<std::future<ark::expected<std::int64_t>>> replies;
   for (int i = 0; i < 20; ++i)
     replies.push_back(std::async(std::launch::async, [&] {
-      return ark::call<std::int64_t>(*env.sys, h, 10s, kvfeat::kupd_atom::value,
-                                     std::string("a"), std::int64_t{1}, false, false);
+      return ark::call<std::int64_t>(*env.sys, h, 10s, kvfeat::kupd_atom::value, std::string("a"),
+                                     std::int64_t{1}, false, false);
     }));
   std::this_thread::sleep_for(200ms);
   env.rt->resume_commits();
@@ -250,8 +247,8 @@ TEST_CASE("kv().update with should_update false writes nothing and submits no un
   // Skipped: the reply is the current value, nothing goes to the writer.
   CHECK(must<std::int64_t>(env, h, kvfeat::kupd_atom::value, std::string("a"), std::int64_t{100},
                            true, false) == 3);
-  CHECK(must<std::int64_t>(env, h, kvfeat::kupd_atom::value, std::string("new"),
-                           std::int64_t{100}, true, false) == -1);  // still absent
+  CHECK(must<std::int64_t>(env, h, kvfeat::kupd_atom::value, std::string("new"), std::int64_t{100},
+                           true, false) == -1);  // still absent
   CHECK(env.rt->stats().units == units);
   CHECK(count(env, h, "n") == 1);
 }
@@ -303,17 +300,14 @@ TEST_CASE("clear_on_event in a handler clears every group listing the event, ato
   CHECK(count(env, h, "cache") == 2);
 
   // "logout": session and session-tmp (overlapping: each key counted once).
-  CHECK(must<std::uint64_t>(env, h, kvfeat::kclear_atom::value, std::string("logout"), false) ==
-        3);
+  CHECK(must<std::uint64_t>(env, h, kvfeat::kclear_atom::value, std::string("logout"), false) == 3);
   CHECK(count(env, h, "session") == 0);
   CHECK(count(env, h, "cache") == 2);
   CHECK(count(env, h, "sessions") == 1);
   // An event no group lists removes nothing.
-  CHECK(must<std::uint64_t>(env, h, kvfeat::kclear_atom::value, std::string("reboot"), false) ==
-        0);
+  CHECK(must<std::uint64_t>(env, h, kvfeat::kclear_atom::value, std::string("reboot"), false) == 0);
   // "lock": session (empty now) and cache.
-  CHECK(must<std::uint64_t>(env, h, kvfeat::kclear_atom::value, std::string("lock"), false) ==
-        2);
+  CHECK(must<std::uint64_t>(env, h, kvfeat::kclear_atom::value, std::string("lock"), false) == 2);
   CHECK(count(env, h, "") == 3);  // prefs, keep, sessions
   env.restart();
   h = get(env, "u");
@@ -330,8 +324,8 @@ TEST_CASE("clear_group clears one group by name, an unknown name lists the decla
   CHECK(must<std::uint64_t>(env, h, kvfeat::kgroup_atom::value, std::string("prefs")) == 1);
   CHECK(count(env, h, "prefs") == 0);
   CHECK(count(env, h, "") == 7);
-  auto r = ark::call<std::uint64_t>(*env.sys, h, 10s, kvfeat::kgroup_atom::value,
-                                    std::string("nope"));
+  auto r =
+      ark::call<std::uint64_t>(*env.sys, h, 10s, kvfeat::kgroup_atom::value, std::string("nope"));
   REQUIRE_FALSE(r);
   CHECK(r.error().code() == ark::errc::invalid_argument);
   CHECK(r.error().context().find("no kv group 'nope'") != std::string::npos);
@@ -343,8 +337,8 @@ TEST_CASE("clear_event from outside the actor clears its groups as a durable mes
   auto h = get(env, "u");
   fill(env, h);
   env.rt->pause_commits();
-  auto reply = std::async(std::launch::async,
-                          [&] { return ark::clear_event(*env.sys, h, "logout"); });
+  auto reply =
+      std::async(std::launch::async, [&] { return ark::clear_event(*env.sys, h, "logout"); });
   CHECK(reply.wait_for(300ms) == std::future_status::timeout);  // gated on the commit
   env.rt->resume_commits();
   auto n = reply.get();

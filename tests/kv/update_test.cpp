@@ -132,8 +132,8 @@ TEST_CASE_TEMPLATE("should_update false skips the write and reports the current 
   CHECK(count_all(s) == 2);
 }
 
-TEST_CASE_TEMPLATE("update of a value that does not decode as T is type_mismatch naming the key",
-                   F, memory_store, lmdb_store) {
+TEST_CASE_TEMPLATE("update of a value that does not decode as T is type_mismatch naming the key", F,
+                   memory_store, lmdb_store) {
   F f;
   store s = f.open();
   must(s.put(key{"name"}, std::string("ada")));
@@ -160,9 +160,8 @@ TEST_CASE_TEMPLATE("an update function that throws or returns an error writes no
   store s = f.open();
   must(s.put(key{"n"}, std::int64_t{1}));
   SUBCASE("throws") {
-    auto r = s.update<std::int64_t>(key{"n"}, [](const auto&) -> std::int64_t {
-      throw std::runtime_error("no update today");
-    });
+    auto r = s.update<std::int64_t>(
+        key{"n"}, [](const auto&) -> std::int64_t { throw std::runtime_error("no update today"); });
     REQUIRE_FALSE(r);
     CHECK(r.error().code() == errc::handler_failed);
     CHECK(r.error().context().find("no update today") != std::string::npos);
@@ -171,7 +170,8 @@ TEST_CASE_TEMPLATE("an update function that throws or returns an error writes no
   SUBCASE("should_update throws") {
     update_options<std::int64_t> o;
     o.should_update = [](const auto&, const auto&) -> bool { throw 42; };
-    auto r = s.update<std::int64_t>(key{"n"}, [](const auto&) { return std::int64_t{7}; }, o);
+    auto r = s.update<std::int64_t>(
+        key{"n"}, [](const auto&) { return std::int64_t{7}; }, o);
     REQUIRE_FALSE(r);
     CHECK(r.error().code() == errc::handler_failed);
     CHECK(r.error().context().find("unknown exception") != std::string::npos);
@@ -199,8 +199,7 @@ TEST_CASE_TEMPLATE("update of a struct, of raw values through kv::value, and its
     return x;
   });
   REQUIRE(r);
-  CHECK(s.get<sample_record>(key{"acct", 1}).value() ==
-        sample_record{"ada", 250, {"credited"}});
+  CHECK(s.get<sample_record>(key{"acct", 1}).value() == sample_record{"ada", 250, {"credited"}});
 
   must(s.put_raw(key{"raw"}, std::string("ab")));
   auto rv = s.update<value>(key{"raw"}, [](const std::optional<value>& cur) {

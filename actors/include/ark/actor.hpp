@@ -274,9 +274,9 @@ class actor : public Interface::base, public detail::actor_core {
   template <class Handle>
   void send_clear_event(const Handle& dest, std::string event) {
     if (!dest) return;
-    add_output(detail::detached_output::send(caf::actor_cast<caf::strong_actor_ptr>(dest),
-                                             caf::make_message(clear_atom::value,
-                                                               std::move(event))));
+    add_output(
+        detail::detached_output::send(caf::actor_cast<caf::strong_actor_ptr>(dest),
+                                      caf::make_message(clear_atom::value, std::move(event))));
   }
 
   /// Commits what the handler did so far (state and KV writes) as its own

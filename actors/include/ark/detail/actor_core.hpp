@@ -227,10 +227,12 @@ class actor_core {
   caf::error drain_reason_;
   caf::error activation_error_;
   std::chrono::nanoseconds last_activity_;  // CLOCK_MONOTONIC_COARSE
-  std::vector<kv_group> kv_groups_;  // validated at activation
-  std::shared_ptr<void> memory_;     // the memory-only part, if the type has one
+  // The KV groups of the actor's type, validated at activation.
+  std::vector<kv_group> kv_groups_;
+  // The memory-only part, if the type has one, and its type.
+  std::shared_ptr<void> memory_;
   const std::type_info* memory_type_ = nullptr;
-  bool memory_stashed_ = false;      // handed to the host when leaving the directory
+  bool memory_stashed_ = false;  // handed to the host when leaving the directory
 };
 
 }  // namespace detail
