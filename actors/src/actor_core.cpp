@@ -61,6 +61,10 @@ void actor_core::exited() {
   // once all actors are gone, even if CAF frees this object later.
   kv_.reset();
   overlay_.reset();
+  if (memory_ && !memory_stashed_) {
+    memory_stashed_ = true;
+    act_.host->stash_memory(act_.id.encoded, stashed_memory{memory_, memory_type_});
+  }
   act_.host->on_actor_gone(act_.id, caf_id_);
 }
 
@@ -114,11 +118,14 @@ error actor_core::damaged_snapshot(const std::string& what) const {
 
 void actor_core::activate() {
   caf_id_ = self_ctrl()->id();
+  restore_memory();
   overlay_ = std::make_shared<kv_overlay>(act_.host->storage(), act_.id.encoded);
   auto store = kv::store::open(overlay_, ark::key{act_.id.type, act_.id.key});
   if (!store) {
     activation_error_ =
         to_caf(errc::activation_failed, describe() + ": " + store.error().message());
+  } else if (auto groups = load_kv_groups(); !groups) {
+    activation_error_ = to_caf(groups.error());
   } else {
     kv_.emplace(std::move(*store));
     kv_->set_owner(describe());
@@ -152,7 +159,7 @@ void actor_core::activate() {
   act_.init = caf::message{};
   if (activation_error_) {
     // Leave the directory now, so the next get_or_create tries again.
-    act_.host->try_passivate(act_.id, self_ctrl(), true);
+    leave_directory(true);
     // Out of the directory, so no sweep reaches it: answer what is queued,
     // then quit on its own timer.
     schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
@@ -335,7 +342,7 @@ void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf
     } else if (!found) {
       // The creation itself failed to commit: the actor does not exist.
       activation_error_ = to_caf(errc::commit_failed, describe() + ": its creation failed");
-      act_.host->try_passivate(act_.id, self_ctrl(), true);
+      leave_directory(true);
     }
   } else {
     forget_committed_kv();
@@ -370,6 +377,10 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply,
     evict_requested_ = true;
     on_idle();
     act_.host->idle_checked();
+    return true;
+  }
+  if (msg.match_elements<clear_atom, std::string>()) {
+    handle_clear_message(msg.get_as<std::string>(1), reply);
     return true;
   }
   if (msg.match_elements<inspect_atom>()) {
@@ -414,7 +425,7 @@ void actor_core::on_idle() {
   if (!evict_requested_ && (timeout.count() <= 0 || idle_for < timeout)) return;
   evict_requested_ = false;
   // A pending idle timer holds a reference to this actor (CAF's clock).
-  if (act_.host->try_passivate(act_.id, self_ctrl(), false, idle_scheduled_ ? 1 : 0)) {
+  if (leave_directory(false, idle_scheduled_ ? 1 : 0)) {
     quit_now(caf::exit_reason::normal);
     return;
   }
@@ -448,7 +459,7 @@ void actor_core::maybe_finish_drain() {
     return;
   }
   if (settled()) {
-    act_.host->try_passivate(act_.id, self_ctrl(), true);
+    leave_directory(true);
     quit_now(drain_reason_);
     return;
   }

@@ -158,6 +158,19 @@ expected<value> store::get_value(const key& k) const {
   return v;
 }
 
+expected<std::optional<value>> store::get_for_update(const key& k) const {
+  auto v = get_value(k);
+  if (v) return std::optional<value>(std::move(*v));
+  if (v.error() == errc::not_found) return std::optional<value>{};
+  return v.error();
+}
+
+error store::update_failed(const key& k, std::string_view what) const {
+  return error{errc::handler_failed, "update of key " + key_to_json_text(k) + location() +
+                                         ": the update function threw: " + std::string(what) +
+                                         "; nothing was written"};
+}
+
 expected<std::string> store::get_raw(const key& k) const {
   auto v = get_value(k);
   if (!v) return v.error();

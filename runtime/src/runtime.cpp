@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 #include <iostream>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -64,6 +65,17 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   bool clean_stop = true;  // false: actors were still busy at the shutdown timeout
   std::condition_variable sweep_cv;
   std::thread sweeper;
+  // Memory-only parts of passive actors (identity::encoded -> object), least
+  // recently stashed first; bounded by opts.memory_stash_limit, emptied and
+  // closed at shutdown. Own mutex: actors stash on their way out of mtx.
+  struct stash_entry {
+    std::list<std::string>::iterator pos;
+    detail::stashed_memory memory;
+  };
+  std::mutex memory_mtx;
+  bool memory_closed = false;
+  std::list<std::string> memory_order;
+  std::unordered_map<std::string, stash_entry> memory_stash;
 
   impl(caf::actor_system& s, runtime_options o) : sys(s), opts(std::move(o)) {}
 
@@ -94,6 +106,48 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
 
   void on_message() override { messages.fetch_add(1, std::memory_order_relaxed); }
   void idle_checked() override { idle_checks.fetch_add(1, std::memory_order_release); }
+
+  void stash_memory(const std::string& state_key, detail::stashed_memory m) override {
+    detail::stashed_memory dropped;  // destroyed after the lock is released
+    std::lock_guard<std::mutex> guard{memory_mtx};
+    if (memory_closed || opts.memory_stash_limit == 0) {
+      dropped = std::move(m);
+      return;
+    }
+    if (auto it = memory_stash.find(state_key); it != memory_stash.end()) {
+      dropped = std::move(it->second.memory);
+      it->second.memory = std::move(m);
+      memory_order.splice(memory_order.end(), memory_order, it->second.pos);
+      return;
+    }
+    if (memory_stash.size() >= opts.memory_stash_limit) {
+      auto oldest = memory_stash.find(memory_order.front());
+      dropped = std::move(oldest->second.memory);
+      memory_stash.erase(oldest);
+      memory_order.pop_front();
+    }
+    memory_order.push_back(state_key);
+    memory_stash.emplace(state_key, stash_entry{std::prev(memory_order.end()), std::move(m)});
+  }
+
+  detail::stashed_memory take_memory(const std::string& state_key) override {
+    std::lock_guard<std::mutex> guard{memory_mtx};
+    auto it = memory_stash.find(state_key);
+    if (it == memory_stash.end()) return {};
+    auto m = std::move(it->second.memory);
+    memory_order.erase(it->second.pos);
+    memory_stash.erase(it);
+    return m;
+  }
+
+  // Drops every stashed memory part and refuses later ones (shutdown).
+  void close_memory_stash() {
+    std::unordered_map<std::string, stash_entry> dropped;
+    std::lock_guard<std::mutex> guard{memory_mtx};
+    memory_closed = true;
+    dropped.swap(memory_stash);
+    memory_order.clear();
+  }
 
   void on_actor_gone(const detail::identity&, caf::actor_id aid) override {
     {
@@ -201,6 +255,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
         if (auto strong = caf::actor_cast<caf::actor>(a.handle.lock())) running.push_back(strong);
       handles.swap(directory);
     }
+    close_memory_stash();
     // Handles are released outside the lock: a last reference may end an
     // actor, which reports back through on_actor_gone.
     sweep_cv.notify_all();
@@ -263,6 +318,12 @@ struct memory_host final : detail::host {
     rt->on_actor_gone(id, aid);
   }
   void idle_checked() override { rt->idle_checked(); }
+  void stash_memory(const std::string& state_key, detail::stashed_memory m) override {
+    rt->stash_memory(state_key, std::move(m));
+  }
+  detail::stashed_memory take_memory(const std::string& state_key) override {
+    return rt->take_memory(state_key);
+  }
   const ark::clock& time() const override { return rt->time(); }
   void log(const std::string& line) override { rt->log(line); }
   std::chrono::milliseconds idle_timeout() const override { return rt->idle_timeout(); }

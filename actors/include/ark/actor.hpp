@@ -1,6 +1,6 @@
 #pragma once
 
-// The ark actor SDK: derive from ark::actor<Interface, State>, write
+// The ark actor SDK: derive from ark::actor<Interface, State[, Memory]>, write
 // handlers that return plain values, register the class with ARK_ACTOR.
 //
 //   using counter_if = caf::typed_actor<
@@ -24,15 +24,21 @@
 // send or request the handler made, leaves only once that commit is durable.
 
 #include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include <caf/all.hpp>
 
 #include "ark/detail/actor_core.hpp"
 #include "ark/errors.hpp"
 #include "ark/kv/value.hpp"
+#include "ark/kv_group.hpp"
 
 namespace ark {
 
@@ -158,11 +164,17 @@ class promise {
 /// when the host stops. Declare it in the class:
 ///   static constexpr ark::storage_location location = ark::storage_location::memory;
 enum class storage_location { disk, memory };
+/// The default Memory of ark::actor: no memory-only part.
+struct no_memory {};
 
 /// Base class of a persistent actor with typed interface `Interface` (a
 /// caf::typed_actor<...>) and native state `State` (a default-constructible
 /// struct made serializable with MSGPACK_DEFINE_MAP, so its fields keep their
 /// names on disk and in the dashboard).
+///
+/// `Memory` (optional) is a default-constructible struct for the actor's
+/// memory-only part, memory(): never serialized or written, kept across
+/// passivation within one host process, lost when the host restarts.
 ///
 /// Override make_handlers() and return handlers(...): every handler may
 /// return a plain value, void, ark::expected<T> (an error reply), or
@@ -176,11 +188,14 @@ enum class storage_location { disk, memory };
 ///   void on_activate()            runs on every activation (after load)
 ///   nlohmann::json inspect_state() const   the dashboard's view of the state
 ///   std::uint32_t schema_version() const   recorded in every snapshot
-template <class Interface, class State>
+///   std::vector<kv_group> kv_groups() const   KV keys cleared together on
+///                                 an event (clear_on_event, clear_group)
+template <class Interface, class State, class Memory = no_memory>
 class actor : public Interface::base, public detail::actor_core {
  public:
   using interface_type = Interface;
   using state_type = State;
+  using memory_type = Memory;
   using behavior_type = typename Interface::behavior_type;
   using super = typename Interface::base;
   /// Hide it with storage_location::memory for a memory-only actor type.
@@ -212,6 +227,11 @@ class actor : public Interface::base, public detail::actor_core {
                         describe() + " does not handle the message " + caf::to_string(msg));
         });
     this->set_exit_handler([this](caf::exit_msg& m) { drain(m.reason); });
+    if constexpr (!std::is_same_v<Memory, no_memory>) {
+      static_assert(std::is_default_constructible_v<Memory>,
+                    "the Memory type of ark::actor must be default-constructible");
+      init_memory(std::make_shared<Memory>(), typeid(Memory));
+    }
   }
 
   /// The actor's own native state.
@@ -219,8 +239,57 @@ class actor : public Interface::base, public detail::actor_core {
   const State& state() const { return state_; }
 
   /// The actor's private ordered key-value store. Reads see the writes of the
-  /// current message and of earlier ones not yet committed.
+  /// current message and of earlier ones not yet committed. Its update()
+  /// (read-modify-write of one key) is atomic with the message's other
+  /// writes: all of them commit together, or none (a failing handler).
   kv::store& kv() { return kv_store(); }
+
+  /// The actor's memory-only part: never serialized or written to disk. It
+  /// survives passivation and reactivation within the same host process
+  /// (the host keeps it while the actor is passive, up to
+  /// runtime_options::memory_stash_limit actors) and is default-constructed
+  /// again after a host restart, or when the host dropped it. Not
+  /// transactional: a failing handler's changes to it stay (unlike state()
+  /// and kv()), so keep in it what may be recomputed or lost (caches,
+  /// decrypted keys, session tokens).
+  Memory& memory() {
+    static_assert(!std::is_same_v<Memory, no_memory>,
+                  "memory() needs a Memory type: derive from ark::actor<Interface, State, Memory>");
+    return *static_cast<Memory*>(memory_object());
+  }
+  const Memory& memory() const {
+    static_assert(!std::is_same_v<Memory, no_memory>,
+                  "memory() needs a Memory type: derive from ark::actor<Interface, State, Memory>");
+    return *static_cast<const Memory*>(memory_object());
+  }
+
+  /// The actor type's KV groups: named key prefixes cleared together on
+  /// events (Bitwarden's clearOn). Read once per activation; a declaration
+  /// that validate_kv_groups refuses (a duplicate name, an empty name or
+  /// event, a bad prefix) fails the activation with activation_failed.
+  virtual std::vector<kv_group> kv_groups() const { return {}; }
+
+  /// Deletes every key of every KV group whose clear_on lists `event`, as
+  /// part of the current message's writes (so atomically with them: a
+  /// failing handler keeps the keys). Returns how many keys it removed; an
+  /// event no group lists removes nothing. Outside the actor, the same runs
+  /// as a message of its own: ark::clear_event (client.hpp) or
+  /// send_clear_event. Cost: one delete per key of the groups.
+  expected<std::uint64_t> clear_on_event(std::string_view event) { return clear_kv_event(event); }
+
+  /// Deletes every key of the KV group `name`, as clear_on_event does.
+  /// invalid_argument when the type declares no such group.
+  expected<std::uint64_t> clear_group(std::string_view name) { return clear_kv_group(name); }
+
+  /// Sends `dest` (any ark actor) the event `event`: it clears its KV groups
+  /// that list it, as a message of its own. Gated like send().
+  template <class Handle>
+  void send_clear_event(const Handle& dest, std::string event) {
+    if (!dest) return;
+    add_output(
+        detail::detached_output::send(caf::actor_cast<caf::strong_actor_ptr>(dest),
+                                      caf::make_message(clear_atom::value, std::move(event))));
+  }
 
   /// Commits what the handler did so far (state and KV writes) as its own
   /// atomic unit: a later failure of the same handler rolls back only to here.
@@ -544,6 +613,7 @@ class actor : public Interface::base, public detail::actor_core {
   std::uint32_t state_schema() const override { return schema_version(); }
   void run_on_activate() override { on_activate(); }
   expected<void> run_on_alarm(const alarm& a) override { return on_alarm(a); }
+  std::vector<kv_group> declared_kv_groups() const override { return kv_groups(); }
   nlohmann::json inspect_json() const override { return inspect_state(); }
 
   State state_{};

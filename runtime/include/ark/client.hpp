@@ -196,4 +196,16 @@ expected<R> call(caf::actor_system& sys, const Handle& dest, std::chrono::millis
   return result.get();
 }
 
+/// Tells actor `dest` (any ark actor's handle, local or remote) that `event`
+/// happened: it deletes the keys of its KV groups whose clear_on lists the
+/// event (ark::actor::clear_on_event) as a message of its own, and replies
+/// with how many keys it removed once that is durable. An event none of its
+/// groups lists removes nothing (0). Errors: as call().
+template <class Handle>
+expected<std::uint64_t> clear_event(caf::actor_system& sys, const Handle& dest, std::string event,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  return call<std::uint64_t>(sys, caf::actor_cast<caf::actor>(dest), timeout, clear_atom::value,
+                             std::move(event));
+}
+
 }  // namespace ark

@@ -40,6 +40,11 @@ struct runtime_options {
   /// state from memory instead), so memory is bounded by the cap, not by the
   /// number of actors ever touched.
   std::size_t max_active = 0;
+  /// How many passive actors' memory-only parts (ark::actor's Memory) the
+  /// host keeps for their next activation. Beyond it the part stashed
+  /// longest ago is dropped (that actor's memory() starts anew); 0 keeps
+  /// none. Everything stashed is dropped at shutdown.
+  std::size_t memory_stash_limit = 100000;
   /// State journal (doc/architecture.md): snapshots up to 1 KiB are appended
   /// to a journal, and written in place by a checkpoint once this many bytes
   /// of journal accumulated (or when the writer is idle for a second).

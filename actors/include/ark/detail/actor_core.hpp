@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <typeinfo>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -20,6 +22,7 @@
 #include "ark/alarm.hpp"
 #include "ark/detail/host.hpp"
 #include "ark/kv/store.hpp"
+#include "ark/kv_group.hpp"
 
 namespace ark {
 
@@ -31,6 +34,10 @@ using evict_atom = caf::atom_constant<caf::atom("arkevict")>;
 using alarm_atom = caf::atom_constant<caf::atom("arkalarm")>;
 /// {ping_atom}: answered once everything queued before it was handled.
 using ping_atom = caf::atom_constant<caf::atom("arkping")>;
+/// {clear_atom, std::string event}: clears the actor's KV groups that list
+/// `event` (ark::actor::clear_on_event) as a message of its own; the reply
+/// is the number of keys removed (std::uint64_t), sent once durable.
+using clear_atom = caf::atom_constant<caf::atom("arkclear")>;
 
 namespace detail {
 class actor_core;
@@ -117,6 +124,12 @@ class actor_core {
   // Quits if draining and nothing is in flight any more.
   void maybe_finish_drain();
   caf::strong_actor_ptr self_ptr() { return caf::strong_actor_ptr{self_ctrl()}; }
+  // Deletes every key of every KV group that lists `event` (or of the group
+  // `name`) through kv(): part of the current message's writes.
+  expected<std::uint64_t> clear_kv_event(std::string_view event);
+  expected<std::uint64_t> clear_kv_group(std::string_view name);
+  // The memory-only part (ark::actor's Memory), or nullptr without one.
+  void* memory_object() const { return memory_.get(); }
 
   // -- alarms (actors/src/alarms.cpp) -----------------------------------------
 
@@ -143,6 +156,14 @@ class actor_core {
   virtual void run_on_activate() = 0;
   // Runs the actor's on_alarm; an error (or exception) fails the delivery.
   virtual expected<void> run_on_alarm(const alarm& a) = 0;
+  virtual std::vector<kv_group> declared_kv_groups() const { return {}; }
+
+  // Called by the constructor of an actor with a memory-only part: a fresh
+  // object, replaced at activation by the one a previous activation stashed.
+  void init_memory(std::shared_ptr<void> m, const std::type_info& type) {
+    memory_ = std::move(m);
+    memory_type_ = &type;
+  }
 
   // Activation: load the snapshot, or create (on_initialize) and persist.
   void activate();
@@ -170,6 +191,19 @@ class actor_core {
   // Fills `unit` with what changed since the last unit; false: nothing did.
   bool build_unit(commit_unit& unit, bool force);
   void start_unit(commit_unit& unit);
+  // Validates declared_kv_groups() into kv_groups_ (at activation).
+  expected<void> load_kv_groups();
+  // {clear_atom, event} from outside: clear_kv_event as a message, with the
+  // reply gated like a handler's.
+  void handle_clear_message(const std::string& event, caf::message& reply);
+  // Deletes the keys of `groups` (kv_groups_ entries) in one write batch.
+  expected<std::uint64_t> clear_groups(const std::vector<const kv_group*>& groups);
+  // At activation: the memory-only part a previous activation stashed.
+  void restore_memory();
+  // Every removal from the directory goes through here: the memory-only
+  // part is stashed first (so an activation that follows finds it), and
+  // taken back when the actor stays (try_passivate returned false).
+  bool leave_directory(bool force, std::size_t own_refs = 0);
   // The KV overlay forgets in-flight writes the base holds now.
   void forget_committed_kv();
   // Sends the ended message's outputs (and reply) on their way: at once when
@@ -219,6 +253,12 @@ class actor_core {
   caf::error drain_reason_;
   caf::error activation_error_;
   std::chrono::nanoseconds last_activity_;  // CLOCK_MONOTONIC_COARSE
+  // The KV groups of the actor's type, validated at activation.
+  std::vector<kv_group> kv_groups_;
+  // The memory-only part, if the type has one, and its type.
+  std::shared_ptr<void> memory_;
+  const std::type_info* memory_type_ = nullptr;
+  bool memory_stashed_ = false;  // handed to the host when leaving the directory
 };
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -121,6 +122,14 @@ struct commit_unit {
   }
 };
 
+/// An actor's memory-only part (ark::actor's Memory) while the actor is not
+/// active: the object and its type, checked when an activation takes it back.
+struct stashed_memory {
+  std::shared_ptr<void> object;
+  const std::type_info* type = nullptr;
+  explicit operator bool() const { return object != nullptr; }
+};
+
 /// What an actor needs from the process that hosts it. ark_runtime implements
 /// it over the group-commit writer; a test kit may implement it in memory.
 class host {
@@ -173,6 +182,17 @@ class host {
   /// active actor an idle_atom from time to time (actors keep no timers: a
   /// pending CAF timer would hold the actor, and its memory, until it fires).
   virtual std::chrono::milliseconds idle_timeout() const = 0;
+
+  /// Keeps an actor's memory-only part for its next activation in this
+  /// process (see ark::actor's Memory). Called before the actor leaves the
+  /// directory, so an activation that follows finds it. A host may drop it:
+  /// at shutdown, over its limit, or always (this default). Thread-safe.
+  virtual void stash_memory(const std::string& /*state_key*/, stashed_memory /*m*/) {}
+
+  /// The memory stashed for the actor whose identity::encoded is
+  /// `state_key`, removed from the stash; empty when there is none.
+  /// Thread-safe.
+  virtual stashed_memory take_memory(const std::string& /*state_key*/) { return {}; }
 
   /// The handle of actor (type, key), activating it if needed; `iface` is the
   /// caller's interface (caf message types), checked against the type's.

@@ -1,10 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -105,6 +108,34 @@ class write_batch {
   error status_;
 };
 
+/// Options of store::update.
+template <class T>
+struct update_options {
+  /// Called with the key's current value (nullopt: absent) and the one the
+  /// update function returned (nullopt: delete). false skips the write: the
+  /// key keeps its current value and update() reports written == false (as
+  /// Bitwarden's `shouldUpdate`). Empty: always write.
+  std::function<bool(const std::optional<T>& old, const std::optional<T>& next)> should_update;
+};
+
+/// What store::update did.
+template <class T>
+struct update_result {
+  /// True when update() wrote: a put, or the deletion of a key that existed.
+  /// False when should_update said no, or the function deleted an absent key.
+  bool written = false;
+  /// The key's value after the call (nullopt: absent): the new value when
+  /// written, else the current one.
+  std::optional<T> value;
+};
+
+namespace detail {
+template <class T>
+struct is_expected_type : std::false_type {};
+template <class T>
+struct is_expected_type<expected<T>> : std::true_type {};
+}  // namespace detail
+
 /// One keyspace's ordered key-value store: the typed API over a backend.
 /// Keys are structured (ark::key); values are msgpack-serializable C++ types
 /// or raw bytes. Every operation stays inside this store's space: whatever
@@ -187,6 +218,71 @@ class store {
     return {};
   }
 
+  /// Read-modify-write of one key. `fn` gets the current value of `k` as
+  /// `const std::optional<T>&` (nullopt: absent) and returns the new value:
+  /// a T or std::optional<T> (nullopt: delete the key), or an
+  /// ark::expected of either to fail without writing. With T = kv::value the
+  /// function sees and returns stored values as they are (raw or msgpack).
+  ///
+  ///   auto r = kv.update<std::int64_t>(key{"visits"}, [](const auto& n) {
+  ///     return n.value_or(0) + 1;
+  ///   });
+  ///
+  /// Errors (nothing is written): type_mismatch or corrupt_value when the
+  /// stored value does not decode as T (naming the key; `fn` is not called);
+  /// the function's own error; handler_failed when `fn` or should_update
+  /// throws; the errors of put and del (key_too_large, value_too_large, ...).
+  ///
+  /// Isolation: the read and the write are two backend calls. Through an
+  /// actor's kv() that is atomic and isolated (the actor is the only writer
+  /// of its keyspace and handles one message at a time; the write commits
+  /// with the message's other effects). On a store over a backend that other
+  /// threads write to, a write by them between the read and the write is
+  /// overwritten: serialize such updates yourself.
+  template <class T, class F>
+  expected<update_result<T>> update(const key& k, F&& fn, const update_options<T>& opts = {}) {
+    auto current = get_for_update(k);
+    if (!current) return current.error();
+    std::optional<T> old;
+    if (*current) {
+      if constexpr (std::is_same_v<T, value>) {
+        old = std::move(**current);
+      } else {
+        auto v = (*current)->template as<T>();
+        if (!v) return entry_error(k, v.error());
+        old = std::move(*v);
+      }
+    }
+    std::optional<T> next;
+    try {
+      using result = std::decay_t<decltype(fn(std::as_const(old)))>;
+      if constexpr (detail::is_expected_type<result>::value) {
+        auto r = fn(std::as_const(old));
+        if (!r) return r.error();
+        next = std::move(*r);
+      } else {
+        next = fn(std::as_const(old));
+      }
+      if (opts.should_update && !opts.should_update(std::as_const(old), std::as_const(next)))
+        return update_result<T>{false, std::move(old)};
+    } catch (const std::exception& e) {
+      return update_failed(k, e.what());
+    } catch (...) {
+      return update_failed(k, "unknown exception");
+    }
+    if (!old && !next) return update_result<T>{false, std::nullopt};  // nothing to delete
+    write_batch b;
+    if (!next) {
+      b.del(k);
+    } else if constexpr (std::is_same_v<T, value>) {
+      b.put_value(k, *next);
+    } else {
+      b.put(k, *next);
+    }
+    if (auto r = apply(std::move(b)); !r) return r.error();
+    return update_result<T>{true, std::move(next)};
+  }
+
   /// Removes `k`; returns whether it existed.
   expected<bool> del(const key& k);
 
@@ -212,6 +308,10 @@ class store {
   store(std::shared_ptr<backend> b, key space, std::string encoded)
       : backend_(std::move(b)), space_(std::move(space)), encoded_space_(std::move(encoded)) {}
 
+  // The stored value of `k`, or nullopt when absent.
+  expected<std::optional<value>> get_for_update(const key& k) const;
+  // handler_failed: the update function of `k` threw `what`.
+  error update_failed(const key& k, std::string_view what) const;
   // " in space S" (JSON) and, when set, " (OWNER)": where an entry lives.
   std::string location() const;
   // `e` with the entry it is about: "value of key K in space S (OWNER): ...".
