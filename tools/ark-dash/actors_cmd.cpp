@@ -1,8 +1,9 @@
-// `ark-dash actors|state|stats` and `ark-dash kv show`: the actor views, over
+// `ark-dash actors|state|alarms|stats` and `ark-dash kv show`: the actor views, over
 // a data directory (--data, read-only: fine while a host runs) or a running
 // host's admin API (--host URL). Both produce the same JSON documents
 // (ark/inspect.hpp, doc/admin_api.md); --json prints them, else a table.
 
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -314,6 +315,88 @@ int run_stats(const source_args& s) {
   return exit_ok;
 }
 
+// -- alarms -------------------------------------------------------------------
+
+struct alarms_args {
+  source_args src;
+  std::string type;
+  std::string key;
+  std::string after;
+  std::size_t limit = 100;
+  bool all = false;
+};
+
+// A due time relative to now (`ms` = due - now): "in 5m", "overdue 2s"; the
+// largest whole unit of s, m, h, d.
+std::string relative_time(std::int64_t ms) {
+  const char* lead = ms >= 0 ? "in " : "overdue ";
+  auto s = (ms >= 0 ? ms : -(ms + 1) + 1) / 1000;  // no overflow at INT64_MIN
+  if (s < 60) return lead + std::to_string(s) + "s";
+  if (s < 3600) return lead + std::to_string(s / 60) + "m";
+  if (s < 48 * 3600) return lead + std::to_string(s / 3600) + "h";
+  return lead + std::to_string(s / 86400) + "d";
+}
+
+int run_alarms(const alarms_args& a) {
+  if (!a.key.empty() && a.type.empty())
+    return report("--key needs --type (an actor is a type and a key)", exit_usage);
+  query params{{"limit", std::to_string(a.limit)}};
+  if (!a.type.empty()) params.emplace_back("type", a.type);
+  if (!a.key.empty()) {
+    auto k = parse_key_arg(a.key, "--key");
+    if (!k) return report(k.error());
+    params.emplace_back("key", kv::key_to_json_text(*k));
+  }
+  json next = nullptr;
+  if (!a.after.empty()) {
+    auto p = parse_key_arg(a.after, "--after");
+    if (!p) return report(p.error());
+    next = kv::key_to_json(*p);
+  }
+  json all = json::array();
+  while (true) {
+    auto page_params = params;
+    if (!next.is_null()) page_params.emplace_back("after", dump(next));
+    auto page = fetch(a.src, "alarms", page_params);
+    if (!page) return report(page.error());
+    for (auto& alarm : (*page)["alarms"]) all.push_back(std::move(alarm));
+    next = (*page)["next"];
+    if (!a.all || next.is_null()) break;
+  }
+  if (a.src.json_out) {
+    std::cout << dump(json{{"alarms", all}, {"next", next}}) << "\n";
+    return exit_ok;
+  }
+  if (all.empty()) {
+    std::cout << "(no pending alarms)\n";
+    return exit_ok;
+  }
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> damaged;
+  for (const auto& al : all) {
+    bool timed = al["due_ms"].is_number();
+    std::string attempt = al["attempt"].is_number()
+                              ? std::to_string(al["attempt"].get<std::uint64_t>()) + "/" +
+                                    std::to_string(al["max_attempts"].get<std::uint64_t>())
+                              : "-";
+    rows.push_back({timed ? al["due"].get<std::string>() : "-",
+                    timed ? relative_time(al["due_ms"].get<std::int64_t>() - now) : "-",
+                    al["type"].get<std::string>() + (al.value("memory", false) ? " (memory)" : ""),
+                    key_text(al["key"]), al["name"].get<std::string>(), attempt});
+    if (al.contains("error"))
+      damaged.push_back("alarm '" + al["name"].get<std::string>() + "' of " +
+                        al["type"].get<std::string>() + " " + key_text(al["key"]) + ": " +
+                        al["error"].get<std::string>());
+  }
+  print_table({"DUE", "IN", "TYPE", "KEY", "NAME", "ATTEMPT"}, rows);
+  for (const auto& d : damaged) std::cout << d << "\n";
+  if (!next.is_null()) std::cout << "(more: --after '" << dump(next) << "', or --all)\n";
+  return exit_ok;
+}
+
 // -- serve --------------------------------------------------------------------
 
 struct serve_args {
@@ -355,7 +438,7 @@ int run_serve(const serve_args& a) {
     send_json(res, json{{"mode", live ? "host" : "data"},
                         {"location", live ? a.src.host : a.src.data}});
   });
-  srv.Get(R"(/api/v1/(types|actors|state|kv|stats))",
+  srv.Get(R"(/api/v1/(types|actors|state|kv|alarms|stats))",
           [&](const httplib::Request& req, httplib::Response& res) {
             std::string endpoint = req.matches[1];
             if (live) {  // the host's own answer, status and all
@@ -428,6 +511,26 @@ void add_actor_commands(CLI::App& app, run_state& state) {
     cmd->add_option("--limit", a->limit, "cap of the state's JSON text in bytes")
         ->capture_default_str();
     cmd->callback([a, &state] { state.status = run_state_view(*a); });
+  }
+  {
+    auto a = std::make_shared<alarms_args>();
+    auto* cmd = app.add_subcommand(
+        "alarms", "List pending durable alarms, soonest first (due time, type, key, name)");
+    add_source_options(*cmd, a->src);
+    cmd->add_option("--type", a->type, "only alarms of actors of this type");
+    cmd->add_option("--key", a->key, "with --type: only the alarms of this actor")
+        ->type_name("KEY");
+    cmd->add_option("--after", a->after, "the page after this entry (printed as 'more')")
+        ->type_name("KEY");
+    cmd->add_option("--limit", a->limit, "alarms per page (1-1000)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    cmd->add_flag("--all", a->all, "follow every page");
+    cmd->footer(
+        "DUE is UTC; IN is relative to this machine's clock ('in 5m', 'overdue 2s': due,\n"
+        "not yet delivered); ATTEMPT is failed deliveries so far / max attempts.\n"
+        "Alarms of memory-only actor types are listed by a live host (--host) only.");
+    cmd->callback([a, &state] { state.status = run_alarms(*a); });
   }
   {
     auto a = std::make_shared<source_args>();
