@@ -215,6 +215,46 @@ int run_actors(const actors_args& a) {
   return exit_ok;
 }
 
+// A due time relative to now (`ms` = due - now): "in 5m", "overdue 2s"; the
+// largest whole unit of s, m, h, d.
+std::string relative_time(std::int64_t ms) {
+  const char* lead = ms >= 0 ? "in " : "overdue ";
+  auto s = (ms >= 0 ? ms : -(ms + 1) + 1) / 1000;  // no overflow at INT64_MIN
+  if (s < 60) return lead + std::to_string(s) + "s";
+  if (s < 3600) return lead + std::to_string(s / 60) + "m";
+  if (s < 48 * 3600) return lead + std::to_string(s / 3600) + "h";
+  return lead + std::to_string(s / 86400) + "d";
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The pending alarms of a state document, under its state.
+void print_actor_alarms(const json& d, const std::string& type, const key& k) {
+  if (d.contains("alarms_error")) {
+    std::cout << "pending alarms: cannot be read: " << d["alarms_error"].get<std::string>()
+              << "\n";
+    return;
+  }
+  if (!d.contains("alarms") || !d["alarms"].is_array() || d["alarms"].empty()) return;
+  std::cout << "pending alarms:\n";
+  auto now = now_ms();
+  for (const auto& al : d["alarms"]) {
+    std::cout << "  " << al["name"].get<std::string>();
+    if (al["due_ms"].is_number())
+      std::cout << "  " << al["due"].get<std::string>() << " ("
+                << relative_time(al["due_ms"].get<std::int64_t>() - now) << ")";
+    if (al.contains("error")) std::cout << "  " << al["error"].get<std::string>();
+    std::cout << "\n";
+  }
+  if (d.contains("alarms_next") && !d["alarms_next"].is_null())
+    std::cout << "  (more: ark-dash alarms --type " << type << " --key '"
+              << kv::key_to_json_text(k) << "')\n";
+}
+
 // -- state --------------------------------------------------------------------
 
 struct state_args {
@@ -250,6 +290,7 @@ int run_state_view(const state_args& a) {
               << d["state_bytes"].get<std::uint64_t>() << " bytes; raise --limit)\n";
   else
     std::cout << d["state"].dump(2) << "\n";
+  print_actor_alarms(d, a.type, *k);
   return exit_ok;
 }
 
@@ -326,17 +367,6 @@ struct alarms_args {
   bool all = false;
 };
 
-// A due time relative to now (`ms` = due - now): "in 5m", "overdue 2s"; the
-// largest whole unit of s, m, h, d.
-std::string relative_time(std::int64_t ms) {
-  const char* lead = ms >= 0 ? "in " : "overdue ";
-  auto s = (ms >= 0 ? ms : -(ms + 1) + 1) / 1000;  // no overflow at INT64_MIN
-  if (s < 60) return lead + std::to_string(s) + "s";
-  if (s < 3600) return lead + std::to_string(s / 60) + "m";
-  if (s < 48 * 3600) return lead + std::to_string(s / 3600) + "h";
-  return lead + std::to_string(s / 86400) + "d";
-}
-
 int run_alarms(const alarms_args& a) {
   if (!a.key.empty() && a.type.empty())
     return report("--key needs --type (an actor is a type and a key)", exit_usage);
@@ -371,9 +401,7 @@ int run_alarms(const alarms_args& a) {
     std::cout << "(no pending alarms)\n";
     return exit_ok;
   }
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+  auto now = now_ms();
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> damaged;
   for (const auto& al : all) {

@@ -1,4 +1,5 @@
-// The reminder test actor (reminder.hpp): type "reminder".
+// The reminder test actor (reminder.hpp): types "reminder" and, memory-only,
+// "reminder_mem".
 
 #include "reminder.hpp"
 
@@ -42,6 +43,14 @@ class reminder : public ark::actor<reminder_if, reminder_state> {
   }
 };
 
+// The same, memory-only: its alarms live in the host's memory.
+class memory_reminder : public reminder {
+ public:
+  using reminder::reminder;
+  static constexpr ark::storage_location location = ark::storage_location::memory;
+};
+
 }  // namespace reminder
 
 ARK_ACTOR("reminder", reminder::reminder);
+ARK_ACTOR("reminder_mem", reminder::memory_reminder);
