@@ -314,17 +314,15 @@ bool is_due_key(const ark::key& k) {
          k[3].kind() == key_element::type::string;
 }
 
-// An alarm as alarms() lists it; `s` null when its row does not decode.
+// An alarm as alarms() lists it, from its index key and its decoded row (an
+// error when the row does not decode: the entry then says why).
 nlohmann::json alarm_json(const alarm_entry& e, const expected<detail::stored_alarm>* s) {
   auto due_ms = e.index[0].as_int();
-  nlohmann::json j{{"type", e.index[1].as_string()},
-                   {"key", kv::key_to_json(e.index[2].as_tuple())},
-                   {"name", e.index[3].as_string()},
-                   {"due_ms", due_ms},
-                   {"due", iso8601_utc(due_ms)},
-                   {"attempt", nullptr},
-                   {"max_attempts", nullptr},
-                   {"payload", nullptr}};
+  nlohmann::json j{
+      {"type", e.index[1].as_string()}, {"key", kv::key_to_json(e.index[2].as_tuple())},
+      {"name", e.index[3].as_string()}, {"due_ms", due_ms},
+      {"due", iso8601_utc(due_ms)},     {"attempt", nullptr},
+      {"max_attempts", nullptr},        {"payload", nullptr}};
   if (e.memory) j["memory"] = true;
   if (!*s) {
     j["error"] = "the alarm entry is damaged: " + s->error().context() +
@@ -378,13 +376,14 @@ expected<nlohmann::json> reader::alarms(const alarm_query& q) const {
         auto s = c.value().as<detail::stored_alarm>();
         if (k.size() != 3 || k[2].kind() != key_element::type::string || !s) {
           if (q.after) continue;  // listed on the first page only
-          alarm_entry e{ark::key{std::int64_t{0}, q.type, *q.key,
-                                 k.size() == 3 && k[2].kind() == key_element::type::string
-                                     ? k[2].as_string()
-                                     : k.to_string()},
-                        memory, std::nullopt};
+          alarm_entry e{
+              ark::key{std::int64_t{0}, q.type, *q.key,
+                       k.size() == 3 && k[2].kind() == key_element::type::string ? k[2].as_string()
+                                                                                 : k.to_string()},
+              memory, std::nullopt};
           expected<detail::stored_alarm> bad =
-              s ? error{errc::corrupt_value, "its key " + k.to_string() + " is not [type, key, name]"}
+              s ? error{errc::corrupt_value,
+                        "its key " + k.to_string() + " is not [type, key, name]"}
                 : s.error();
           auto j = alarm_json(e, &bad);
           j["due_ms"] = nullptr;
@@ -437,7 +436,8 @@ expected<nlohmann::json> reader::alarms(const alarm_query& q) const {
   for (const auto& e : page) {
     if (!e.stored) continue;  // fired or cancelled between the two reads
     auto s = decode_alarm(*e.stored);
-    // Rescheduled between the two reads: listed at its new time instead.
+    // Rescheduled between the two reads: its index entry at the new time
+    // lists it (on the page that time falls on).
     if (s && s->due_ms != e.index[0].as_int()) continue;
     list.push_back(alarm_json(e, &s));
   }

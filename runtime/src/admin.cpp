@@ -342,8 +342,8 @@ expected<std::unique_ptr<admin_server>> admin_server::start(std::shared_ptr<runt
   srv.Get("/metrics", [s](const httplib::Request& req, httplib::Response& res) {
     if (!s->authorized(req, res)) return;
     auto pending = s->rt->inspector().pending_alarms();
-    res.set_content(prometheus_text(s->rt->stats(),
-                                    pending ? std::optional<std::uint64_t>(*pending) : std::nullopt),
+    res.set_content(prometheus_text(s->rt->stats(), pending ? std::optional<std::uint64_t>(*pending)
+                                                            : std::nullopt),
                     "text/plain; version=0.0.4");
   });
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

@@ -449,7 +449,8 @@ TEST_CASE("the admin API lists pending alarms in due order, filtered and paged, 
   ::gmtime_r(&secs, &tm);
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-  CHECK(later["due"] == std::string(text) + "." + std::to_string(1000 + due % 1000).substr(1) + "Z");
+  CHECK(later["due"] ==
+        std::string(text) + "." + std::to_string(1000 + due % 1000).substr(1) + "Z");
   CHECK(all.body["alarms"][0]["payload"].is_null());
   // The memory-only type's alarm is listed by the live host, marked.
   CHECK(all.body["alarms"][2]["memory"] == true);

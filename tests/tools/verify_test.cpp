@@ -267,14 +267,14 @@ TEST_CASE("verify refuses a directory of a newer storage format with status 1") 
 TEST_CASE("the actor views, query and dump refuse a directory of a newer storage format") {
   clean_dir d;
   ark::test::set_format_version(d.data, ark::kv::storage_format_version + 1);
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"actors", "--data", d.data},
-           {"state", "counter", "a", "--data", d.data},
-           {"kv", "show", "counter", "a", "--data", d.data},
-           {"stats", "--data", d.data},
-           {"alarms", "--data", d.data},
-           {"query", "counter", "--data", d.data},
-           {"dump", "--data", d.data, "--out", "-"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"actors", "--data", d.data},
+                                             {"state", "counter", "a", "--data", d.data},
+                                             {"kv", "show", "counter", "a", "--data", d.data},
+                                             {"stats", "--data", d.data},
+                                             {"alarms", "--data", d.data},
+                                             {"query", "counter", "--data", d.data},
+                                             {"dump", "--data", d.data, "--out", "-"}}) {
     auto r = run_dash(args);
     CHECK_MESSAGE(r.status == 1, args[0]);
     CHECK_MESSAGE(has(r.err, "has storage format version " +

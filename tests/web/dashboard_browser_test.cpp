@@ -204,8 +204,8 @@ TEST_CASE("the web dashboard shows a live host's actors, state and KV in headles
     auto rem = r.handle<reminder::reminder_if>("reminder", ark::key{"r1"});
     REQUIRE(ark::call<bool>(r.sys, rem, 5s, reminder::sched_atom::value, std::string("tea time"),
                             std::int64_t{3'600'000}, std::string("green")));
-    REQUIRE(ark::call<bool>(r.sys, rem, 5s, reminder::sched_atom::value,
-                            std::string("stand up"), std::int64_t{1'800'000}, std::string()));
+    REQUIRE(ark::call<bool>(r.sys, rem, 5s, reminder::sched_atom::value, std::string("stand up"),
+                            std::int64_t{1'800'000}, std::string()));
   }
   auto out = host.output();
   auto admin = out.substr(out.find("admin=") + 6);
@@ -267,8 +267,9 @@ TEST_CASE("the web dashboard shows a live host's actors, state and KV in headles
                             std::int64_t{600'000}, std::string()));
   }
   b.click("#alarms-refresh");
-  REQUIRE(b.until("const e = document.querySelector('.alarm-item'); "
-                  "return e !== null && e.dataset.name === 'first';"));
+  REQUIRE(
+      b.until("const e = document.querySelector('.alarm-item'); "
+              "return e !== null && e.dataset.name === 'first';"));
   CHECK(b.text("#alarms-count") == "3 shown");
 
   // The live stats refresh themselves and count the messages sent above.

@@ -235,8 +235,7 @@ std::int64_t now_ms() {
 // The pending alarms of a state document, under its state.
 void print_actor_alarms(const json& d, const std::string& type, const key& k) {
   if (d.contains("alarms_error")) {
-    std::cout << "pending alarms: cannot be read: " << d["alarms_error"].get<std::string>()
-              << "\n";
+    std::cout << "pending alarms: cannot be read: " << d["alarms_error"].get<std::string>() << "\n";
     return;
   }
   if (!d.contains("alarms") || !d["alarms"].is_array() || d["alarms"].empty()) return;
@@ -251,8 +250,8 @@ void print_actor_alarms(const json& d, const std::string& type, const key& k) {
     std::cout << "\n";
   }
   if (d.contains("alarms_next") && !d["alarms_next"].is_null())
-    std::cout << "  (more: ark-dash alarms --type " << type << " --key '"
-              << kv::key_to_json_text(k) << "')\n";
+    std::cout << "  (more: ark-dash alarms --type " << type << " --key '" << kv::key_to_json_text(k)
+              << "')\n";
 }
 
 // -- state --------------------------------------------------------------------

@@ -424,8 +424,8 @@ class verifier {
       auto where = key_place(row, "key", "space [null,\"alarms\"] key ");
       where.fields["space"] = json::array({nullptr, "alarms"});
       problem("alarms", where,
-              "the alarm has no due-index entry " +
-                  kv::key_to_json_text(index_key(row, *due)) + ", so it never fires");
+              "the alarm has no due-index entry " + kv::key_to_json_text(index_key(row, *due)) +
+                  ", so it never fires");
     }
     for (const auto& [row, due] : alarm_index_) {
       auto it = alarm_rows_.find(row);

@@ -52,8 +52,8 @@ struct kv_query {
 
 /// Which pending alarms alarms() lists.
 struct alarm_query {
-  std::string type;               ///< only this type's alarms ("" = every type)
-  std::optional<ark::key> key;    ///< with `type`: only the alarms of actor (type, key)
+  std::string type;             ///< only this type's alarms ("" = every type)
+  std::optional<ark::key> key;  ///< with `type`: only the alarms of actor (type, key)
   /// The page after this due-index key [due_ms, type, key, name] (the
   /// previous page's "next").
   std::optional<ark::key> after;

@@ -19,9 +19,9 @@ using fired_atom = caf::atom_constant<caf::atom("rfired")>;
 /// sched(name, delay ms, note) schedules alarm `name` (payload {"note":
 /// note}, none when note is empty); cancel(name); fired() lists the alarms
 /// delivered so far, oldest first.
-using reminder_if =
-    caf::typed_actor<caf::replies_to<sched_atom, std::string, std::int64_t, std::string>::with<bool>,
-                     caf::replies_to<cancel_atom, std::string>::with<bool>,
-                     caf::replies_to<fired_atom>::with<std::vector<std::string>>>;
+using reminder_if = caf::typed_actor<
+    caf::replies_to<sched_atom, std::string, std::int64_t, std::string>::with<bool>,
+    caf::replies_to<cancel_atom, std::string>::with<bool>,
+    caf::replies_to<fired_atom>::with<std::vector<std::string>>>;
 
 }  // namespace reminder
