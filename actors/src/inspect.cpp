@@ -1,11 +1,13 @@
 #include "ark/inspect.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <vector>
 
+#include "ark/alarm.hpp"
 #include "ark/detail/actor_core.hpp"
 #include "ark/detail/host.hpp"
 #include "ark/detail/journal.hpp"
@@ -67,8 +69,9 @@ expected<reader> reader::open(std::shared_ptr<kv::backend> b) {
   return reader(std::move(b), std::move(*j));
 }
 
-reader::reader(std::shared_ptr<kv::backend> b, std::shared_ptr<const detail::snapshot_journal> j)
-    : backend_(std::move(b)), journal_(std::move(j)) {}
+reader::reader(std::shared_ptr<kv::backend> b, std::shared_ptr<const detail::snapshot_journal> j,
+               std::shared_ptr<kv::backend> memory)
+    : backend_(std::move(b)), journal_(std::move(j)), memory_(std::move(memory)) {}
 
 expected<nlohmann::json> reader::actors(const actor_query& q) const {
   if (q.limit == 0 || q.limit > max_page) return bad_limit(q.limit);
@@ -186,6 +189,19 @@ expected<nlohmann::json> reader::state(std::string_view type, const ark::key& k,
                      {"schema", snap->schema},
                      {"snapshot_bytes", stored->size()}};
   put_state_preview(out, kv::msgpack_to_json(snap->state), preview_limit);
+  alarm_query aq;
+  aq.type = id->type;
+  aq.key = k;
+  aq.limit = state_alarm_limit;
+  if (auto a = alarms(aq)) {
+    out["alarms"] = std::move((*a)["alarms"]);
+    out["alarms_next"] = std::move((*a)["next"]);
+  } else {
+    // The state stays readable when its alarms are not.
+    out["alarms"] = nullptr;
+    out["alarms_next"] = nullptr;
+    out["alarms_error"] = a.error().message();
+  }
   return out;
 }
 
@@ -251,6 +267,195 @@ expected<nlohmann::json> reader::kv(std::string_view type, const ark::key& k,
                         {"key", kv::key_to_json(k)},
                         {"entries", std::move(entries)},
                         {"next", more && last ? kv::key_to_json(*last) : nlohmann::json()}};
+}
+
+std::string iso8601_utc(std::int64_t unix_ms) {
+  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm): exact
+  // for every int64, unlike gmtime on 32-bit time_t or far-off years.
+  auto floor_div = [](std::int64_t a, std::int64_t b) { return a / b - (a % b < 0 ? 1 : 0); };
+  std::int64_t days = floor_div(unix_ms, 86'400'000);
+  std::int64_t ms_of_day = unix_ms - days * 86'400'000;
+  std::int64_t z = days + 719'468;
+  std::int64_t era = floor_div(z, 146'097);
+  std::int64_t doe = z - era * 146'097;
+  std::int64_t yoe = (doe - doe / 1460 + doe / 36'524 - doe / 146'096) / 365;
+  std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  std::int64_t mp = (5 * doy + 2) / 153;
+  std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  char buf[160];  // room for any int64 fields, so the compiler sees no truncation
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<long long>(year), static_cast<long long>(month),
+                static_cast<long long>(day), static_cast<long long>(ms_of_day / 3'600'000),
+                static_cast<long long>(ms_of_day / 60'000 % 60),
+                static_cast<long long>(ms_of_day / 1000 % 60),
+                static_cast<long long>(ms_of_day % 1000));
+  return buf;
+}
+
+namespace {
+
+// The alarm tables: [null, "alarms"] rows and the [null, "alarm_due"] index.
+const ark::key alarm_rows_space{nullptr, "alarms"};
+const ark::key alarm_due_space{nullptr, "alarm_due"};
+
+// One pending alarm on a page of alarms(): its due-index key
+// [due_ms, type, key, name] and the row behind it, once read.
+struct alarm_entry {
+  ark::key index;
+  bool memory = false;
+  std::optional<std::string> stored;  // the row's stored value
+};
+
+bool is_due_key(const ark::key& k) {
+  return k.size() == 4 && k[0].kind() == key_element::type::int64 &&
+         k[1].kind() == key_element::type::string && k[2].kind() == key_element::type::tuple &&
+         k[3].kind() == key_element::type::string;
+}
+
+// An alarm as alarms() lists it, from its index key and its decoded row (an
+// error when the row does not decode: the entry then says why).
+nlohmann::json alarm_json(const alarm_entry& e, const expected<detail::stored_alarm>* s) {
+  auto due_ms = e.index[0].as_int();
+  nlohmann::json j{
+      {"type", e.index[1].as_string()}, {"key", kv::key_to_json(e.index[2].as_tuple())},
+      {"name", e.index[3].as_string()}, {"due_ms", due_ms},
+      {"due", iso8601_utc(due_ms)},     {"attempt", nullptr},
+      {"max_attempts", nullptr},        {"payload", nullptr}};
+  if (e.memory) j["memory"] = true;
+  if (!*s) {
+    j["error"] = "the alarm entry is damaged: " + s->error().context() +
+                 " (ark-dash verify lists every damaged entry)";
+    return j;
+  }
+  const auto& a = **s;
+  j["attempt"] = a.attempt;
+  j["max_attempts"] = a.max_attempts;
+  if (!a.payload.empty()) {
+    auto p = kv::value_to_json(kv::value::from_msgpack(a.payload));
+    if (p)
+      j["payload"] = std::move(*p);
+    else
+      j["error"] = "the payload does not decode: " + p.error().context();
+  }
+  return j;
+}
+
+expected<detail::stored_alarm> decode_alarm(std::string_view stored) {
+  auto v = kv::value::decode(stored);
+  if (!v) return v.error();
+  return v->as<detail::stored_alarm>();
+}
+
+}  // namespace
+
+expected<nlohmann::json> reader::alarms(const alarm_query& q) const {
+  if (q.limit == 0 || q.limit > max_page) return bad_limit(q.limit);
+  if (q.key && q.type.empty())
+    return error{errc::invalid_argument,
+                 "parameter key needs parameter type (an actor is a type and a key)"};
+  std::vector<std::pair<std::shared_ptr<kv::backend>, bool>> tables{{backend_, false}};
+  if (memory_) tables.emplace_back(memory_, true);
+  auto after = [&](const ark::key& index) { return !q.after || compare(index, *q.after) > 0; };
+  // Up to limit + 1 candidates (one more tells whether a next page exists),
+  // in page order, each with its row.
+  std::vector<alarm_entry> page;
+  nlohmann::json damaged = nlohmann::json::array();  // actor rows without a due time
+  for (const auto& [table, memory] : tables) {
+    std::vector<alarm_entry> found;
+    if (q.key) {
+      // One actor: its rows, whatever their number, sorted by due time.
+      auto rows = kv::store::open(table, alarm_rows_space);
+      if (!rows) return rows.error();
+      kv::list_options opts;
+      opts.prefix = ark::key{q.type, *q.key};
+      auto c = rows->list(opts);
+      for (; c.valid(); c.next()) {
+        const auto& k = c.key();
+        auto s = c.value().as<detail::stored_alarm>();
+        if (k.size() != 3 || k[2].kind() != key_element::type::string || !s) {
+          if (q.after) continue;  // listed on the first page only
+          alarm_entry e{
+              ark::key{std::int64_t{0}, q.type, *q.key,
+                       k.size() == 3 && k[2].kind() == key_element::type::string ? k[2].as_string()
+                                                                                 : k.to_string()},
+              memory, std::nullopt};
+          expected<detail::stored_alarm> bad =
+              s ? error{errc::corrupt_value,
+                        "its key " + k.to_string() + " is not [type, key, name]"}
+                : s.error();
+          auto j = alarm_json(e, &bad);
+          j["due_ms"] = nullptr;
+          j["due"] = nullptr;
+          damaged.push_back(std::move(j));
+          continue;
+        }
+        alarm_entry e{ark::key{s->due_ms, q.type, *q.key, k[2].as_string()}, memory,
+                      std::string(c.value().stored())};
+        if (after(e.index)) found.push_back(std::move(e));
+      }
+      if (c.status()) return c.status();
+      std::sort(found.begin(), found.end(), [](const alarm_entry& a, const alarm_entry& b) {
+        return compare(a.index, b.index) < 0;
+      });
+      if (found.size() > q.limit + 1) found.resize(q.limit + 1);
+    } else {
+      // The due index, in time order, from the cursor on.
+      auto due = kv::store::open(table, alarm_due_space);
+      if (!due) return due.error();
+      kv::list_options opts;
+      if (q.after) opts.start = *q.after;
+      auto c = due->list(opts);
+      for (; c.valid() && found.size() <= q.limit; c.next()) {
+        const auto& k = c.key();
+        if (!is_due_key(k) || !after(k)) continue;  // ark-dash verify reports bad entries
+        if (!q.type.empty() && k[1].as_string() != q.type) continue;
+        found.push_back(alarm_entry{k, memory, std::nullopt});
+      }
+      if (c.status()) return c.status();
+      // Their rows, from one snapshot.
+      std::vector<std::string> row_keys;
+      for (const auto& e : found) {
+        auto rk = encode_key(ark::key{e.index[1], e.index[2], e.index[3]});
+        if (!rk) return rk.error();
+        row_keys.push_back(std::move(*rk));
+      }
+      auto rows = table->get_batch(detail::alarm_space(), row_keys);
+      if (!rows) return rows.error();
+      for (std::size_t i = 0; i < found.size(); ++i) found[i].stored = std::move((*rows)[i]);
+    }
+    for (auto& e : found) page.push_back(std::move(e));
+  }
+  std::sort(page.begin(), page.end(), [](const alarm_entry& a, const alarm_entry& b) {
+    return compare(a.index, b.index) < 0;
+  });
+  bool more = page.size() > q.limit;
+  if (more) page.resize(q.limit);
+  nlohmann::json list = std::move(damaged);
+  for (const auto& e : page) {
+    if (!e.stored) continue;  // fired or cancelled between the two reads
+    auto s = decode_alarm(*e.stored);
+    // Rescheduled between the two reads: its index entry at the new time
+    // lists it (on the page that time falls on).
+    if (s && s->due_ms != e.index[0].as_int()) continue;
+    list.push_back(alarm_json(e, &s));
+  }
+  return nlohmann::json{{"alarms", std::move(list)},
+                        {"next", more ? kv::key_to_json(page.back().index) : nlohmann::json()}};
+}
+
+expected<std::uint64_t> reader::pending_alarms() const {
+  std::uint64_t n = 0;
+  for (const auto& table : {backend_, memory_}) {
+    if (!table) continue;
+    auto due = kv::store::open(table, alarm_due_space);
+    if (!due) return due.error();
+    auto c = due->count();
+    if (!c) return c.error();
+    n += *c;
+  }
+  return n;
 }
 
 namespace {
@@ -325,6 +530,19 @@ expected<nlohmann::json> answer(const reader& r, const std::string& endpoint,
     if (!limit) return limit.error();
     q.limit = *limit;
     return r.actors(q);
+  }
+  if (endpoint == "alarms") {
+    alarm_query q;
+    q.type = param(params, "type").value_or("");
+    for (auto [name, field] : {std::pair{"key", &q.key}, std::pair{"after", &q.after}}) {
+      auto v = key_param(params, name);
+      if (!v) return v.error();
+      *field = std::move(*v);
+    }
+    auto limit = number_param(params, "limit", 100);
+    if (!limit) return limit.error();
+    q.limit = *limit;
+    return r.alarms(q);
   }
   if (endpoint != "state" && endpoint != "kv")
     return error{errc::not_found,

@@ -86,7 +86,7 @@ json error_document(const error& e) {
                 {"message", e.message()}}}};
 }
 
-std::string prometheus_text(const runtime_stats& s) {
+std::string prometheus_text(const runtime_stats& s, std::optional<std::uint64_t> alarms_pending) {
   std::ostringstream o;
   auto metric = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
@@ -103,6 +103,13 @@ std::string prometheus_text(const runtime_stats& s) {
   metric("ark_checkpoints_total", "counter", "State journal checkpoints.", s.checkpoints);
   metric("ark_map_size_bytes", "gauge", "Current LMDB map size.", s.map_size);
   metric("ark_data_dir_bytes", "gauge", "Bytes of the data directory's files.", s.data_bytes);
+  if (alarms_pending)
+    metric("ark_alarms_pending", "gauge", "Alarms scheduled and not yet delivered.",
+           *alarms_pending);
+  metric("ark_alarm_deliveries_in_flight", "gauge", "Alarm deliveries sent, not yet answered.",
+         s.alarms_in_flight);
+  metric("ark_alarm_deliveries_total", "counter",
+         "Alarm deliveries answered (delivered, stale or failed).", s.alarms_answered);
   o << "# HELP ark_commit_latency_seconds Write transaction latency.\n"
     << "# TYPE ark_commit_latency_seconds histogram\n";
   std::uint64_t cumulative = 0;
@@ -282,6 +289,21 @@ struct admin_server::impl {
     if (!reply.is_object())
       return error{errc::backend_failure, "the actor's inspect reply is not JSON"};
     json out = stored ? *stored : json{{"type", type}, {"key", kv::key_to_json(**k)}};
+    if (!stored) {
+      // Not stored (a memory-only type): its alarms, as the stored form lists them.
+      inspect::alarm_query aq;
+      aq.type = type;
+      aq.key = **k;
+      aq.limit = inspect::state_alarm_limit;
+      if (auto a = rt->inspector().alarms(aq)) {
+        out["alarms"] = std::move((*a)["alarms"]);
+        out["alarms_next"] = std::move((*a)["next"]);
+      } else {
+        out["alarms"] = nullptr;
+        out["alarms_next"] = nullptr;
+        out["alarms_error"] = a.error().message();
+      }
+    }
     out["active"] = true;
     out["source"] = "actor";
     out["last_commit_ms"] = reply["last_commit_ms"];
@@ -309,6 +331,9 @@ expected<std::unique_ptr<admin_server>> admin_server::start(std::shared_ptr<runt
   srv.Get("/api/v1/kv", s->handler([s](const qp& q) {
     return inspect::answer(s->rt->inspector(), "kv", q);
   }));
+  srv.Get("/api/v1/alarms", s->handler([s](const qp& q) {
+    return inspect::answer(s->rt->inspector(), "alarms", q);
+  }));
   srv.Get("/api/v1/stats",
           s->handler([s](const qp&) -> expected<json> { return s->stats_json(); }));
   srv.Get("/api/v1/source", s->handler([s](const qp&) -> expected<json> {
@@ -316,7 +341,10 @@ expected<std::unique_ptr<admin_server>> admin_server::start(std::shared_ptr<runt
   }));
   srv.Get("/metrics", [s](const httplib::Request& req, httplib::Response& res) {
     if (!s->authorized(req, res)) return;
-    res.set_content(prometheus_text(s->rt->stats()), "text/plain; version=0.0.4");
+    auto pending = s->rt->inspector().pending_alarms();
+    res.set_content(prometheus_text(s->rt->stats(), pending ? std::optional<std::uint64_t>(*pending)
+                                                            : std::nullopt),
+                    "text/plain; version=0.0.4");
   });
   srv.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty())

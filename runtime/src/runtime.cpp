@@ -477,7 +477,7 @@ runtime_stats runtime::stats() const {
 }
 
 inspect::reader runtime::inspector() const {
-  return inspect::reader(impl_->db, impl_->journal);
+  return inspect::reader(impl_->db, impl_->journal, impl_->memory_db);
 }
 
 const std::string& runtime::data_dir() const {

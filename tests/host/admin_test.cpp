@@ -17,6 +17,7 @@
 #include "chat_room/chat_room.hpp"
 #include "counter/counter.hpp"
 #include "support/host_process.hpp"
+#include "support/reminder/reminder.hpp"
 #include "support/remote_client.hpp"
 #include "test_util.hpp"
 #include "tools/dash_runner.hpp"
@@ -28,6 +29,7 @@ namespace {
 
 const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
 const std::string chat_module = std::string(ARK_MODULE_DIR) + "/libark_chat_room.so";
+const std::string reminder_module = std::string(ARK_MODULE_DIR) + "/libark_test_reminder.so";
 
 // The admin port from the host's ready line ("admin=127.0.0.1:PORT").
 int admin_port(const ark::test::host_process& host) {
@@ -379,4 +381,215 @@ TEST_CASE("ark-dash query filters a type's actors on state fields, while the hos
   CHECK(bad.status == 2);
   CHECK(bad.err.find("FIELD OP VALUE") != std::string::npos);
   CHECK(host.stop() == 0);
+}
+
+namespace {
+
+// Schedules alarm `name` of actor (type, key) `delay_ms` from now, with
+// payload {"note": note} unless note is empty.
+void schedule(ark::test::remote_client& r, const std::string& type, const std::string& key,
+              const std::string& name, std::int64_t delay_ms, const std::string& note = "") {
+  auto h = r.handle<reminder::reminder_if>(type, ark::key{key});
+  auto ok = ark::call<bool>(r.sys, h, 5s, reminder::sched_atom::value, name, delay_ms, note);
+  REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message()));
+}
+
+std::vector<std::string> alarm_names(const json& doc) {
+  std::vector<std::string> out;
+  for (const auto& a : doc["alarms"]) out.push_back(a["name"].get<std::string>());
+  return out;
+}
+
+using strings = std::vector<std::string>;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The value of metric `name` in a Prometheus text, or -1.
+long long metric_value(const std::string& text, const std::string& name) {
+  auto p = text.find("\n" + name + " ");
+  if (p == std::string::npos) return -1;
+  return std::stoll(text.substr(p + name.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("the admin API lists pending alarms in due order, filtered and paged, until they fire") {
+  ark::test::temp_dir dir;
+  ark::test::host_process host(dir.sub("data"), {counter_module, reminder_module},
+                               {"--admin-port", "0"});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  int port = admin_port(host);
+  ark::test::remote_client r(host.port());
+  auto before = now_ms();
+  schedule(r, "reminder", "r1", "later", 3'600'000, "tea");
+  schedule(r, "reminder", "r1", "middle", 1'800'000);
+  schedule(r, "reminder_mem", "m", "volatile", 2'400'000);
+  schedule(r, "reminder", "r2", "early", 600'000);
+
+  auto all = get(port, "/api/v1/alarms");
+  REQUIRE_MESSAGE(all.status == 200, all.text);
+  REQUIRE(alarm_names(all.body) == strings{"early", "middle", "volatile", "later"});
+  CHECK(all.body["next"].is_null());
+  const auto& later = all.body["alarms"][3];
+  CHECK(later["type"] == "reminder");
+  CHECK(later["key"] == json::array({"r1"}));
+  CHECK(later["payload"] == json{{"note", "tea"}});
+  CHECK(later["attempt"] == 0);
+  CHECK(later["max_attempts"] == 6);
+  auto due = later["due_ms"].get<std::int64_t>();
+  CHECK(due >= before + 3'600'000);
+  CHECK(due <= now_ms() + 3'600'000);
+  // "due" is the same instant as ISO-8601 UTC text.
+  auto secs = static_cast<std::time_t>(due / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  CHECK(later["due"] ==
+        std::string(text) + "." + std::to_string(1000 + due % 1000).substr(1) + "Z");
+  CHECK(all.body["alarms"][0]["payload"].is_null());
+  // The memory-only type's alarm is listed by the live host, marked.
+  CHECK(all.body["alarms"][2]["memory"] == true);
+  CHECK_FALSE(later.contains("memory"));
+
+  // Filters: a type, an actor.
+  auto typed = get(port, "/api/v1/alarms", {{"type", "reminder"}});
+  CHECK(alarm_names(typed.body) == strings{"early", "middle", "later"});
+  CHECK(get(port, "/api/v1/alarms", {{"type", "counter"}}).body["alarms"].empty());
+  auto actor = get(port, "/api/v1/alarms", {{"type", "reminder"}, {"key", "[\"r1\"]"}});
+  REQUIRE_MESSAGE(actor.status == 200, actor.text);
+  CHECK(alarm_names(actor.body) == strings{"middle", "later"});
+  // Paging: one per page, each after the previous page's next.
+  strings paged;
+  httplib::Params page{{"limit", "1"}};
+  for (int i = 0; i < 10; ++i) {
+    auto p = get(port, "/api/v1/alarms", page);
+    REQUIRE_MESSAGE(p.status == 200, p.text);
+    for (auto& n : alarm_names(p.body)) paged.push_back(n);
+    if (p.body["next"].is_null()) break;
+    page = {{"limit", "1"}, {"after", p.body["next"].dump()}};
+  }
+  CHECK(paged == strings{"early", "middle", "volatile", "later"});
+  // The actor's state document carries its alarms.
+  auto st = get(port, "/api/v1/state", {{"type", "reminder"}, {"key", "[\"r1\"]"}});
+  REQUIRE_MESSAGE(st.status == 200, st.text);
+  CHECK(alarm_names(st.body) == strings{"middle", "later"});
+  auto mem_st = get(port, "/api/v1/state", {{"type", "reminder_mem"}, {"key", "[\"m\"]"}});
+  REQUIRE_MESSAGE(mem_st.status == 200, mem_st.text);
+  CHECK(alarm_names(mem_st.body) == strings{"volatile"});
+  CHECK(metric_value(get(port, "/metrics").text, "ark_alarms_pending") == 4);
+  // Bad parameters are named.
+  auto no_type = get(port, "/api/v1/alarms", {{"key", "[\"r1\"]"}});
+  CHECK(no_type.status == 400);
+  CHECK(no_type.body["error"]["message"].get<std::string>().find("needs parameter type") !=
+        std::string::npos);
+  CHECK(get(port, "/api/v1/alarms", {{"limit", "5000"}}).status == 400);
+
+  // An alarm due soon is listed first, then leaves the list once delivered.
+  schedule(r, "reminder", "r2", "soon", 2'000);
+  CHECK(alarm_names(get(port, "/api/v1/alarms", {{"limit", "1"}}).body) == strings{"soon"});
+  bool gone = false;
+  for (int i = 0; i < 150 && !gone; ++i) {
+    std::this_thread::sleep_for(100ms);
+    gone = alarm_names(get(port, "/api/v1/alarms").body) ==
+           strings{"early", "middle", "volatile", "later"};
+  }
+  CHECK(gone);
+  auto fired = ark::call<std::vector<std::string>>(
+      r.sys, r.handle<reminder::reminder_if>("reminder", ark::key{"r2"}), 5s,
+      reminder::fired_atom::value);
+  REQUIRE(fired);
+  CHECK(*fired == strings{"soon"});
+  // A cancelled one leaves it too.
+  auto r1 = r.handle<reminder::reminder_if>("reminder", ark::key{"r1"});
+  REQUIRE(*ark::call<bool>(r.sys, r1, 5s, reminder::cancel_atom::value, std::string("middle")));
+  CHECK(alarm_names(get(port, "/api/v1/alarms").body) == strings{"early", "volatile", "later"});
+  CHECK(metric_value(get(port, "/metrics").text, "ark_alarms_pending") == 3);
+  CHECK(host.stop() == 0);
+}
+
+TEST_CASE("ark-dash alarms shows a data directory's and a live host's pending alarms alike") {
+  ark::test::temp_dir dir;
+  auto data = dir.sub("data");
+  ark::test::host_process host(data, {reminder_module}, {"--admin-port", "0"});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  auto url = "http://127.0.0.1:" + std::to_string(admin_port(host));
+  {
+    ark::test::remote_client r(host.port());
+    schedule(r, "reminder", "r1", "water plants", 3'600'000, "ficus");
+    schedule(r, "reminder", "r2", "standup", 1'800'000);
+    schedule(r, "reminder_mem", "m", "volatile", 2'700'000);
+  }
+  auto live = ark::test::run_dash({"alarms", "--host", url, "--json"});
+  auto offline = ark::test::run_dash({"alarms", "--data", data, "--json"});
+  REQUIRE_MESSAGE(live.status == 0, live.err);
+  REQUIRE_MESSAGE(offline.status == 0, offline.err);
+  auto live_doc = json::parse(live.out), data_doc = json::parse(offline.out);
+  CHECK(alarm_names(live_doc) == strings{"standup", "volatile", "water plants"});
+  // The data directory holds the same durable alarms (memory-only ones are
+  // in the host's memory only).
+  json durable = json::array();
+  for (const auto& a : live_doc["alarms"])
+    if (!a.contains("memory")) durable.push_back(a);
+  CHECK(data_doc["alarms"] == durable);
+
+  // The table: soonest first, relative times, attempts.
+  auto table = ark::test::run_dash({"alarms", "--data", data});
+  REQUIRE_MESSAGE(table.status == 0, table.err);
+  std::istringstream lines(table.out);
+  strings rows;
+  for (std::string l; std::getline(lines, l);) rows.push_back(l);
+  REQUIRE_MESSAGE(rows.size() == 3, table.out);
+  for (const char* col : {"DUE", "IN", "TYPE", "KEY", "NAME", "ATTEMPT"})
+    CHECK(rows[0].find(col) != std::string::npos);
+  CHECK(rows[1].find("standup") != std::string::npos);
+  CHECK(rows[1].find("in 29m") != std::string::npos);
+  CHECK(rows[1].find("0/6") != std::string::npos);
+  CHECK(rows[2].find("[\"r1\"]") != std::string::npos);
+  CHECK(rows[2].find("in 59m") != std::string::npos);
+  // The column after DUE starts at the same place in every row.
+  auto in_col = rows[0].find("IN");
+  for (std::size_t i = 1; i < rows.size(); ++i) CHECK(rows[i].substr(in_col, 3) == "in ");
+
+  auto one = ark::test::run_dash(
+      {"alarms", "--data", data, "--type", "reminder", "--key", "r1", "--json"});
+  REQUIRE_MESSAGE(one.status == 0, one.err);
+  CHECK(alarm_names(json::parse(one.out)) == strings{"water plants"});
+  auto paged = ark::test::run_dash({"alarms", "--host", url, "--limit", "1"});
+  CHECK(paged.out.find("(more: --after '") != std::string::npos);
+  auto every = ark::test::run_dash({"alarms", "--host", url, "--limit", "1", "--all", "--json"});
+  CHECK(alarm_names(json::parse(every.out)).size() == 3);
+  auto no_type = ark::test::run_dash({"alarms", "--data", data, "--key", "r1"});
+  CHECK(no_type.status == 2);
+  CHECK(no_type.err.find("--type") != std::string::npos);
+  // ark-dash state shows the actor's alarms too.
+  auto st = ark::test::run_dash({"state", "reminder", "r2", "--data", data, "--json"});
+  REQUIRE_MESSAGE(st.status == 0, st.err);
+  CHECK(alarm_names(json::parse(st.out)) == strings{"standup"});
+  auto st_text = ark::test::run_dash({"state", "reminder", "r2", "--data", data});
+  CHECK(st_text.out.find("pending alarms:\n  standup  ") != std::string::npos);
+  CHECK(st_text.out.find("(in 29m)") != std::string::npos);
+  // verify knows the alarm spaces: nothing unknown or damaged.
+  auto verified = ark::test::run_dash({"verify", "--data", data});
+  CHECK_MESSAGE(verified.status == 0, verified.out);
+  CHECK(verified.out.find("no problems") != std::string::npos);
+
+  // An alarm that comes due while the host is down shows as overdue.
+  {
+    ark::test::remote_client r(host.port());
+    schedule(r, "reminder", "r3", "ping", 1'500);
+  }
+  auto stopping = std::chrono::steady_clock::now();
+  CHECK(host.stop() == 0);
+  std::this_thread::sleep_until(stopping + 1600ms);
+  auto down = ark::test::run_dash({"alarms", "--data", data});
+  REQUIRE_MESSAGE(down.status == 0, down.err);
+  auto ping = down.out.find("ping");
+  REQUIRE(ping != std::string::npos);
+  CHECK(down.out.rfind("overdue ", ping) != std::string::npos);
+  CHECK(down.out.find("volatile") == std::string::npos);
 }

@@ -198,6 +198,49 @@ TEST_CASE("verify reports every damaged entry by name and exits 1") {
   }
 }
 
+TEST_CASE("verify checks the alarm tables and names damaged, unindexed and stale alarm entries") {
+  clean_dir d;
+  const auto rows = enc(ark::key{nullptr, "alarms"});
+  const auto index = enc(ark::key{nullptr, "alarm_due"});
+  auto alarm = [](int due) {
+    return msgpack_of(R"({"due_ms": )" + std::to_string(due) +
+                      R"(, "attempt": 0, "max_attempts": 6, "backoff_ms": 1000,
+                          "max_backoff_ms": 600000, "payload": ""})");
+  };
+  const std::string none("\x02", 1);  // the index's raw empty value
+  put(d.data, rows, enc(ark::key{"reminder", ark::key{"a"}, "tea"}), alarm(5000));
+  put(d.data, index, enc(ark::key{5000, "reminder", ark::key{"a"}, "tea"}), none);
+  auto sound = run_dash({"verify", "--data", d.data});
+  CHECK_MESSAGE(sound.status == 0, sound.out);
+
+  put(d.data, rows, enc(ark::key{"reminder", "a", "flat"}), alarm(6000));
+  put(d.data, rows, enc(ark::key{"reminder", ark::key{"b"}, "bad"}), msgpack_of(R"("garbage")"));
+  put(d.data, index, enc(ark::key{1, "reminder", ark::key{"b"}, "bad"}), none);
+  put(d.data, rows, enc(ark::key{"reminder", ark::key{"c"}, "lonely"}), alarm(7000));
+  put(d.data, index, enc(ark::key{"x"}), none);
+  put(d.data, index, enc(ark::key{9000, "reminder", ark::key{"a"}, "tea"}), none);
+  auto r = run_dash({"verify", "--data", d.data});
+  INFO(r.out);
+  CHECK(r.status == 1);
+  const std::vector<std::string> expected{
+      R"(space [null,"alarms"] key ["reminder","a","flat"]: the key is not an alarm [type, key, name])",
+      R"(space [null,"alarms"] key ["reminder",["b"],"bad"]: the alarm does not decode)",
+      R"(space [null,"alarm_due"] key ["x"]: the key is not a due-index entry [due_ms, type, key, name])",
+      R"(space [null,"alarms"] key ["reminder",["c"],"lonely"]: the alarm has no due-index entry [7000,"reminder",["c"],"lonely"], so it never fires)",
+      R"(space [null,"alarm_due"] key [9000,"reminder",["a"],"tea"]: no alarm is due at this time)",
+  };
+  for (const auto& line : expected) {
+    CAPTURE(line);
+    CHECK(has(r.out, line));
+  }
+  CHECK(has(r.out, ": 5 problems\n"));
+  // The remedy the stale entry names makes the index clean again.
+  auto del = run_dash({"kv", "delete", "--data", d.data, "--space", R"([null,"alarm_due"])",
+                       R"([9000,"reminder",["a"],"tea"])"});
+  CHECK(del.status == 0);
+  CHECK_FALSE(has(run_dash({"verify", "--data", d.data}).out, "no alarm is due"));
+}
+
 TEST_CASE("the remedy named by a damaged snapshot error makes verify clean again") {
   clean_dir d;
   put(d.data, state_space, identity("counter", "broken"), "\x01\xc1");
@@ -224,13 +267,14 @@ TEST_CASE("verify refuses a directory of a newer storage format with status 1") 
 TEST_CASE("the actor views, query and dump refuse a directory of a newer storage format") {
   clean_dir d;
   ark::test::set_format_version(d.data, ark::kv::storage_format_version + 1);
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"actors", "--data", d.data},
-           {"state", "counter", "a", "--data", d.data},
-           {"kv", "show", "counter", "a", "--data", d.data},
-           {"stats", "--data", d.data},
-           {"query", "counter", "--data", d.data},
-           {"dump", "--data", d.data, "--out", "-"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"actors", "--data", d.data},
+                                             {"state", "counter", "a", "--data", d.data},
+                                             {"kv", "show", "counter", "a", "--data", d.data},
+                                             {"stats", "--data", d.data},
+                                             {"alarms", "--data", d.data},
+                                             {"query", "counter", "--data", d.data},
+                                             {"dump", "--data", d.data, "--out", "-"}}) {
     auto r = run_dash(args);
     CHECK_MESSAGE(r.status == 1, args[0]);
     CHECK_MESSAGE(has(r.err, "has storage format version " +

@@ -31,6 +31,7 @@
 #include "chat_room/chat_room.hpp"
 #include "counter/counter.hpp"
 #include "support/host_process.hpp"
+#include "support/reminder/reminder.hpp"
 #include "support/remote_client.hpp"
 #include "support/spawn.hpp"
 #include "test_util.hpp"
@@ -42,6 +43,7 @@ namespace {
 
 const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
 const std::string chat_module = std::string(ARK_MODULE_DIR) + "/libark_chat_room.so";
+const std::string reminder_module = std::string(ARK_MODULE_DIR) + "/libark_test_reminder.so";
 const char* const chromedriver = "/usr/bin/chromedriver";
 const char* const chromium = "/usr/bin/chromium";
 
@@ -185,7 +187,7 @@ TEST_CASE("the web dashboard shows a live host's actors, state and KV in headles
                   "chromedriver is missing: run scripts/setup.sh (packages chromium, "
                   "chromium-driver)");
   ark::test::temp_dir dir;
-  ark::test::host_process host(dir.sub("data"), {counter_module, chat_module},
+  ark::test::host_process host(dir.sub("data"), {counter_module, chat_module, reminder_module},
                                {"--admin-port", "0"});
   REQUIRE_MESSAGE(host.start(), host.output());
   {
@@ -198,6 +200,12 @@ TEST_CASE("the web dashboard shows a live host's actors, state and KV in headles
     for (const char* text : {"hello from ark", "second", "third"})
       REQUIRE(ark::call<std::int64_t>(r.sys, *room, 5s, chat_room::post_atom::value,
                                       std::string("ann"), std::string(text)));
+    // Two pending alarms: the later one scheduled first.
+    auto rem = r.handle<reminder::reminder_if>("reminder", ark::key{"r1"});
+    REQUIRE(ark::call<bool>(r.sys, rem, 5s, reminder::sched_atom::value, std::string("tea time"),
+                            std::int64_t{3'600'000}, std::string("green")));
+    REQUIRE(ark::call<bool>(r.sys, rem, 5s, reminder::sched_atom::value, std::string("stand up"),
+                            std::int64_t{1'800'000}, std::string()));
   }
   auto out = host.output();
   auto admin = out.substr(out.find("admin=") + 6);
@@ -238,6 +246,32 @@ TEST_CASE("the web dashboard shows a live host's actors, state and KV in headles
   b.click("#kv-go");
   REQUIRE(b.until("return document.querySelector('.kv-row') !== null && "
                   "document.querySelector('.kv-row').textContent.includes('third');"));
+  // The pending alarms panel: soonest first, with the time left; a click
+  // opens the actor, whose state view lists its alarms.
+  REQUIRE_MESSAGE(b.until("return document.querySelectorAll('.alarm-item').length === 2;"),
+                  "alarms shown: " << b.text("#alarms") << " error: " << b.text("#error"));
+  CHECK(b.run("return [...document.querySelectorAll('.alarm-item')].map(e => e.dataset.name);") ==
+        json::array({"stand up", "tea time"}));
+  CHECK(b.text(".alarm-item[data-name='tea time'] .when") == "in 59m");
+  CHECK(b.text(".alarm-item[data-name='tea time'] .who") == "reminder [\"r1\"]");
+  b.click(".alarm-item[data-name='tea time']");
+  REQUIRE_MESSAGE(b.until("return document.querySelectorAll('.actor-alarm-row').length === 2;"),
+                  "actor alarms: " << b.text("#actor-alarms") << " error: " << b.text("#error"));
+  CHECK(b.text("#actor-title").find("reminder [\"r1\"]") != std::string::npos);
+  CHECK(b.text("#actor-alarms").find("{\"note\":\"green\"}") != std::string::npos);
+  // A new alarm shows after a refresh.
+  {
+    ark::test::remote_client r(host.port());
+    auto rem = r.handle<reminder::reminder_if>("reminder", ark::key{"r2"});
+    REQUIRE(ark::call<bool>(r.sys, rem, 5s, reminder::sched_atom::value, std::string("first"),
+                            std::int64_t{600'000}, std::string()));
+  }
+  b.click("#alarms-refresh");
+  REQUIRE(
+      b.until("const e = document.querySelector('.alarm-item'); "
+              "return e !== null && e.dataset.name === 'first';"));
+  CHECK(b.text("#alarms-count") == "3 shown");
+
   // The live stats refresh themselves and count the messages sent above.
   REQUIRE(b.until("return document.querySelector('#stats').textContent.includes('active');"));
   CHECK(b.text("#error").empty());

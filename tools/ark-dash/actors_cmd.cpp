@@ -1,8 +1,9 @@
-// `ark-dash actors|state|stats` and `ark-dash kv show`: the actor views, over
+// `ark-dash actors|state|alarms|stats` and `ark-dash kv show`: the actor views, over
 // a data directory (--data, read-only: fine while a host runs) or a running
 // host's admin API (--host URL). Both produce the same JSON documents
 // (ark/inspect.hpp, doc/admin_api.md); --json prints them, else a table.
 
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -214,6 +215,45 @@ int run_actors(const actors_args& a) {
   return exit_ok;
 }
 
+// A due time relative to now (`ms` = due - now): "in 5m", "overdue 2s"; the
+// largest whole unit of s, m, h, d.
+std::string relative_time(std::int64_t ms) {
+  const char* lead = ms >= 0 ? "in " : "overdue ";
+  auto s = (ms >= 0 ? ms : -(ms + 1) + 1) / 1000;  // no overflow at INT64_MIN
+  if (s < 60) return lead + std::to_string(s) + "s";
+  if (s < 3600) return lead + std::to_string(s / 60) + "m";
+  if (s < 48 * 3600) return lead + std::to_string(s / 3600) + "h";
+  return lead + std::to_string(s / 86400) + "d";
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The pending alarms of a state document, under its state.
+void print_actor_alarms(const json& d, const std::string& type, const key& k) {
+  if (d.contains("alarms_error")) {
+    std::cout << "pending alarms: cannot be read: " << d["alarms_error"].get<std::string>() << "\n";
+    return;
+  }
+  if (!d.contains("alarms") || !d["alarms"].is_array() || d["alarms"].empty()) return;
+  std::cout << "pending alarms:\n";
+  auto now = now_ms();
+  for (const auto& al : d["alarms"]) {
+    std::cout << "  " << al["name"].get<std::string>();
+    if (al["due_ms"].is_number())
+      std::cout << "  " << al["due"].get<std::string>() << " ("
+                << relative_time(al["due_ms"].get<std::int64_t>() - now) << ")";
+    if (al.contains("error")) std::cout << "  " << al["error"].get<std::string>();
+    std::cout << "\n";
+  }
+  if (d.contains("alarms_next") && !d["alarms_next"].is_null())
+    std::cout << "  (more: ark-dash alarms --type " << type << " --key '" << kv::key_to_json_text(k)
+              << "')\n";
+}
+
 // -- state --------------------------------------------------------------------
 
 struct state_args {
@@ -249,6 +289,7 @@ int run_state_view(const state_args& a) {
               << d["state_bytes"].get<std::uint64_t>() << " bytes; raise --limit)\n";
   else
     std::cout << d["state"].dump(2) << "\n";
+  print_actor_alarms(d, a.type, *k);
   return exit_ok;
 }
 
@@ -314,6 +355,75 @@ int run_stats(const source_args& s) {
   return exit_ok;
 }
 
+// -- alarms -------------------------------------------------------------------
+
+struct alarms_args {
+  source_args src;
+  std::string type;
+  std::string key;
+  std::string after;
+  std::size_t limit = 100;
+  bool all = false;
+};
+
+int run_alarms(const alarms_args& a) {
+  if (!a.key.empty() && a.type.empty())
+    return report("--key needs --type (an actor is a type and a key)", exit_usage);
+  query params{{"limit", std::to_string(a.limit)}};
+  if (!a.type.empty()) params.emplace_back("type", a.type);
+  if (!a.key.empty()) {
+    auto k = parse_key_arg(a.key, "--key");
+    if (!k) return report(k.error());
+    params.emplace_back("key", kv::key_to_json_text(*k));
+  }
+  json next = nullptr;
+  if (!a.after.empty()) {
+    auto p = parse_key_arg(a.after, "--after");
+    if (!p) return report(p.error());
+    next = kv::key_to_json(*p);
+  }
+  json all = json::array();
+  while (true) {
+    auto page_params = params;
+    if (!next.is_null()) page_params.emplace_back("after", dump(next));
+    auto page = fetch(a.src, "alarms", page_params);
+    if (!page) return report(page.error());
+    for (auto& alarm : (*page)["alarms"]) all.push_back(std::move(alarm));
+    next = (*page)["next"];
+    if (!a.all || next.is_null()) break;
+  }
+  if (a.src.json_out) {
+    std::cout << dump(json{{"alarms", all}, {"next", next}}) << "\n";
+    return exit_ok;
+  }
+  if (all.empty()) {
+    std::cout << "(no pending alarms)\n";
+    return exit_ok;
+  }
+  auto now = now_ms();
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> damaged;
+  for (const auto& al : all) {
+    bool timed = al["due_ms"].is_number();
+    std::string attempt = al["attempt"].is_number()
+                              ? std::to_string(al["attempt"].get<std::uint64_t>()) + "/" +
+                                    std::to_string(al["max_attempts"].get<std::uint64_t>())
+                              : "-";
+    rows.push_back({timed ? al["due"].get<std::string>() : "-",
+                    timed ? relative_time(al["due_ms"].get<std::int64_t>() - now) : "-",
+                    al["type"].get<std::string>() + (al.value("memory", false) ? " (memory)" : ""),
+                    key_text(al["key"]), al["name"].get<std::string>(), attempt});
+    if (al.contains("error"))
+      damaged.push_back("alarm '" + al["name"].get<std::string>() + "' of " +
+                        al["type"].get<std::string>() + " " + key_text(al["key"]) + ": " +
+                        al["error"].get<std::string>());
+  }
+  print_table({"DUE", "IN", "TYPE", "KEY", "NAME", "ATTEMPT"}, rows);
+  for (const auto& d : damaged) std::cout << d << "\n";
+  if (!next.is_null()) std::cout << "(more: --after '" << dump(next) << "', or --all)\n";
+  return exit_ok;
+}
+
 // -- serve --------------------------------------------------------------------
 
 struct serve_args {
@@ -355,7 +465,7 @@ int run_serve(const serve_args& a) {
     send_json(res, json{{"mode", live ? "host" : "data"},
                         {"location", live ? a.src.host : a.src.data}});
   });
-  srv.Get(R"(/api/v1/(types|actors|state|kv|stats))",
+  srv.Get(R"(/api/v1/(types|actors|state|kv|alarms|stats))",
           [&](const httplib::Request& req, httplib::Response& res) {
             std::string endpoint = req.matches[1];
             if (live) {  // the host's own answer, status and all
@@ -428,6 +538,26 @@ void add_actor_commands(CLI::App& app, run_state& state) {
     cmd->add_option("--limit", a->limit, "cap of the state's JSON text in bytes")
         ->capture_default_str();
     cmd->callback([a, &state] { state.status = run_state_view(*a); });
+  }
+  {
+    auto a = std::make_shared<alarms_args>();
+    auto* cmd = app.add_subcommand(
+        "alarms", "List pending durable alarms, soonest first (due time, type, key, name)");
+    add_source_options(*cmd, a->src);
+    cmd->add_option("--type", a->type, "only alarms of actors of this type");
+    cmd->add_option("--key", a->key, "with --type: only the alarms of this actor")
+        ->type_name("KEY");
+    cmd->add_option("--after", a->after, "the page after this entry (printed as 'more')")
+        ->type_name("KEY");
+    cmd->add_option("--limit", a->limit, "alarms per page (1-1000)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    cmd->add_flag("--all", a->all, "follow every page");
+    cmd->footer(
+        "DUE is UTC; IN is relative to this machine's clock ('in 5m', 'overdue 2s': due,\n"
+        "not yet delivered); ATTEMPT is failed deliveries so far / max attempts.\n"
+        "Alarms of memory-only actor types are listed by a live host (--host) only.");
+    cmd->callback([a, &state] { state.status = run_alarms(*a); });
   }
   {
     auto a = std::make_shared<source_args>();

@@ -20,7 +20,7 @@ void add_kv_commands(CLI::App& app, run_state& state);
 /// `ark-dash verify`: check a whole data directory, report every damaged entry.
 void add_verify_command(CLI::App& app, run_state& state);
 
-/// `ark-dash actors|state|stats` and `ark-dash kv show`: actor views over a
+/// `ark-dash actors|state|alarms|stats|serve` and `ark-dash kv show`: actor views over a
 /// data directory or a running host's admin API. Call after add_kv_commands.
 void add_actor_commands(CLI::App& app, run_state& state);
 

@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cstdint>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ark/alarm.hpp"
 #include "ark/detail/actor_core.hpp"
 #include "ark/detail/host.hpp"
 #include "ark/detail/journal.hpp"
@@ -116,6 +118,7 @@ class verifier {
     }
     if (!spaces_done_) finish_spaces();
     flush_orphans();
+    finish_alarms();
     clear_progress();
   }
 
@@ -143,7 +146,7 @@ class verifier {
   std::uint64_t problems() const { return problems_; }
 
  private:
-  enum class space_kind { unregistered, state, journal, plain };
+  enum class space_kind { unregistered, state, journal, alarms, alarm_due, plain };
 
   struct space_entry {
     std::uint64_t id;
@@ -280,6 +283,10 @@ class verifier {
       cur_kind_ = space_kind::state;
     else if (encoded == detail::journal_space())
       cur_kind_ = space_kind::journal;
+    else if (encoded == detail::alarm_space())
+      cur_kind_ = space_kind::alarms;
+    else if (encoded == detail::alarm_due_space())
+      cur_kind_ = space_kind::alarm_due;
     else
       cur_kind_ = space_kind::plain;
     cur_space_ = key_place(encoded, "space", "space ");
@@ -306,6 +313,12 @@ class verifier {
         break;
       case space_kind::journal:
         check_journal(user, value);
+        break;
+      case space_kind::alarms:
+        check_alarm(user, value);
+        break;
+      case space_kind::alarm_due:
+        check_alarm_due(user, value);
         break;
       case space_kind::plain:
         check_plain(user, value);
@@ -356,6 +369,76 @@ class verifier {
                   std::to_string(kv::max_value_size));
     if (v->is_raw()) return;
     if (auto h = v->unpack(); !h) problem("kv", where, h.error().context());
+  }
+
+  // -- alarms (doc/alarms.md) -------------------------------------------------------
+  // Rows [type, key, name] -> stored_alarm and the due index [due_ms, type,
+  // key, name] -> "" are written together; each row's index entry and each
+  // index entry's row are matched once the walk is done.
+
+  void check_alarm(std::string_view user, std::string_view stored) {
+    auto where = entry_place(user);
+    auto k = decode_key(user);
+    if (!k || user.size() > kv::max_key_size) return check_plain(user, stored);
+    if (k->size() != 3 || (*k)[0].kind() != key_element::type::string ||
+        (*k)[1].kind() != key_element::type::tuple || (*k)[2].kind() != key_element::type::string) {
+      problem("alarms", where, "the key is not an alarm [type, key, name]");
+      return;
+    }
+    auto v = kv::value::decode(stored);
+    auto a = v ? v->as<detail::stored_alarm>() : expected<detail::stored_alarm>(v.error());
+    if (!a) {
+      problem("alarms", where, "the alarm does not decode: " + a.error().context());
+      alarm_rows_.emplace(std::string(user), std::nullopt);
+      return;
+    }
+    alarm_rows_.emplace(std::string(user), a->due_ms);
+  }
+
+  void check_alarm_due(std::string_view user, std::string_view stored) {
+    auto where = entry_place(user);
+    auto k = decode_key(user);
+    if (!k || user.size() > kv::max_key_size) return check_plain(user, stored);
+    if (k->size() != 4 || (*k)[0].kind() != key_element::type::int64 ||
+        (*k)[1].kind() != key_element::type::string || (*k)[2].kind() != key_element::type::tuple ||
+        (*k)[3].kind() != key_element::type::string) {
+      problem("alarms", where, "the key is not a due-index entry [due_ms, type, key, name]");
+      return;
+    }
+    auto row = encode_key(ark::key{(*k)[1], (*k)[2], (*k)[3]});
+    if (row) alarm_index_.emplace(std::move(*row), (*k)[0].as_int());
+  }
+
+  void finish_alarms() {
+    // The due-index key [due_ms, type, key, name] of row [type, key, name].
+    auto index_key = [](const std::string& row, std::int64_t due) {
+      ark::key entry{due};
+      if (auto k = decode_key(row))
+        for (const auto& e : *k) entry.push_back(e);
+      return entry;
+    };
+    for (const auto& [row, due] : alarm_rows_) {
+      if (!due) continue;  // damaged: reported already
+      auto [first, last] = alarm_index_.equal_range(row);
+      if (std::any_of(first, last, [&](const auto& e) { return e.second == *due; })) continue;
+      auto where = key_place(row, "key", "space [null,\"alarms\"] key ");
+      where.fields["space"] = json::array({nullptr, "alarms"});
+      problem("alarms", where,
+              "the alarm has no due-index entry " + kv::key_to_json_text(index_key(row, *due)) +
+                  ", so it never fires");
+    }
+    for (const auto& [row, due] : alarm_index_) {
+      auto it = alarm_rows_.find(row);
+      if (it != alarm_rows_.end() && (!it->second || *it->second == due)) continue;
+      auto entry = index_key(row, due);
+      place where;
+      where.fields["space"] = json::array({nullptr, "alarm_due"});
+      where.fields["key"] = kv::key_to_json(entry);
+      where.text = "space [null,\"alarm_due\"] key " + kv::key_to_json_text(entry);
+      problem("alarms", where,
+              "no alarm is due at this time (a stale entry: remove it with `ark-dash kv delete "
+              "--space '[null,\"alarm_due\"]' KEY`)");
+    }
   }
 
   void check_snapshot(const char* area, const place& where, std::string_view stored) {
@@ -426,6 +509,10 @@ class verifier {
   std::uint64_t snapshots_ = 0;
   std::uint64_t journal_records_ = 0;
   std::uint64_t problems_ = 0;
+  // Encoded [type, key, name] -> due_ms, of the alarm rows (nullopt: the row
+  // is damaged) and of the due index.
+  std::map<std::string, std::optional<std::int64_t>> alarm_rows_;
+  std::multimap<std::string, std::int64_t> alarm_index_;
 };
 
 int run_verify(const std::string& dir, bool json_lines) {
@@ -471,7 +558,9 @@ void add_verify_command(CLI::App& app, run_state& state) {
       "    completely (no trailing bytes);\n"
       "  - every actor snapshot in [null,\"state\"] is a {schema, state} msgpack map (the\n"
       "    state types are unknown here, so the state is decoded generically);\n"
-      "  - every state journal record parses and every snapshot it holds decodes.\n"
+      "  - every state journal record parses and every snapshot it holds decodes;\n"
+      "  - every alarm in [null,\"alarms\"] decodes and has its entry in the due index\n"
+      "    [null,\"alarm_due\"], and every index entry its alarm.\n"
       "Every problem is printed (space, key or actor as JSON, then what is wrong), then a\n"
       "summary. Bit flips that keep an encoding valid cannot be detected (LMDB keeps no\n"
       "checksums). A progress line goes to stderr when it is a terminal.\n"

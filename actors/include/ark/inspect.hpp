@@ -50,13 +50,30 @@ struct kv_query {
   std::size_t limit = 100;        ///< 1..max_page
 };
 
-/// Reads actors, their snapshots and their KV from one backend.
+/// Which pending alarms alarms() lists.
+struct alarm_query {
+  std::string type;             ///< only this type's alarms ("" = every type)
+  std::optional<ark::key> key;  ///< with `type`: only the alarms of actor (type, key)
+  /// The page after this due-index key [due_ms, type, key, name] (the
+  /// previous page's "next").
+  std::optional<ark::key> after;
+  std::size_t limit = 100;  ///< 1..max_page
+};
+
+/// Pending alarms the state document lists with an actor (the rest: alarms()).
+inline constexpr std::size_t state_alarm_limit = 100;
+
+/// Reads actors, their snapshots, their KV and their pending alarms from one
+/// backend.
 class reader {
  public:
   /// Over a data directory: reads the state journal once, now.
   static expected<reader> open(std::shared_ptr<kv::backend> b);
   /// Over a running host's backend and its live journal (may be null).
-  reader(std::shared_ptr<kv::backend> b, std::shared_ptr<const detail::snapshot_journal> j);
+  /// `memory`: the host's memory backend (memory-only actor types), whose
+  /// alarms alarms() lists too; null for none.
+  reader(std::shared_ptr<kv::backend> b, std::shared_ptr<const detail::snapshot_journal> j,
+         std::shared_ptr<kv::backend> memory = nullptr);
 
   /// {"types": [{"type": "counter", "actors": 3}, ...]}, by type name.
   expected<nlohmann::json> types() const;
@@ -67,10 +84,12 @@ class reader {
   expected<nlohmann::json> actors(const actor_query& q) const;
 
   /// {"type", "key", "schema", "snapshot_bytes", "state": JSON, "truncated":
-  /// false}; when the state's JSON text is longer than `preview_limit`:
-  /// "state": null, "truncated": true, "state_bytes": its length, "preview":
-  /// its first `preview_limit` bytes. Errors: not_found (no such actor),
-  /// corrupt_snapshot (naming the actor).
+  /// false, "alarms": [...], "alarms_next": key|null}; when the state's JSON
+  /// text is longer than `preview_limit`: "state": null, "truncated": true,
+  /// "state_bytes": its length, "preview": its first `preview_limit` bytes.
+  /// "alarms" are the actor's first state_alarm_limit pending alarms as
+  /// alarms() lists them (null and "alarms_error" when they cannot be read).
+  /// Errors: not_found (no such actor), corrupt_snapshot (naming the actor).
   expected<nlohmann::json> state(std::string_view type, const ark::key& k,
                                  std::size_t preview_limit = default_preview_limit) const;
 
@@ -79,12 +98,31 @@ class reader {
   /// Errors: invalid_argument (limit), corrupt_value naming the entry.
   expected<nlohmann::json> kv(std::string_view type, const ark::key& k, const kv_query& q) const;
 
+  /// {"alarms": [{"type", "key", "name", "due_ms", "due", "attempt",
+  /// "max_attempts", "payload"}...], "next": key|null}: pending alarms,
+  /// soonest first (by due time, then type, key and name). "due" is due_ms as
+  /// ISO-8601 UTC text; "payload" is its msgpack as JSON (doc/json_format.md),
+  /// null when there is none; "memory": true marks an alarm of a memory-only
+  /// type. An entry that does not decode has "error" saying why. Without
+  /// `q.key` it reads the due index [null, "alarm_due"], skipping other types
+  /// when `q.type` is set; with it, the actor's rows of [null, "alarms"].
+  /// Errors: invalid_argument (limit; a key without a type).
+  expected<nlohmann::json> alarms(const alarm_query& q) const;
+
+  /// The number of pending alarms (the entries of the due index).
+  expected<std::uint64_t> pending_alarms() const;
+
   const std::shared_ptr<kv::backend>& backend() const { return backend_; }
 
  private:
   std::shared_ptr<kv::backend> backend_;
   std::shared_ptr<const detail::snapshot_journal> journal_;
+  std::shared_ptr<kv::backend> memory_;
 };
+
+/// `unix_ms` (ms since the epoch) as ISO-8601 UTC text with milliseconds,
+/// e.g. "2026-11-23T20:17:31.042Z".
+std::string iso8601_utc(std::int64_t unix_ms);
 
 /// The bytes of the regular files in `dir` (a data directory's size; 0 when
 /// it cannot be read).
@@ -96,7 +134,7 @@ expected<std::string> encode_identity(std::string_view type, const ark::key& k);
 /// Query parameters of an HTTP request (as cpp-httplib's Params).
 using query_params = std::multimap<std::string, std::string>;
 
-/// Answers GET /api/v1/<endpoint> ("types", "actors", "state", "kv") from
+/// Answers GET /api/v1/<endpoint> ("types", "actors", "state", "kv", "alarms") from
 /// `r`, with the parameters doc/admin_api.md lists (keys as JSON text). The
 /// admin API and `ark-dash serve --data` share it. Errors: invalid_argument
 /// or invalid_key naming a bad parameter, not_found for an unknown endpoint,

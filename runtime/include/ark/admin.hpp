@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ark/expected.hpp"
@@ -50,8 +51,10 @@ class admin_server {
   std::unique_ptr<impl> impl_;
 };
 
-/// The Prometheus text exposition of `s` (metric names ark_*).
-std::string prometheus_text(const runtime_stats& s);
+/// The Prometheus text exposition of `s` (metric names ark_*), with
+/// ark_alarms_pending when `alarms_pending` is given.
+std::string prometheus_text(const runtime_stats& s,
+                            std::optional<std::uint64_t> alarms_pending = std::nullopt);
 
 /// The HTTP status the admin API answers `e` with: 400 bad parameters, 401
 /// unauthorized, 404 not found, 503 shutting down, 500 otherwise.

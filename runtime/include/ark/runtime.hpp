@@ -146,8 +146,9 @@ class runtime {
 
   runtime_stats stats() const;
 
-  /// A reader over this host's data (its backend and live state journal), for
-  /// the admin API and tools in the same process (ark/inspect.hpp).
+  /// A reader over this host's data (its backend and live state journal, and
+  /// the memory backend's alarms), for the admin API and tools in the same
+  /// process (ark/inspect.hpp).
   inspect::reader inspector() const;
 
   /// The data directory this runtime serves.
