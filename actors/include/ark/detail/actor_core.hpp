@@ -29,6 +29,7 @@ using evict_atom = caf::atom_constant<caf::atom("arkevict")>;
 namespace detail {
 class actor_core;
 class kv_overlay;
+struct type_schema;
 /// Runs an actor type's on_initialize with get_or_create's arguments.
 using init_function = expected<void> (*)(actor_core* self, const caf::message& args);
 }  // namespace detail
@@ -40,6 +41,9 @@ struct activation {
   detail::identity id;
   caf::message init;
   detail::init_function initialize = nullptr;
+  /// The type's schema version and migration steps (detail::schema_of<T>());
+  /// null: schema 1, no migrations.
+  const detail::type_schema* schema = nullptr;
 };
 
 namespace detail {
@@ -111,6 +115,8 @@ class actor_core {
   // Quits if draining and nothing is in flight any more.
   void maybe_finish_drain();
   caf::strong_actor_ptr self_ptr() { return caf::strong_actor_ptr{self_ctrl()}; }
+  // The schema version this activation writes (its type's).
+  std::uint32_t state_schema() const;
 
  protected:
   host* host_of() const { return act_.host.get(); }
@@ -123,7 +129,6 @@ class actor_core {
   virtual caf::actor_control_block* self_ctrl() = 0;
   virtual caf::mailbox_element* current_element() = 0;
   virtual void quit_now(caf::error reason) = 0;
-  virtual std::uint32_t state_schema() const = 0;
   virtual void run_on_activate() = 0;
 
   // Activation: load the snapshot, or create (on_initialize) and persist.
@@ -142,7 +147,12 @@ class actor_core {
  private:
   // Loads the snapshot into the state; found: there was one. A snapshot that
   // does not decode or convert is corrupt_snapshot (see damaged_snapshot).
-  expected<void> load_from_storage(bool& found);
+  // An older snapshot is migrated (its steps' KV writes wait in the overlay)
+  // and *migrated set: the caller persists it with checkpoint(true). Without
+  // `migrated`, an older snapshot is an error (a migration that was not
+  // committed). A newer one is format_version; a failed migration, or a
+  // stored field the state type lacks, migration_failed.
+  expected<void> load_from_storage(bool& found, bool* migrated);
   // corrupt_snapshot naming the actor, what is wrong with its snapshot
   // (`what`, e.g. "is damaged (...)") and the ark-dash command that removes it.
   error damaged_snapshot(const std::string& what) const;
