@@ -96,8 +96,7 @@ std::optional<std::string> dropped_in(const msgpack::object& stored,
 
 }  // namespace
 
-std::optional<std::string> dropped_field(const msgpack::object& stored,
-                                         std::string_view repacked) {
+std::optional<std::string> dropped_field(const msgpack::object& stored, std::string_view repacked) {
   // The common case, a state written by the same type, repacks to the same
   // bytes: no walk needed.
   std::string again;
@@ -129,8 +128,8 @@ error dropped_field_error(const identity& id, std::uint32_t schema, const std::s
                    ") has the state field '" + field + "' that " + type +
                    " does not declare, so it would be lost at the next write. A field was "
                    "renamed or removed without a migration: raise the actor's schema to " +
-                   std::to_string(schema + 1) + " and add a step from " +
-                   std::to_string(schema) + " that moves or explicitly drops it"};
+                   std::to_string(schema + 1) + " and add a step from " + std::to_string(schema) +
+                   " that moves or explicitly drops it"};
 }
 
 expected<std::string> run_migrations(const type_schema& schema, const identity& id,
@@ -143,9 +142,9 @@ expected<std::string> run_migrations(const type_schema& schema, const identity& 
                  describe(id) + ": its snapshot has schema " + std::to_string(from) +
                      " and this code's schema is " + std::to_string(schema.current) +
                      ", but no migration step from " + std::to_string(v) + " to " +
-                     std::to_string(v + 1) + " is registered (steps: " +
-                     schema.describe_steps() + "), so it cannot migrate " + versions +
-                     "; add that step to the actor's migrations()"};
+                     std::to_string(v + 1) + " is registered (steps: " + schema.describe_steps() +
+                     "); add step<" + std::to_string(v) +
+                     ", ...> to the actor type's migrations()"};
   }
   const msgpack::object* current = &state;
   std::optional<msgpack::object_handle> holder;
@@ -156,15 +155,13 @@ expected<std::string> run_migrations(const type_schema& schema, const identity& 
     auto r = step.run(*current, ctx);
     if (!r) {
       const auto& e = r.error();
-      auto why = e == errc::migration_failed ? e.context()
-                                             : std::string(to_string(e.code())) + ": " +
-                                                   e.context();
-      return error{errc::migration_failed,
-                   describe(id) + ": the migration " + versions + " failed in the step " +
-                       std::to_string(v) + " -> " + std::to_string(v + 1) + " (" +
-                       step.old_type + " -> " + step.new_type + "): " + why +
-                       ". Its stored snapshot (schema " + std::to_string(from) +
-                       ") and KV are unchanged"};
+      auto why = e == errc::migration_failed
+                     ? e.context()
+                     : std::string(to_string(e.code())) + ": " + e.context();
+      return error{errc::migration_failed, describe(id) + ": the migration " + versions +
+                                               " failed in the step " + std::to_string(v) + " -> " +
+                                               std::to_string(v + 1) + " (" + step.old_type +
+                                               " -> " + step.new_type + "): " + why};
     }
     bytes = std::move(*r);
     auto h = kv::value::from_msgpack(bytes).unpack();
@@ -183,8 +180,7 @@ expected<std::string> run_migrations(const type_schema& schema, const identity& 
 
 expected<migration_outcome> migrate_snapshot(const detail::type_schema& schema,
                                              std::shared_ptr<kv::backend> storage,
-                                             const detail::identity& id,
-                                             std::string_view stored) {
+                                             const detail::identity& id, std::string_view stored) {
   auto snap = detail::parse_snapshot(stored);
   if (!snap)
     return error{errc::corrupt_snapshot,
@@ -209,20 +205,20 @@ expected<migration_outcome> migrate_snapshot(const detail::type_schema& schema,
   std::optional<msgpack::object_handle> holder;
   if (!migrated.empty()) {
     auto h = kv::value::from_msgpack(migrated).unpack();
-    if (!h)
-      return error{errc::migration_failed, detail::describe(id) + ": " + h.error().context()};
+    if (!h) return error{errc::migration_failed, detail::describe(id) + ": " + h.error().context()};
     holder = std::move(*h);
   }
   const msgpack::object& state = holder ? holder->get() : snap->state;
   auto repacked = schema.repack(state);
   if (!repacked) {
     if (out.from < out.to)
-      return error{errc::migration_failed, detail::describe(id) + ": the migrated state " +
-                                               repacked.error().context()};
+      return error{errc::migration_failed,
+                   detail::describe(id) + ": the migrated state " + repacked.error().context()};
     return error{errc::corrupt_snapshot,
-                 detail::describe(id) + ": its state snapshot does not convert into the state "
-                                        "type " + schema.state_type +
-                     " (it is damaged, or was written by incompatible code)"};
+                 detail::describe(id) +
+                     ": its state snapshot does not convert into the state "
+                     "type " +
+                     schema.state_type + " (it is damaged, or was written by incompatible code)"};
   }
   if (out.from == out.to) {
     if (auto lost = detail::dropped_field(state, *repacked))

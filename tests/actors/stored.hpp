@@ -36,7 +36,7 @@ inline std::string packed(const T& v) {
 }
 
 inline ark::kv::store actor_kv(const std::shared_ptr<ark::kv::lmdb_backend>& db,
-                        const std::string& type, const std::string& key) {
+                               const std::string& type, const std::string& key) {
   auto s = ark::kv::store::open(db, ark::key{type, ark::key{key}});
   REQUIRE(s);
   return *s;
@@ -46,8 +46,8 @@ inline ark::kv::store actor_kv(const std::shared_ptr<ark::kv::lmdb_backend>& db,
 // its old-layout notes ["note", id] -> text, into the closed directory `dir`.
 template <class State>
 inline void plant(const std::string& dir, const std::string& type, const std::string& key,
-           std::uint32_t schema, const State& state,
-           const std::map<std::string, std::string>& notes = {}) {
+                  std::uint32_t schema, const State& state,
+                  const std::map<std::string, std::string>& notes = {}) {
   auto db = open_dir(dir);
   ark::kv::backend_batch b;
   b.put(ark::detail::state_space(), identity(type, key),
@@ -60,7 +60,7 @@ inline void plant(const std::string& dir, const std::string& type, const std::st
 // The newest stored snapshot of (type, key) in the closed directory `dir`
 // (the state journal's or the state space's).
 inline std::string stored_snapshot(const std::string& dir, const std::string& type,
-                            const std::string& key) {
+                                   const std::string& key) {
   auto db = open_dir(dir);
   auto journal = ark::detail::snapshot_journal::load(*db);
   REQUIRE(journal);
@@ -71,7 +71,7 @@ inline std::string stored_snapshot(const std::string& dir, const std::string& ty
 
 // The actor's KV entry `k` as a string, or nullopt.
 inline std::optional<std::string> stored_kv(const std::string& dir, const std::string& type,
-                                     const std::string& key, const ark::key& k) {
+                                            const std::string& key, const ark::key& k) {
   auto db = open_dir(dir);
   auto v = actor_kv(db, type, key).get<std::string>(k);
   if (!v) {
@@ -80,6 +80,5 @@ inline std::optional<std::string> stored_kv(const std::string& dir, const std::s
   }
   return *v;
 }
-
 
 }  // namespace ark::test::stored

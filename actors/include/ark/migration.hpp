@@ -58,8 +58,7 @@ namespace ark {
 /// Valid only during the step's call.
 class migration_context {
  public:
-  migration_context(const detail::identity& id, std::uint32_t from, std::uint32_t to,
-                    kv::store& kv)
+  migration_context(const detail::identity& id, std::uint32_t from, std::uint32_t to, kv::store& kv)
       : id_(&id), from_(from), to_(to), kv_(&kv) {}
 
   const std::string& type_name() const { return id_->type; }
@@ -132,8 +131,7 @@ std::string describe(const identity& id);
 /// key) and arrays; returns the path of a map field `stored` has and
 /// `repacked` lacks ("settings.theme"), or of array elements beyond the
 /// repacked length ("items[3]"); nullopt when nothing was dropped.
-std::optional<std::string> dropped_field(const msgpack::object& stored,
-                                         std::string_view repacked);
+std::optional<std::string> dropped_field(const msgpack::object& stored, std::string_view repacked);
 
 /// Runs the steps of `schema` on `state` (a snapshot of schema `from`, below
 /// schema.current) and returns the msgpack of the state at schema.current.
@@ -182,8 +180,7 @@ struct has_migrations_member<T, std::void_t<decltype(&T::migrations)>> : std::tr
 template <class T, class = void>
 struct has_migrations : std::false_type {};
 template <class T>
-struct has_migrations<
-    T, std::void_t<decltype(T::migrations(std::declval<migration_chain<T>&>()))>>
+struct has_migrations<T, std::void_t<decltype(T::migrations(std::declval<migration_chain<T>&>()))>>
     : std::true_type {};
 
 /// The schema of actor class T: T::schema, T::state_type, and the steps
@@ -215,11 +212,11 @@ class migration_chain {
     static_assert(From >= 1, "schema versions start at 1");
     static_assert(From < Actor::schema,
                   "a migration step must start below the actor's schema (Actor::schema)");
-    static_assert(From + 1 != Actor::schema ||
-                      std::is_same_v<New, typename Actor::state_type>,
+    static_assert(From + 1 != Actor::schema || std::is_same_v<New, typename Actor::state_type>,
                   "the step to the actor's current schema must produce its state type");
-    static_assert(std::is_default_constructible_v<Old>, "a step's Old type must be "
-                                                        "default-constructible (like a state)");
+    static_assert(std::is_default_constructible_v<Old>,
+                  "a step's Old type must be "
+                  "default-constructible (like a state)");
     using result = std::invoke_result_t<F&, Old&&, migration_context&>;
     static_assert(std::is_same_v<result, New> || std::is_same_v<result, expected<New>>,
                   "a migration step returns New or ark::expected<New>");
@@ -228,12 +225,12 @@ class migration_chain {
     s.old_type = detail::type_name_of(typeid(Old));
     s.new_type = detail::type_name_of(typeid(New));
     s.run = [f = std::move(f), old_type = s.old_type](
-                const msgpack::object& in, migration_context& ctx) mutable -> expected<std::string> {
+                const msgpack::object& in,
+                migration_context& ctx) mutable -> expected<std::string> {
       Old old{};
       if (!kv::detail::convert(in, old))
-        return error{errc::migration_failed,
-                     "the stored state does not convert into " + old_type +
-                         " (a field's type differs)"};
+        return error{errc::migration_failed, "the stored state does not convert into " + old_type +
+                                                 " (a field's type differs)"};
       std::string repacked;
       try {
         repacked = detail::pack_payload(old);
@@ -244,7 +241,8 @@ class migration_chain {
         return error{errc::migration_failed, "the stored state has the field '" + *lost +
                                                  "' that " + old_type +
                                                  " does not declare (it would be lost): "
-                                                 "declare it in " + old_type};
+                                                 "declare it in " +
+                                                 old_type};
       try {
         if constexpr (std::is_same_v<result, expected<New>>) {
           auto r = f(std::move(old), ctx);
@@ -316,7 +314,6 @@ struct migration_outcome {
 /// each naming the actor.
 expected<migration_outcome> migrate_snapshot(const detail::type_schema& schema,
                                              std::shared_ptr<kv::backend> storage,
-                                             const detail::identity& id,
-                                             std::string_view stored);
+                                             const detail::identity& id, std::string_view stored);
 
 }  // namespace ark
