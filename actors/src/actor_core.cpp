@@ -59,6 +59,15 @@ caf::error activation_error(const error& e) {
   return to_caf(errc::activation_failed, e.message());
 }
 
+// True when the state in `stored` (a snapshot of `schema`) is byte for byte
+// `state` (the common case: the same code wrote it), so nothing can have
+// been dropped. make_snapshot writes the state last, after a fixed prefix.
+bool same_state_bytes(std::string_view stored, std::uint32_t schema, std::string_view state) {
+  auto prefix = make_snapshot(schema, {});
+  return stored.size() == prefix.size() + state.size() &&
+         stored.substr(0, prefix.size()) == prefix && stored.substr(prefix.size()) == state;
+}
+
 }  // namespace
 
 actor_core::actor_core(activation a)
@@ -141,7 +150,7 @@ expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
         "code)");
   }
   pack_state(last_snapshot_);
-  if (!upgraded) {
+  if (!upgraded && !same_state_bytes(*stored, snap->schema, last_snapshot_)) {
     // A field the state type lacks would vanish at the next write: refuse
     // rather than lose it silently (a rename without a migration step).
     if (auto lost = dropped_field(*state, last_snapshot_))
