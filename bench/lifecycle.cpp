@@ -473,7 +473,7 @@ struct counter_state_layout {
 // snapshot space: key = make_identity("counter", key).encoded, value =
 // make_snapshot(1, msgpack of the state) in the space state_space(). That is
 // exactly the put the runtime's writer makes when a counter is created or
-// changes (doc/state_format.md; schema 1 is the default schema_version()),
+// changes (doc/state_format.md; schema 1 is the default `schema`),
 // so ark-host sees M ordinary persisted counters, at a fraction of the time
 // that creating them through actors would take.
 bool write_counter_snapshots(const std::string& dir, std::size_t m, std::string& err) {

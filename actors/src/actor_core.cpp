@@ -8,6 +8,7 @@
 #include "ark/errors.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv/value.hpp"
+#include "ark/migration.hpp"
 #include "kv_overlay.hpp"
 
 namespace ark::detail {
@@ -36,11 +37,24 @@ std::string shell_word(std::string_view text) {
 }
 
 // What the callers of an actor get when it cannot load its snapshot. A
-// damaged or too new snapshot keeps its code (corrupt_snapshot,
-// format_version), so a caller can tell it from other failures.
+// damaged, too new or unmigratable snapshot keeps its code
+// (corrupt_snapshot, format_version, migration_failed), and so does a
+// migration whose commit failed (commit_failed), so a caller can tell them
+// from other failures.
 caf::error activation_error(const error& e) {
-  if (e == errc::corrupt_snapshot || e == errc::format_version) return to_caf(e);
+  if (e == errc::corrupt_snapshot || e == errc::format_version || e == errc::migration_failed ||
+      e == errc::commit_failed)
+    return to_caf(e);
   return to_caf(errc::activation_failed, e.message());
+}
+
+// True when the state in `stored` (a snapshot of `schema`) is byte for byte
+// `state` (the common case: the same code wrote it), so nothing can have
+// been dropped. make_snapshot writes the state last, after a fixed prefix.
+bool same_state_bytes(std::string_view stored, std::uint32_t schema, std::string_view state) {
+  auto prefix = make_snapshot(schema, {});
+  return stored.size() == prefix.size() + state.size() &&
+         stored.substr(0, prefix.size()) == prefix && stored.substr(prefix.size()) == state;
 }
 
 }  // namespace
@@ -77,10 +91,15 @@ kv::store& actor_core::kv_store() {
   return *kv_;
 }
 
-expected<void> actor_core::load_from_storage(bool& found) {
+std::uint32_t actor_core::state_schema() const {
+  return act_.schema ? act_.schema->current : 1;
+}
+
+expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
   found = false;
   if (auto a = load_alarms(); !a)
     return error{a.error().code(), describe() + ": its alarms: " + a.error().context()};
+  if (migrated) *migrated = false;
   auto stored = act_.host->load_snapshot(act_.id.encoded);
   if (!stored) {
     if (stored.error() == errc::not_found) return {};
@@ -88,17 +107,52 @@ expected<void> actor_core::load_from_storage(bool& found) {
   }
   auto snap = parse_snapshot(*stored);
   if (!snap) return damaged_snapshot("is damaged (" + snap.error().context() + ")");
-  if (snap->schema > state_schema())
-    return error{errc::format_version,
-                 describe() + ": snapshot schema " + std::to_string(snap->schema) +
-                     " is newer than this code's schema " + std::to_string(state_schema())};
-  if (auto r = load_state(snap->state); !r) {
+  auto current = state_schema();
+  if (snap->schema > current) return newer_snapshot(act_.id, snap->schema, current);
+  const msgpack::object* state = &snap->state;
+  std::optional<msgpack::object_handle> upgraded;
+  if (snap->schema < current) {
+    if (!migrated)
+      return error{errc::commit_failed,
+                   describe() + ": the migration of its snapshot from schema " +
+                       std::to_string(snap->schema) + " to " + std::to_string(current) +
+                       " was not committed; the next activation migrates it again"};
+    // No schema: current is 1, so the snapshot claims schema 0.
+    static const type_schema no_steps;
+    auto bytes = run_migrations(act_.schema ? *act_.schema : no_steps, act_.id, snap->schema,
+                                snap->state, *kv_);
+    if (!bytes) {
+      overlay_->discard();
+      return bytes.error();
+    }
+    auto h = kv::value::from_msgpack(*bytes).unpack();
+    if (!h) {
+      overlay_->discard();
+      return error{errc::migration_failed, describe() + ": " + h.error().context()};
+    }
+    upgraded = std::move(*h);
+    state = &upgraded->get();
+  }
+  if (auto r = load_state(*state); !r) {
     if (r.error() != errc::corrupt_snapshot) return r.error();
+    if (upgraded) {
+      overlay_->discard();
+      return error{errc::migration_failed,
+                   describe() + ": the migrated state does not convert into the state type"};
+    }
     return damaged_snapshot(
         "does not convert into the state type (it is damaged, or was written by incompatible "
         "code)");
   }
   pack_state(last_snapshot_);
+  if (!upgraded && !same_state_bytes(*stored, snap->schema, last_snapshot_)) {
+    // A field the state type lacks would vanish at the next write: refuse
+    // rather than lose it silently (a rename without a migration step).
+    if (auto lost = dropped_field(*state, last_snapshot_))
+      return dropped_field_error(act_.id, snap->schema, *lost,
+                                 act_.schema ? act_.schema->state_type : "the state type");
+  }
+  if (migrated) *migrated = upgraded.has_value();
   found = true;
   return {};
 }
@@ -129,10 +183,14 @@ void actor_core::activate() {
   } else {
     kv_.emplace(std::move(*store));
     kv_->set_owner(describe());
-    bool found = false;
-    auto loaded = load_from_storage(found);
+    bool found = false, migrated = false;
+    auto loaded = load_from_storage(found, &migrated);
     if (!loaded) {
       activation_error_ = activation_error(loaded.error());
+    } else if (migrated) {
+      // The migrated state and the steps' KV writes, as one unit, before any
+      // message: every reply is gated behind its commit.
+      checkpoint(true);
     } else if (!found) {
       // A new actor: on_initialize runs once, and its result is persisted
       // (even if it equals the default state) before any reply leaves.
@@ -189,11 +247,12 @@ caf::error actor_core::begin_message(bool callback) {
 
 caf::error actor_core::reload_if_passive() {
   if (!passive_) return {};
-  bool found = false;
-  auto loaded = load_from_storage(found);
+  bool found = false, migrated = false;
+  auto loaded = load_from_storage(found, &migrated);
   if (!loaded) return activation_error(loaded.error());
   if (!found) return to_caf(errc::activation_failed, describe() + ": its snapshot vanished");
   passive_ = false;
+  if (migrated) checkpoint(true);
   return {};
 }
 
@@ -336,9 +395,15 @@ void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf
     resolved_seq_ = submitted_seq_;
     overlay_->reset();
     bool found = false;
-    auto loaded = load_from_storage(found);
+    auto loaded = load_from_storage(found, nullptr);
     if (!loaded) {
       activation_error_ = activation_error(loaded.error());
+      if (loaded.error() == errc::commit_failed) {
+        // Its migration failed to commit: leave the directory so the next
+        // get_or_create migrates again, and quit once settled.
+        act_.host->try_passivate(act_.id, self_ctrl(), true);
+        schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
+      }
     } else if (!found) {
       // The creation itself failed to commit: the actor does not exist.
       activation_error_ = to_caf(errc::commit_failed, describe() + ": its creation failed");

@@ -173,13 +173,8 @@ expected<nlohmann::json> reader::state(std::string_view type, const ark::key& k,
   auto id = detail::make_identity(type, k);
   if (!id) return id.error();
   auto describe = "actor " + id->type + " " + kv::key_to_json_text(k);
-  auto stored = journal_ ? journal_->get(*backend_, id->encoded)
-                         : backend_->get(detail::state_space(), id->encoded);
-  if (!stored) {
-    if (stored.error() == errc::not_found)
-      return error{errc::not_found, describe + " does not exist (it has no snapshot)"};
-    return stored.error();
-  }
+  auto stored = snapshot(type, k);
+  if (!stored) return stored.error();
   auto snap = detail::parse_snapshot(*stored);
   if (!snap)
     return error{errc::corrupt_snapshot, describe + ": " + snap.error().context() +
@@ -203,6 +198,17 @@ expected<nlohmann::json> reader::state(std::string_view type, const ark::key& k,
     out["alarms_error"] = a.error().message();
   }
   return out;
+}
+
+expected<std::string> reader::snapshot(std::string_view type, const ark::key& k) const {
+  auto id = detail::make_identity(type, k);
+  if (!id) return id.error();
+  auto stored = journal_ ? journal_->get(*backend_, id->encoded)
+                         : backend_->get(detail::state_space(), id->encoded);
+  if (!stored && stored.error() == errc::not_found)
+    return error{errc::not_found, "actor " + id->type + " " + kv::key_to_json_text(k) +
+                                      " does not exist (it has no snapshot)"};
+  return stored;
 }
 
 void put_state_preview(nlohmann::json& doc, nlohmann::json state, std::size_t cap) {

@@ -21,6 +21,8 @@ void actor_registry::add(actor_type t) {
       return;
     }
   }
+  if (t.schema)
+    for (const auto& e : t.schema->errors) errors_.push_back("actor type '" + t.name + "': " + e);
   types_.push_back(std::move(t));
 }
 

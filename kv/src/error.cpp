@@ -62,6 +62,8 @@ std::string_view to_string(errc code) {
       return "storage_failed";
     case errc::unauthorized:
       return "unauthorized";
+    case errc::migration_failed:
+      return "migration_failed";
   }
   return "unknown_error";
 }
@@ -144,6 +146,10 @@ std::string_view remedy(errc code) {
     case errc::unauthorized:
       return "pass the host's access token (ark-host --token / --token-file; clients: "
              "ark::connect_options::token or --token)";
+    case errc::migration_failed:
+      return "the stored snapshot and KV are unchanged; add or fix the migration step the message "
+             "names (doc/migrations.md) and deploy again; `ark-dash migrate --dry-run` previews "
+             "every actor's migration";
   }
   return "";
 }

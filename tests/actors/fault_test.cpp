@@ -11,8 +11,11 @@
 #include <ark/kv/testing/fault_env.hpp>
 
 #include "actors/host_env.hpp"
+#include "actors/migrating_actor.hpp"
+#include "actors/stored.hpp"
 
 ARK_ACTOR("probe", probe::probe_actor);
+ARK_ACTOR("mig", mig::migrating_actor);
 
 namespace {
 
@@ -227,4 +230,39 @@ TEST_CASE("oversized keys and values from a message are refused clearly and the 
   auto a2 = env.probe("a");
   CHECK(value_of(env, a2) == 1);
   CHECK_FALSE(env.call<std::string>(a2, probe::get_kv_atom::value, std::string("k")));
+}
+
+TEST_CASE("a migration whose commit fails leaves neither its snapshot nor its KV moves behind") {
+  namespace st = ark::test::stored;
+  host_env env;
+  env.stop();
+  st::plant(env.opts.data_dir, "mig", "m", 1, mig::settings_v1{"max", 6}, {{"n1", "one"}});
+  const auto before = st::stored_snapshot(env.opts.data_dir, "mig", "m");
+  env.start();
+  {
+    fault::scoped_fault f(rule(fault::fault::fsync_eio, env, 1));
+    auto h = env.rt->get_or_create<mig::mig_if>("mig", ark::key{"m"});
+    REQUIRE(h);
+    // The reply waits for the migration's commit, which fails.
+    auto r = ark::call<std::int64_t>(*env.sys, *h, 10s, mig::get_atom::value);
+    REQUIRE_FALSE_MESSAGE(r, "the reply left although the migration was not durable");
+    CHECK(fault::injected() == 1);
+    CHECK(r.error().message().find("commit_failed") != std::string::npos);
+  }
+  env.stop();
+  // Both halves of the unit are absent: the old snapshot, the old KV layout.
+  CHECK(st::stored_snapshot(env.opts.data_dir, "mig", "m") == before);
+  CHECK(st::stored_kv(env.opts.data_dir, "mig", "m", ark::key{"note", "n1"}) == "one");
+  CHECK_FALSE(st::stored_kv(env.opts.data_dir, "mig", "m", ark::key{"notes", "n1"}));
+  // The next activation migrates again, and this time both halves land.
+  env.start();
+  auto h = env.rt->get_or_create<mig::mig_if>("mig", ark::key{"m"});
+  REQUIRE(h);
+  CHECK(ok(ark::call<std::int64_t>(*env.sys, *h, 10s, mig::notes_atom::value)) == 1);
+  env.stop();
+  auto snap = ark::detail::parse_snapshot(st::stored_snapshot(env.opts.data_dir, "mig", "m"));
+  REQUIRE(snap);
+  CHECK(snap->schema == 3);
+  CHECK_FALSE(st::stored_kv(env.opts.data_dir, "mig", "m", ark::key{"note", "n1"}));
+  CHECK(st::stored_kv(env.opts.data_dir, "mig", "m", ark::key{"notes", "n1"}) == "one");
 }

@@ -35,7 +35,9 @@ namespace detail = ark::detail;
 namespace kv = ark::kv;
 
 // What actor_core::load_from_storage does with the snapshot of an actor whose
-// state type is State and whose schema_version() is 1.
+// state type is State and whose schema is 1 (the default). It also refuses a
+// state with a field State lacks (dropped_field, doc/migrations.md); this
+// harness checks the conversion and round trip underneath.
 template <class State>
 void activate_as(const detail::snapshot& snap) {
   if (snap.schema > 1) return;  // refused with format_version: newer data

@@ -30,4 +30,8 @@ void add_dump_commands(CLI::App& app, run_state& state);
 /// `ark-dash query TYPE --where ...`: filter actors on state fields.
 void add_query_command(CLI::App& app, run_state& state);
 
+/// `ark-dash migrate --module LIB.so (--dry-run | --apply)`: bring actor
+/// snapshots to the schema versions of the modules' actor types.
+void add_migrate_command(CLI::App& app, run_state& state);
+
 }  // namespace ark::dash

@@ -39,6 +39,7 @@
 #include "ark/errors.hpp"
 #include "ark/kv/value.hpp"
 #include "ark/kv_group.hpp"
+#include "ark/migration.hpp"
 
 namespace ark {
 
@@ -185,9 +186,14 @@ struct no_memory {};
 /// Optional members a subclass may declare:
 ///   void on_initialize(Args...)   runs once in the actor's life, at creation,
 ///                                 with get_or_create's arguments
-///   void on_activate()            runs on every activation (after load)
+///   void on_activate()            runs on every activation (after load and
+///                                 any migration)
 ///   nlohmann::json inspect_state() const   the dashboard's view of the state
-///   std::uint32_t schema_version() const   recorded in every snapshot
+///   static constexpr std::uint32_t schema = N;   the state schema version
+///                                 recorded in every snapshot (default 1)
+///   static void migrations(ark::migration_chain<Self>& m)   the steps that
+///                                 bring older snapshots to `schema`
+///                                 (ark/migration.hpp, doc/migrations.md)
 ///   std::vector<kv_group> kv_groups() const   KV keys cleared together on
 ///                                 an event (clear_on_event, clear_group)
 template <class Interface, class State, class Memory = no_memory>
@@ -307,8 +313,16 @@ class actor : public Interface::base, public detail::actor_core {
   /// msgpack generically (field names come from MSGPACK_DEFINE_MAP).
   virtual nlohmann::json inspect_state() const { return generic_state_json(); }
 
-  /// The state schema version recorded in every snapshot.
-  virtual std::uint32_t schema_version() const { return 1; }
+  /// The state schema version of this actor type; hide it in the subclass
+  /// (`static constexpr std::uint32_t schema = 2;`) when the state layout
+  /// changes, and register the steps from older versions in a static
+  /// migrations(ark::migration_chain<Self>&) (doc/migrations.md). Recorded
+  /// in every snapshot.
+  static constexpr std::uint32_t schema = 1;
+
+  /// The schema version this activation writes (the registered class's
+  /// `schema`).
+  std::uint32_t schema_version() const { return state_schema(); }
 
   // -- durable alarms (doc/alarms.md) -----------------------------------------
 
@@ -610,7 +624,6 @@ class actor : public Interface::base, public detail::actor_core {
   caf::actor_control_block* self_ctrl() override { return this->ctrl(); }
   caf::mailbox_element* current_element() override { return this->current_mailbox_element(); }
   void quit_now(caf::error reason) override { this->quit(std::move(reason)); }
-  std::uint32_t state_schema() const override { return schema_version(); }
   void run_on_activate() override { on_activate(); }
   expected<void> run_on_alarm(const alarm& a) override { return on_alarm(a); }
   std::vector<kv_group> declared_kv_groups() const override { return kv_groups(); }

@@ -93,6 +93,11 @@ class reader {
   expected<nlohmann::json> state(std::string_view type, const ark::key& k,
                                  std::size_t preview_limit = default_preview_limit) const;
 
+  /// The stored snapshot value of actor (type, k): the state journal's newest
+  /// or the state space's (doc/state_format.md). Errors: not_found (no such
+  /// actor), invalid_key / key_too_large.
+  expected<std::string> snapshot(std::string_view type, const ark::key& k) const;
+
   /// {"type", "key", "entries": [{"key", "value", "bytes"}...], "next":
   /// key|null}. Values as doc/json_format.md (raw bytes as {"$bytes": hex}).
   /// Errors: invalid_argument (limit), corrupt_value naming the entry.

@@ -24,6 +24,10 @@ struct actor_type {
   detail::init_function initialize = nullptr;
   /// storage_location::memory: state and KV live in the host's memory only.
   bool memory_only = false;
+  /// The current state schema version and the migration steps
+  /// (ark/migration.hpp); ark-dash migrate runs them through
+  /// ark::migrate_snapshot. Never null for a registered class.
+  const detail::type_schema* schema = nullptr;
 };
 
 /// The process-wide table of actor types and message types. ARK_ACTOR and
@@ -35,7 +39,8 @@ class actor_registry {
   static actor_registry& global();
 
   /// Registers `t`. A second registration of the same name is kept out and
-  /// recorded in errors().
+  /// recorded in errors(), and so are the problems of its migration steps
+  /// (t.schema->errors: a gap in the chain, a step registered twice).
   void add(actor_type t);
   /// The type registered as `name`, or nullptr.
   const actor_type* find(std::string_view name) const;
@@ -66,10 +71,12 @@ struct actor_registrar {
       return sys.message_types<typename T::interface_type>();
     };
     t.spawn = [](caf::actor_system& sys, activation a) {
+      a.schema = &detail::schema_of<T>();
       return caf::actor_cast<caf::actor>(sys.spawn<T>(std::move(a)));
     };
     t.initialize = &detail::run_initialize<T>;
     t.memory_only = T::location == storage_location::memory;
+    t.schema = &detail::schema_of<T>();
     actor_registry::global().add(std::move(t));
   }
 };

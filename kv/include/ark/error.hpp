@@ -41,6 +41,7 @@ enum class errc : std::uint8_t {
   shutting_down = 26,       ///< The host is draining and accepts no new work.
   storage_failed = 27,      ///< The storage engine stopped after a failed write; restart the host.
   unauthorized = 28,        ///< A request without the host's access token (or with a wrong one).
+  migration_failed = 29,    ///< A state snapshot cannot be brought to the code's schema version.
 };
 
 /// Returns the name of `code` (e.g. "key_too_large").

@@ -42,6 +42,7 @@ using clear_atom = caf::atom_constant<caf::atom("arkclear")>;
 namespace detail {
 class actor_core;
 class kv_overlay;
+struct type_schema;
 /// Runs an actor type's on_initialize with get_or_create's arguments.
 using init_function = expected<void> (*)(actor_core* self, const caf::message& args);
 }  // namespace detail
@@ -53,6 +54,9 @@ struct activation {
   detail::identity id;
   caf::message init;
   detail::init_function initialize = nullptr;
+  /// The type's schema version and migration steps (detail::schema_of<T>());
+  /// null: schema 1, no migrations.
+  const detail::type_schema* schema = nullptr;
 };
 
 namespace detail {
@@ -140,6 +144,8 @@ class actor_core {
   std::vector<alarm> list_alarms() const;
   std::optional<alarm> find_alarm(const std::string& name) const;
   const ark::clock& time() const { return act_.host->time(); }
+  // The schema version this activation writes (its type's).
+  std::uint32_t state_schema() const;
 
  protected:
   host* host_of() const { return act_.host.get(); }
@@ -152,7 +158,6 @@ class actor_core {
   virtual caf::actor_control_block* self_ctrl() = 0;
   virtual caf::mailbox_element* current_element() = 0;
   virtual void quit_now(caf::error reason) = 0;
-  virtual std::uint32_t state_schema() const = 0;
   virtual void run_on_activate() = 0;
   // Runs the actor's on_alarm; an error (or exception) fails the delivery.
   virtual expected<void> run_on_alarm(const alarm& a) = 0;
@@ -182,7 +187,12 @@ class actor_core {
  private:
   // Loads the snapshot into the state; found: there was one. A snapshot that
   // does not decode or convert is corrupt_snapshot (see damaged_snapshot).
-  expected<void> load_from_storage(bool& found);
+  // An older snapshot is migrated (its steps' KV writes wait in the overlay)
+  // and *migrated set: the caller persists it with checkpoint(true). Without
+  // `migrated`, an older snapshot is an error (a migration that was not
+  // committed). A newer one is format_version; a failed migration, or a
+  // stored field the state type lacks, migration_failed.
+  expected<void> load_from_storage(bool& found, bool* migrated);
   // corrupt_snapshot naming the actor, what is wrong with its snapshot
   // (`what`, e.g. "is damaged (...)") and the ark-dash command that removes it.
   error damaged_snapshot(const std::string& what) const;
