@@ -107,6 +107,12 @@ class backend {
   /// Up to `limit` encoded space keys greater than `after`, ascending, of the
   /// spaces holding at least one key. Page with the last key returned.
   virtual expected<std::vector<std::string>> spaces(std::string_view after, std::size_t limit) = 0;
+
+  /// Forces every committed write to stable storage, whatever durability mode
+  /// the backend was opened with (a host in durability::none calls it
+  /// periodically and at shutdown). The default has nothing to do: a backend
+  /// without a disk, or one whose commits are always durable.
+  virtual expected<void> sync() { return {}; }
 };
 
 }  // namespace ark::kv
