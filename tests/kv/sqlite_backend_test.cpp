@@ -510,7 +510,8 @@ TEST_CASE("sqlite: the data is readable with the sqlite3 tool while a writer run
   const std::string file = dir.sub("ark.sqlite");
   auto [status, out] = test::capture_command(
       "sqlite3 -readonly '" + file +
-      "' \"SELECT space, hex(key), hex(value) FROM entries ORDER BY space, key; "
+      "' \"SELECT s.json, hex(kv.key), hex(kv.value) FROM kv JOIN spaces s ON s.id = kv.space_id "
+      "ORDER BY s.space, kv.key; "
       "SELECT value FROM meta WHERE name = 'format_version'; PRAGMA integrity_check\"");
   INFO(out);
   CHECK(status == 0);
