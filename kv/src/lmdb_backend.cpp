@@ -419,7 +419,6 @@ class lmdb_cursor final : public backend_cursor {
   error status_;
 };
 
-
 }  // namespace
 
 lmdb_backend::lmdb_backend(std::shared_ptr<impl> p) : impl_(std::move(p)) {}

@@ -109,9 +109,8 @@ expected<std::shared_ptr<backend>> open_detected(const std::string& dir, open_op
 expected<void> walk_raw(backend& b, const raw_visitor& visit) {
   if (auto* l = dynamic_cast<lmdb_backend*>(&b)) return l->walk_raw(visit);
   if (auto* s = dynamic_cast<sqlite_backend*>(&b)) return s->walk_raw(visit);
-  return error{errc::invalid_argument,
-               "walk_raw reads data directories (lmdb, sqlite), not a " + std::string(b.name()) +
-                   " backend"};
+  return error{errc::invalid_argument, "walk_raw reads data directories (lmdb, sqlite), not a " +
+                                           std::string(b.name()) + " backend"};
 }
 
 }  // namespace ark::kv

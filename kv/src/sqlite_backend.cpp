@@ -89,8 +89,7 @@ int bind_blob(sqlite3_stmt* s, int i, std::string_view b) {
 }
 
 int bind_text(sqlite3_stmt* s, int i, std::string_view t) {
-  return sqlite3_bind_text64(s, i, t.empty() ? "" : t.data(), t.size(), SQLITE_STATIC,
-                             SQLITE_UTF8);
+  return sqlite3_bind_text64(s, i, t.empty() ? "" : t.data(), t.size(), SQLITE_STATIC, SQLITE_UTF8);
 }
 
 // Column `i` of the current row as bytes; valid until the next step or reset.
@@ -125,8 +124,8 @@ namespace sqlite {
 error sqlite_error(int rc, sqlite3* db, std::string_view what, const std::string& file) {
   std::string ctx(what);
   ctx += ": ";
-  ctx += db != nullptr && sqlite3_extended_errcode(db) == rc ? sqlite3_errmsg(db)
-                                                             : sqlite3_errstr(rc);
+  ctx +=
+      db != nullptr && sqlite3_extended_errcode(db) == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   const int sys = db != nullptr ? sqlite3_system_errno(db) : 0;
   switch (rc & 0xff) {
     case SQLITE_FULL:
@@ -141,15 +140,13 @@ error sqlite_error(int rc, sqlite3* db, std::string_view what, const std::string
       return error{errc::io_error, ctx + " (" + file + ")"};
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return error{errc::corrupt_value,
-                   ctx + " (" + file +
-                       " is damaged or not a SQLite database; sqlite3 " + file +
-                       " 'PRAGMA integrity_check' tells more)"};
+      return error{errc::corrupt_value, ctx + " (" + file +
+                                            " is damaged or not a SQLite database; sqlite3 " +
+                                            file + " 'PRAGMA integrity_check' tells more)"};
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return error{errc::backend_failure,
-                   ctx + " (another connection held a lock on " + file +
-                       " longer than sqlite_options::busy_timeout_ms)"};
+      return error{errc::backend_failure, ctx + " (another connection held a lock on " + file +
+                                              " longer than sqlite_options::busy_timeout_ms)"};
     case SQLITE_TOOBIG:
       return error{errc::value_too_large, std::move(ctx)};
     default:
@@ -320,8 +317,8 @@ struct sqlite_backend::impl {
     if (rc == SQLITE_DONE) return std::uint64_t{0};
     if (rc != SQLITE_ROW) return c.fail(rc, "look up space " + to_hex(space));
     if (sqlite3_column_type(*s, 0) != SQLITE_INTEGER || sqlite3_column_int64(*s, 0) <= 0)
-      return error{errc::corrupt_value,
-                   "space " + to_hex(space) + " has a bad id in " + file + " (not a positive integer)"};
+      return error{errc::corrupt_value, "space " + to_hex(space) + " has a bad id in " + file +
+                                            " (not a positive integer)"};
     auto id = static_cast<std::uint64_t>(sqlite3_column_int64(*s, 0));
     std::lock_guard lock(cache_mu);
     space_ids.emplace(std::string(space), id);
@@ -338,8 +335,7 @@ struct sqlite_backend::impl {
     if (rc == SQLITE_DONE) return std::optional<std::int64_t>{};
     if (rc != SQLITE_ROW) return c.fail(rc, "read " + std::string(name));
     if (sqlite3_column_type(*s, 0) != SQLITE_INTEGER)
-      return error{errc::corrupt_value,
-                   std::string(name) + " in " + file + " is not an integer"};
+      return error{errc::corrupt_value, std::string(name) + " in " + file + " is not an integer"};
     return std::optional<std::int64_t>{sqlite3_column_int64(*s, 0)};
   }
 
@@ -417,9 +413,9 @@ struct sqlite_backend::impl {
           const char* verb = op.op == write_op::kind::put   ? "put key "
                              : op.op == write_op::kind::del ? "delete key "
                                                             : "delete all of space ";
-          return writer->fail(rc, verb + to_hex(op.op == write_op::kind::clear
-                                                    ? std::string_view(g.space)
-                                                    : std::string_view(op.key)));
+          return writer->fail(
+              rc, verb + to_hex(op.op == write_op::kind::clear ? std::string_view(g.space)
+                                                               : std::string_view(op.key)));
         }
         if (op.op != write_op::kind::put)
           removed += static_cast<std::uint64_t>(sqlite3_changes64(writer->get()));
@@ -529,9 +525,8 @@ expected<std::shared_ptr<sqlite_backend>> sqlite_backend::open(const std::string
   std::error_code ec;
   const bool exists = fs::exists(p->file, ec);
   if (opts.read_only && !exists)
-    return error{errc::no_data_dir,
-                 dir + " is not an ark data directory (no " +
-                     std::string(detail::sqlite_file_name) + ")"};
+    return error{errc::no_data_dir, dir + " is not an ark data directory (no " +
+                                        std::string(detail::sqlite_file_name) + ")"};
 
   if (opts.read_only) {
     // Readers need no writer connection: check the directory through the
@@ -541,8 +536,8 @@ expected<std::shared_ptr<sqlite_backend>> sqlite_backend::open(const std::string
     auto has_meta = c->query_text(sql_has_meta);
     if (!has_meta) return has_meta.error();
     if (*has_meta != "1")
-      return error{errc::no_data_dir, dir + " is not an ark data directory (" + p->file +
-                                          " has no meta table)"};
+      return error{errc::no_data_dir,
+                   dir + " is not an ark data directory (" + p->file + " has no meta table)"};
     auto version = p->meta_int(*c, meta_format_version);
     if (!version) return version.error();
     if (!*version)
@@ -586,8 +581,8 @@ expected<std::shared_ptr<sqlite_backend>> sqlite_backend::open(const std::string
   if (!app) return app.error();
   if (*app != "0" && *app != std::to_string(application_id))
     return error{errc::no_data_dir, dir + " is not an ark data directory (" + p->file +
-                                        " belongs to another application: application_id " +
-                                        *app + ")"};
+                                        " belongs to another application: application_id " + *app +
+                                        ")"};
 
   if (auto r = w.run(sql_begin_immediate); !r) return r.error();
   auto fail = [&](error e) {
@@ -684,9 +679,9 @@ expected<std::uint64_t> sqlite_backend::apply(const backend_batch& batch) {
     w.rollback();
     return removed.error();
   }
-  if (auto r = w.run(sql_commit); !r) {
+  if (auto r = w.run(sql_commit); !r) {  // names the file
     w.rollback();
-    return error{r.error().code(), "commit to " + impl_->file + ": " + r.error().context()};
+    return r.error();
   }
   if (!created.empty()) {
     std::lock_guard cache(impl_->cache_mu);
@@ -723,10 +718,10 @@ expected<void> sqlite_backend::sync() {
       return w.fail(rc, "sync " + impl_->file);
     if (f == nullptr || f->pMethods == nullptr) continue;  // not open: nothing to flush
     if (int rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
-      return sqlite::sqlite_error(rc, nullptr,
-                                  op == SQLITE_FCNTL_JOURNAL_POINTER ? "sync the WAL"
-                                                                     : "sync the database file",
-                                  impl_->file);
+      return sqlite::sqlite_error(
+          rc, nullptr,
+          op == SQLITE_FCNTL_JOURNAL_POINTER ? "sync the WAL" : "sync the database file",
+          impl_->file);
   }
   return {};
 }

@@ -99,7 +99,8 @@ TEST_CASE("sqlite: everything written is there after closing and reopening") {
   CHECK(b->file() == (dir.path() / "ark.sqlite").string());
 }
 
-TEST_CASE("sqlite: a second writer on the same data directory is refused and the first is unharmed") {
+TEST_CASE(
+    "sqlite: a second writer on the same data directory is refused and the first is unharmed") {
   test::temp_dir dir;
   auto b = must_open(dir.str());
   auto s = must_store(b, key{"x"});
@@ -215,7 +216,8 @@ TEST_CASE("sqlite: read-only opening needs an existing ark data directory and ta
   }
 }
 
-TEST_CASE("sqlite: a batch that fails midway leaves nothing, and the space it created is not cached") {
+TEST_CASE(
+    "sqlite: a batch that fails midway leaves nothing, and the space it created is not cached") {
   test::temp_dir dir;
   const std::string poison = encode_user_key(key{"poison"}).value();
   must_open(dir.str()).reset();
@@ -274,7 +276,8 @@ TEST_CASE("sqlite: a damaged database file gives a clear error, not a crash") {
   SUBCASE("a file that is not a SQLite database") {
     {
       std::ofstream out(file, std::ios::binary);
-      for (int i = 0; i < 64; ++i) out << "this is not a database, just text.......................\n";
+      for (int i = 0; i < 64; ++i)
+        out << "this is not a database, just text.......................\n";
     }
     for (bool ro : {false, true}) {
       CAPTURE(ro);

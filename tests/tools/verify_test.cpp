@@ -4,8 +4,8 @@
 
 #include <doctest/doctest.h>
 
-#include <nlohmann/json.hpp>
 #include <sqlite3.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <iterator>
@@ -281,18 +281,18 @@ TEST_CASE("the read verbs show a SQLite data directory exactly as the same data 
   clean_dir lmdb;
   clean_dir sqlite(ark::kv::backend_kind::sqlite);
   REQUIRE(ark::kv::detect_backend(sqlite.data).value() == ark::kv::backend_kind::sqlite);
-  for (const auto& verb : std::vector<std::vector<std::string>>{
-           {"actors"},
-           {"actors", "--json"},
-           {"state", "counter", "a"},
-           {"state", "counter", "b", "--json"},
-           {"kv", "show", "counter", "a"},
-           {"query", "counter", "--where", "value>=4"},
-           {"kv", "list", "--space", "board"},
-           {"kv", "spaces"},
-           {"verify"},
-           {"verify", "--json"},
-           {"dump", "--out", "-"}}) {
+  for (const auto& verb :
+       std::vector<std::vector<std::string>>{{"actors"},
+                                             {"actors", "--json"},
+                                             {"state", "counter", "a"},
+                                             {"state", "counter", "b", "--json"},
+                                             {"kv", "show", "counter", "a"},
+                                             {"query", "counter", "--where", "value>=4"},
+                                             {"kv", "list", "--space", "board"},
+                                             {"kv", "spaces"},
+                                             {"verify"},
+                                             {"verify", "--json"},
+                                             {"dump", "--out", "-"}}) {
     auto args = verb;
     args.insert(args.end(), {"--data", lmdb.data});
     auto from_lmdb = run_dash(args);
@@ -329,8 +329,8 @@ TEST_CASE("dump and load convert a data directory between LMDB and SQLite") {
   CHECK(run_dash({"verify", "--data", converted}).status == 0);
 
   SUBCASE("an explicit --backend must match an existing directory") {
-    auto r = run_dash({"kv", "put", "--data", converted, "--backend", "lmdb", "--space", "s",
-                       "k", "1"});
+    auto r =
+        run_dash({"kv", "put", "--data", converted, "--backend", "lmdb", "--space", "s", "k", "1"});
     CHECK(r.status == 2);
     CHECK(has(r.err, "created with --backend sqlite"));
     auto bad = run_dash({"load", "--data", lmdb.dir.sub("x"), "--in", dump1, "--backend", "rocks"});

@@ -219,8 +219,8 @@ int run_load(const load_args& a) {
   if (fs::exists(a.data, ec)) fs::remove(a.data, ec);
   fs::rename(tmp, a.data, ec);
   if (ec) return fail("cannot rename " + tmp + " to " + a.data + ": " + ec.message());
-  std::cerr << "loaded " << entries << " entries into " << a.data << " (" << kv::to_string(a.backend.value_or(kv::backend_kind::lmdb))
-            << ")\n";
+  std::cerr << "loaded " << entries << " entries into " << a.data << " ("
+            << kv::to_string(a.backend.value_or(kv::backend_kind::lmdb)) << ")\n";
   return exit_ok;
 }
 
