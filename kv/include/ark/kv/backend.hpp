@@ -79,7 +79,8 @@ class backend_cursor {
 /// Storage engine interface: an ordered map from (space, key) to value bytes,
 /// with atomic batches. Keys and values arrive encoded; limits and typing are
 /// enforced above, by store. Implementations are thread-safe and must pass
-/// the conformance suite (ark/kv/testing/conformance.hpp).
+/// the conformance suite (ark/kv/testing/conformance.hpp). The full contract,
+/// and how to add a backend: doc/backends.md.
 class backend {
  public:
   virtual ~backend() = default;
