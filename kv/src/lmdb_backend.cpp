@@ -1,14 +1,11 @@
 #include "ark/kv/lmdb_backend.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -16,6 +13,7 @@
 
 #include "ark/kv/key.hpp"
 #include "ark/kv/store.hpp"
+#include "data_dir.hpp"
 #include "lmdb_raii.hpp"
 
 namespace ark::kv {
@@ -421,10 +419,6 @@ class lmdb_cursor final : public backend_cursor {
   error status_;
 };
 
-std::string describe_errno(const std::string& what) {
-  return what + ": " + std::strerror(errno);
-}
-
 }  // namespace
 
 lmdb_backend::lmdb_backend(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
@@ -440,23 +434,14 @@ std::size_t lmdb_backend::map_size() const {
 
 expected<std::shared_ptr<lmdb_backend>> lmdb_backend::open(const std::string& dir,
                                                            const lmdb_options& opts) {
-  if (dir.empty()) return error{errc::invalid_argument, "empty data directory path"};
+  if (auto r = detail::prepare_data_dir(dir, opts.read_only, opts.create_if_missing); !r)
+    return r.error();
+  if (auto r = detail::refuse_other_backend(dir, "lmdb"); !r) return r.error();
   auto p = std::make_shared<impl>();
   p->path = dir;
   p->opts = opts;
   std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    if (opts.read_only || !opts.create_if_missing)
-      return error{errc::no_data_dir, "data directory " + dir + " does not exist"};
-    fs::create_directories(dir, ec);
-    if (ec)
-      return error{errc::io_error, "cannot create data directory " + dir + ": " + ec.message()};
-    // Actor state is private to the user running the host (doc/security.md).
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  } else if (!fs::is_directory(dir, ec)) {
-    return error{errc::no_data_dir, dir + " is not a directory"};
-  }
-  if (opts.read_only && !fs::exists(fs::path(dir) / "data.mdb", ec))
+  if (opts.read_only && !fs::exists(fs::path(dir) / detail::lmdb_file_name, ec))
     return error{errc::no_data_dir, dir + " is not an ark data directory (no data.mdb)"};
 
   auto canonical = fs::canonical(dir, ec).string();
@@ -471,23 +456,9 @@ expected<std::shared_ptr<lmdb_backend>> lmdb_backend::open(const std::string& di
   p->canonical = canonical;
 
   if (!opts.read_only) {
-    auto lock_path = (fs::path(dir) / "ark.lock").string();
-    p->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (p->lock_fd < 0)
-      return error{errc::io_error, describe_errno("cannot open lock file " + lock_path)};
-    if (::flock(p->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK)
-        return error{errc::io_error, describe_errno("cannot lock " + lock_path)};
-      char buf[32] = {0};
-      auto n = ::pread(p->lock_fd, buf, sizeof buf - 1, 0);
-      std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "unknown";
-      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-      return error{errc::locked, "data directory " + dir + " is locked by process " + holder};
-    }
-    auto pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(p->lock_fd, 0) != 0 ||
-        ::pwrite(p->lock_fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
-      return error{errc::io_error, describe_errno("cannot write lock file " + lock_path)};
+    auto fd = detail::lock_data_dir(dir);
+    if (!fd) return fd.error();
+    p->lock_fd = *fd;
   }
 
   MDB_env* raw = nullptr;

@@ -3,6 +3,7 @@
 
 #include "ark/kv/lmdb_backend.hpp"
 #include "ark/kv/memory_backend.hpp"
+#include "ark/kv/sqlite_backend.hpp"
 #include "test_util.hpp"
 
 namespace backends {
@@ -28,15 +29,28 @@ struct lmdb {
   std::shared_ptr<ark::kv::backend> b_;
 };
 
+struct sqlite {
+  std::shared_ptr<ark::kv::backend> backend() {
+    if (!b_) {
+      auto r = ark::kv::sqlite_backend::open(dir_.sub("data"));
+      REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message()));
+      b_ = *r;
+    }
+    return b_;
+  }
+  ark::test::temp_dir dir_;  // declared first: destroyed after the backend
+  std::shared_ptr<ark::kv::backend> b_;
+};
+
 }  // namespace backends
 
-ARK_KV_CONFORMANCE_SUITE(backends::memory, backends::lmdb)
+ARK_KV_CONFORMANCE_SUITE(backends::memory, backends::lmdb, backends::sqlite)
 
 // Found by tests/fuzz/fuzz_key_decode (corpus: crash-prefix-string-nul): the
 // prefix range was the byte-prefix range of encode(prefix), which also holds
 // keys whose last string, bytes or nested tuple merely continues the prefix's.
 TEST_CASE_TEMPLATE("list with a prefix skips keys that only extend the prefix's last element", F,
-                   backends::memory, backends::lmdb) {
+                   backends::memory, backends::lmdb, backends::sqlite) {
   using namespace ark;
   using namespace ark::kv::testing;
   F fixture;

@@ -1,16 +1,21 @@
 // ark-dash verify end to end: real data directories with damage planted
-// through lmdb_backend (and the LMDB C API for damage ark never writes).
+// through lmdb_backend (and the LMDB C API for damage ark never writes), and
+// the read verbs on a SQLite directory against the same data in LMDB.
 
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "ark/kv/json.hpp"
 #include "ark/kv/lmdb_backend.hpp"
+#include "ark/kv/open.hpp"
 #include "support/lmdb_raw.hpp"
 #include "tools/dash_runner.hpp"
 
@@ -61,10 +66,13 @@ std::string journal_entry(char kind, const std::string& key, const std::string& 
   return std::string(1, kind) + u32le(key.size()) + key + u32le(value.size()) + value;
 }
 
-// Stores `value` under `key` in `space` (all encoded) through lmdb_backend.
+// Stores `value` under `key` in `space` (all encoded) through the backend
+// `kind` (LMDB unless told).
 void put(const std::string& data, const std::string& space, const std::string& key,
-         const std::string& value) {
-  auto db = ark::kv::lmdb_backend::open(data, {});
+         const std::string& value, ark::kv::backend_kind kind = ark::kv::backend_kind::lmdb) {
+  ark::kv::open_options o;
+  o.kind = kind;
+  auto db = ark::kv::open_backend(data, o);
   REQUIRE_MESSAGE(db, (db ? "" : db.error().message()));
   ark::kv::backend_batch b;
   b.put(space, key, value);
@@ -78,14 +86,16 @@ struct clean_dir {
   std::string data = dir.sub("data");
   std::string board = enc(ark::key{"board"});
 
-  clean_dir() {
-    put(data, board, enc(ark::key{"score", 1}), msgpack_of("100"));
-    put(data, board, enc(ark::key{"blob"}), std::string("\x02\x00\xff", 3));
-    put(data, board, enc(ark::key{"user", "ada"}), msgpack_of(R"({"name": "Ada", "x": 1.5})"));
-    put(data, state_space, identity("counter", "a"), snapshot(R"({"value": 3})"));
+  explicit clean_dir(ark::kv::backend_kind kind = ark::kv::backend_kind::lmdb) {
+    put(data, board, enc(ark::key{"score", 1}), msgpack_of("100"), kind);
+    put(data, board, enc(ark::key{"blob"}), std::string("\x02\x00\xff", 3), kind);
+    put(data, board, enc(ark::key{"user", "ada"}), msgpack_of(R"({"name": "Ada", "x": 1.5})"),
+        kind);
+    put(data, state_space, identity("counter", "a"), snapshot(R"({"value": 3})"), kind);
     put(data, journal_space, be64(1),
         "\x01" + journal_entry(1, identity("counter", "b"), snapshot(R"({"value": 4})")) +
-            journal_entry(2, identity("counter", "a"), ""));
+            journal_entry(2, identity("counter", "a"), ""),
+        kind);
   }
 };
 
@@ -296,4 +306,144 @@ TEST_CASE("verify exits 1 for a missing directory and 2 for bad usage and --help
   CHECK(has(help.out, "--json"));
   CHECK(has(help.out, "Exit status: 0 no problems, 1 problems found"));
   CHECK(has(run_dash({"--help"}).out, "verify"));
+}
+
+// -- SQLite data directories -----------------------------------------------------
+
+namespace {
+
+// `text` with every occurrence of `from` replaced by `to`.
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("the read verbs show a SQLite data directory exactly as the same data in LMDB") {
+  clean_dir lmdb;
+  clean_dir sqlite(ark::kv::backend_kind::sqlite);
+  REQUIRE(ark::kv::detect_backend(sqlite.data).value() == ark::kv::backend_kind::sqlite);
+  for (const auto& verb :
+       std::vector<std::vector<std::string>>{{"actors"},
+                                             {"actors", "--json"},
+                                             {"state", "counter", "a"},
+                                             {"state", "counter", "b", "--json"},
+                                             {"kv", "show", "counter", "a"},
+                                             {"query", "counter", "--where", "value>=4"},
+                                             {"kv", "list", "--space", "board"},
+                                             {"kv", "spaces"},
+                                             {"verify"},
+                                             {"verify", "--json"},
+                                             {"dump", "--out", "-"}}) {
+    auto args = verb;
+    args.insert(args.end(), {"--data", lmdb.data});
+    auto from_lmdb = run_dash(args);
+    args.back() = sqlite.data;
+    auto from_sqlite = run_dash(args);
+    CAPTURE(verb[0]);
+    INFO(from_sqlite.err);
+    CHECK(from_lmdb.status == 0);
+    CHECK(from_sqlite.status == 0);
+    CHECK(!from_sqlite.out.empty());
+    CHECK(replace_all(from_sqlite.out, sqlite.data, "DATA") ==
+          replace_all(from_lmdb.out, lmdb.data, "DATA"));
+  }
+  auto stats = run_dash({"stats", "--data", sqlite.data, "--json"});
+  CHECK(stats.status == 0);
+  CHECK(nlohmann::json::parse(stats.out)["actors"] == 2);
+}
+
+TEST_CASE("dump and load convert a data directory between LMDB and SQLite") {
+  clean_dir lmdb;
+  const std::string converted = lmdb.dir.sub("converted"), back = lmdb.dir.sub("back");
+  const std::string dump1 = lmdb.dir.sub("1.jsonl"), dump2 = lmdb.dir.sub("2.jsonl");
+  REQUIRE(run_dash({"dump", "--data", lmdb.data, "--out", dump1}).status == 0);
+  auto load = run_dash({"load", "--data", converted, "--in", dump1, "--backend", "sqlite"});
+  INFO(load.err);
+  REQUIRE(load.status == 0);
+  CHECK(ark::kv::detect_backend(converted).value() == ark::kv::backend_kind::sqlite);
+  REQUIRE(run_dash({"dump", "--data", converted, "--out", dump2}).status == 0);
+  REQUIRE(run_dash({"load", "--data", back, "--in", dump2}).status == 0);
+  CHECK(ark::kv::detect_backend(back).value() == ark::kv::backend_kind::lmdb);
+  auto a = run_dash({"dump", "--data", lmdb.data, "--out", "-"});
+  auto b = run_dash({"dump", "--data", back, "--out", "-"});
+  CHECK(replace_all(b.out, back, "DATA") == replace_all(a.out, lmdb.data, "DATA"));
+  CHECK(run_dash({"verify", "--data", converted}).status == 0);
+
+  SUBCASE("an explicit --backend must match an existing directory") {
+    auto r =
+        run_dash({"kv", "put", "--data", converted, "--backend", "lmdb", "--space", "s", "k", "1"});
+    CHECK(r.status == 2);
+    CHECK(has(r.err, "created with --backend sqlite"));
+    auto bad = run_dash({"load", "--data", lmdb.dir.sub("x"), "--in", dump1, "--backend", "rocks"});
+    CHECK(bad.status == 2);
+    CHECK(has(bad.err, "choose lmdb or sqlite"));
+  }
+  SUBCASE("without --backend, kv put keeps the directory's backend") {
+    REQUIRE(run_dash({"kv", "put", "--data", converted, "--space", "s", "k", "1"}).status == 0);
+    CHECK(ark::kv::detect_backend(converted).value() == ark::kv::backend_kind::sqlite);
+    CHECK(run_dash({"kv", "get", "--data", converted, "--space", "s", "k"}).out == "1\n");
+  }
+}
+
+TEST_CASE("verify on a SQLite directory reports damaged entries and SQLite's own findings") {
+  clean_dir d(ark::kv::backend_kind::sqlite);
+  put(d.data, d.board, enc(ark::key{"bad-tag"}), "\x07zz", ark::kv::backend_kind::sqlite);
+  // An orphan page: one more page in the file and in its header's page count,
+  // that no table uses. Only SQLite's integrity_check can see it.
+  {
+    const std::string file = d.data + "/ark.sqlite";
+    std::ifstream in(file, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() >= 100);
+    auto u = [&](std::size_t at, int n) {
+      std::uint32_t v = 0;
+      for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+      return v;
+    };
+    const std::uint32_t page_size = u(16, 2), pages = u(28, 4);
+    REQUIRE(bytes.size() == std::size_t{page_size} * pages);  // the WAL was checkpointed
+    for (int i = 0; i < 4; ++i)
+      bytes[28 + i] = static_cast<char>(((pages + 1) >> (8 * (3 - i))) & 0xff);
+    bytes.append(page_size, '\0');
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  auto r = run_dash({"verify", "--data", d.data});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(has(r.out, "space [\"board\"] key [\"bad-tag\"]: stored value has unknown kind tag 0x07"));
+  CHECK(has(r.out, "file " + d.data + "/ark.sqlite: integrity_check: "));
+  CHECK(has(r.out, "is never used"));
+  CHECK(has(r.out, "2 problems"));
+  auto j = run_dash({"verify", "--data", d.data, "--json"});
+  auto lines = json_lines(j.out);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[1]["in"] == "file");
+}
+
+TEST_CASE("the read verbs refuse a SQLite directory of a newer storage format") {
+  clean_dir d(ark::kv::backend_kind::sqlite);
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((d.data + "/ark.sqlite").c_str(), &db) == SQLITE_OK);
+    auto sql = "UPDATE meta SET value = " + std::to_string(ark::kv::storage_format_version + 1) +
+               " WHERE name = 'format_version'";
+    CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"verify", "--data", d.data},
+           {"actors", "--data", d.data},
+           {"query", "counter", "--data", d.data},
+           {"dump", "--data", d.data, "--out", "-"},
+           {"kv", "put", "--data", d.data, "--space", "s", "k", "1"}}) {
+    auto r = run_dash(args);
+    CHECK_MESSAGE(r.status == 1, args[0]);
+    CHECK_MESSAGE(has(r.err, "has storage format version " +
+                                 std::to_string(ark::kv::storage_format_version + 1)),
+                  args[0] << ": " << r.err);
+    CHECK(has(r.err, "upgrade ark"));
+  }
 }

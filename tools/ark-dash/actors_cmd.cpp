@@ -448,7 +448,7 @@ int run_serve(const serve_args& a) {
                   "reach it from elsewhere through an SSH tunnel",
                   exit_usage);
   const bool live = !a.src.host.empty();
-  std::shared_ptr<kv::lmdb_backend> db;
+  std::shared_ptr<kv::backend> db;
   if (!live) {
     auto opened = open_data(a.src.data, access::read);
     if (!opened) return report(opened.error());

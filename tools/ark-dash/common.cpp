@@ -38,11 +38,26 @@ expected<key> parse_key_arg(std::string_view text, std::string_view what) {
   return error{k.error().code(), std::string(what) + ": " + k.error().context()};
 }
 
-expected<std::shared_ptr<kv::lmdb_backend>> open_data(const std::string& dir, access mode) {
-  kv::lmdb_options opts;
+expected<std::shared_ptr<kv::backend>> open_data(const std::string& dir, access mode,
+                                                 std::optional<kv::backend_kind> kind) {
+  kv::open_options opts;
+  opts.kind = kind.value_or(kv::backend_kind::lmdb);
   opts.read_only = mode == access::read;
   opts.create_if_missing = mode == access::write_create;
-  return kv::lmdb_backend::open(dir, opts);
+  return kind ? kv::open_backend(dir, opts) : kv::open_detected(dir, opts);
+}
+
+void add_backend_option(CLI::App& cmd, std::optional<kv::backend_kind>& kind) {
+  cmd.add_option_function<std::string>(
+         "--backend",
+         [&kind](const std::string& text) {
+           auto k = kv::parse_backend_kind(text);
+           if (!k) throw CLI::ValidationError("--backend", k.error().context());
+           kind = *k;
+         },
+         "Storage engine of a new data directory: lmdb (default) or sqlite; an existing "
+         "directory must hold this one (doc/backends.md)")
+      ->type_name("lmdb|sqlite");
 }
 
 int report(const error& e) {

@@ -6,6 +6,7 @@
 // through commands.hpp.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,7 +15,7 @@
 
 #include "ark/expected.hpp"
 #include "ark/kv/key.hpp"
-#include "ark/kv/lmdb_backend.hpp"
+#include "ark/kv/open.hpp"
 
 namespace ark::dash {
 
@@ -52,9 +53,18 @@ enum class access {
   write_create  ///< exclusive writer; creates the dir when missing
 };
 
-/// Opens the LMDB data directory `dir`. Errors as lmdb_backend::open
-/// (no_data_dir, locked, format_version, io_error, ...).
-expected<std::shared_ptr<kv::lmdb_backend>> open_data(const std::string& dir, access mode);
+/// Opens the data directory `dir`. Without `kind`: with the backend it holds
+/// (LMDB or SQLite, kv::open_detected), LMDB for a directory access::
+/// write_create creates. With `kind` (the user passed --backend): that backend,
+/// and a directory holding the other one is invalid_argument naming both
+/// (kv::open_backend). Other errors as those (no_data_dir, locked,
+/// format_version, io_error, ...).
+expected<std::shared_ptr<kv::backend>> open_data(const std::string& dir, access mode,
+                                                 std::optional<kv::backend_kind> kind = {});
+
+/// Adds `--backend lmdb|sqlite` to `cmd`, for verbs that may create a data
+/// directory; `kind` stays empty unless it is given.
+void add_backend_option(CLI::App& cmd, std::optional<kv::backend_kind>& kind);
 
 /// Prints "ark-dash: <message>" to stderr and returns the exit status for
 /// `e`: exit_usage when the user's arguments are at fault (invalid_key,

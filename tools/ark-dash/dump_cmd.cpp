@@ -1,7 +1,7 @@
 // `ark-dash dump` and `ark-dash load`: a whole data directory as portable JSON
 // lines (doc/admin_api.md, "Dump format"), and back into a new directory.
 //
-// dump reads everything from one LMDB read snapshot (walk_raw), so the file is
+// dump reads everything from one read snapshot (kv::walk_raw, LMDB or SQLite), so the file is
 // consistent even while a host writes. load writes into a temporary sibling
 // directory and renames it into place only when the whole file, trailer
 // included, was read and committed: a truncated or damaged dump leaves no
@@ -77,7 +77,7 @@ int run_dump(const dump_args& a) {
   std::uint64_t entries = 0;
   progress bar("dump", "entries", 0);
   error failure;
-  auto walked = (*db)->walk_raw([&](kv::raw_db which, std::string_view k, std::string_view v) {
+  auto walked = kv::walk_raw(**db, [&](kv::raw_db which, std::string_view k, std::string_view v) {
     if (which == kv::raw_db::spaces) {
       auto space = decode_key(k);
       if (!space) {
@@ -120,6 +120,7 @@ int run_dump(const dump_args& a) {
 
 struct load_args {
   std::string data;
+  std::optional<kv::backend_kind> backend;
   std::string in;
 };
 
@@ -150,7 +151,7 @@ int run_load(const load_args& a) {
   std::uint64_t entries = 0;
   bool ended = false;
   {
-    auto db = open_data(tmp, access::write_create);
+    auto db = open_data(tmp, access::write_create, a.backend);
     if (!db) return fail(db.error().message());
     std::string line;
     std::uint64_t line_no = 0, read_bytes = 0;
@@ -218,7 +219,8 @@ int run_load(const load_args& a) {
   if (fs::exists(a.data, ec)) fs::remove(a.data, ec);
   fs::rename(tmp, a.data, ec);
   if (ec) return fail("cannot rename " + tmp + " to " + a.data + ": " + ec.message());
-  std::cerr << "loaded " << entries << " entries into " << a.data << "\n";
+  std::cerr << "loaded " << entries << " entries into " << a.data << " ("
+            << kv::to_string(a.backend.value_or(kv::backend_kind::lmdb)) << ")\n";
   return exit_ok;
 }
 
@@ -239,6 +241,13 @@ void add_dump_commands(CLI::App& app, run_state& state) {
         "load", "Create a data directory from a dump (all or nothing)");
     cmd->add_option("--data", a->data, "the new data directory (missing or empty)")->required();
     cmd->add_option("--in", a->in, "the dump file, or - for stdin")->required();
+    add_backend_option(*cmd, a->backend);
+    cmd->footer(
+        "A dump loads into either backend, whichever wrote it: converting a directory\n"
+        "is a dump then a load.\n"
+        "Example (LMDB to SQLite):\n"
+        "  ark-dash dump --data ./ark-data --out data.jsonl\n"
+        "  ark-dash load --data ./ark-data-sqlite --in data.jsonl --backend sqlite");
     cmd->callback([a, &state] { state.status = run_load(*a); });
   }
 }

@@ -32,6 +32,7 @@ constexpr std::size_t table_page = 1000;
 // The command line of every kv verb (each verb uses the fields it declares).
 struct kv_args {
   std::string data;
+  std::optional<kv::backend_kind> backend;  // --backend of put
   std::string space;
   std::string key;
   std::string value;
@@ -79,7 +80,7 @@ std::optional<kv::store> open_store(const kv_args& a, access mode, int& status) 
     status = report(space.error());
     return std::nullopt;
   }
-  auto db = open_data(a.data, mode);
+  auto db = open_data(a.data, mode, a.backend);
   if (!db) {
     status = report(db.error());
     return std::nullopt;
@@ -305,7 +306,10 @@ void add_kv_commands(CLI::App& app, run_state& state) {
     cmd->add_option("VALUE", a->value, "The value as JSON (stored as msgpack), or hex with --raw")
         ->required();
     cmd->add_flag("--raw", a->raw, "VALUE is hex, stored as raw bytes");
+    add_backend_option(*cmd, a->backend);
     cmd->footer(std::string(key_footer) +
+                "\nWithout --backend, an existing data directory is opened with the backend it\n"
+                "holds and a new one is created with lmdb.\n"
                 "\nExamples:\n  ark-dash kv put --space counters visits 42\n"
                 "  ark-dash kv put --space users '[\"user\", 7]' '{\"name\": \"ada\"}'\n"
                 "  ark-dash kv put --space blobs avatar 89504e47 --raw");

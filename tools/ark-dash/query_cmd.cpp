@@ -113,7 +113,7 @@ int run_query(const query_args& a) {
   std::string state_id, journal_id;
   std::map<std::string, std::string> snapshots;  // encoded identity -> snapshot
   std::vector<std::string> journal_records;
-  auto walked = (*db)->walk_raw([&](kv::raw_db which, std::string_view k, std::string_view v) {
+  auto walked = kv::walk_raw(**db, [&](kv::raw_db which, std::string_view k, std::string_view v) {
     if (which == kv::raw_db::spaces) {
       if (k == detail::state_space()) state_id = std::string(v);
       if (k == detail::journal_space()) journal_id = std::string(v);

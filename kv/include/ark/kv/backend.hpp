@@ -79,7 +79,8 @@ class backend_cursor {
 /// Storage engine interface: an ordered map from (space, key) to value bytes,
 /// with atomic batches. Keys and values arrive encoded; limits and typing are
 /// enforced above, by store. Implementations are thread-safe and must pass
-/// the conformance suite (ark/kv/testing/conformance.hpp).
+/// the conformance suite (ark/kv/testing/conformance.hpp). The full contract,
+/// and how to add a backend: doc/backends.md.
 class backend {
  public:
   virtual ~backend() = default;
@@ -107,6 +108,12 @@ class backend {
   /// Up to `limit` encoded space keys greater than `after`, ascending, of the
   /// spaces holding at least one key. Page with the last key returned.
   virtual expected<std::vector<std::string>> spaces(std::string_view after, std::size_t limit) = 0;
+
+  /// Forces every committed write to stable storage, whatever durability mode
+  /// the backend was opened with (a host in durability::none calls it
+  /// periodically and at shutdown). The default has nothing to do: a backend
+  /// without a disk, or one whose commits are always durable.
+  virtual expected<void> sync() { return {}; }
 };
 
 }  // namespace ark::kv

@@ -2,37 +2,15 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "ark/kv/backend.hpp"
+#include "ark/kv/durability.hpp"
+#include "ark/kv/raw.hpp"
 
 namespace ark::kv {
-
-/// Version of the on-disk layout written to the `meta` database. A data
-/// directory with a larger version is refused (format_version). Bump only
-/// with a migration path; never reuse a number.
-inline constexpr std::uint32_t storage_format_version = 1;
-
-/// How a commit reaches the disk (doc/storage_format.md).
-enum class durability : std::uint8_t {
-  sync,     ///< fsync data and meta page before a commit returns (default)
-  relaxed,  ///< fsync data, not the meta page (MDB_NOMETASYNC): a crash may lose the last commit
-  none,     ///< no fsync (MDB_NOSYNC): the OS writes back; for caches and tests
-};
-
-/// The LMDB databases of a data directory (doc/storage_format.md), as
-/// lmdb_backend::walk_raw reports them.
-enum class raw_db : std::uint8_t {
-  meta,    ///< ASCII name -> value (format_version, next_space_id)
-  spaces,  ///< encoded space key -> 8-byte big-endian space id
-  kv,      ///< 8-byte big-endian space id ++ encoded user key -> stored value
-};
-
-/// Called by walk_raw for every entry; returns false to stop the walk.
-using raw_visitor = std::function<bool(raw_db db, std::string_view key, std::string_view value)>;
 
 struct lmdb_options {
   /// Open for reading only: no lock file is taken, writes fail with read_only.
@@ -40,6 +18,7 @@ struct lmdb_options {
   bool read_only = false;
   /// Create the directory when it is missing (ignored when read_only).
   bool create_if_missing = true;
+  /// sync: every commit fsynced; relaxed: MDB_NOMETASYNC; none: MDB_NOSYNC.
   durability mode = durability::sync;
   /// Initial LMDB map size; the map doubles on MDB_MAP_FULL up to max_map_size.
   std::size_t initial_map_size = std::size_t{1} << 30;
@@ -78,8 +57,8 @@ class lmdb_backend final : public backend {
   const std::string& path() const;
   /// The current map size in bytes (grows on demand).
   std::size_t map_size() const;
-  /// Flushes buffered commits to disk (useful in durability::none).
-  expected<void> sync();
+  /// Flushes buffered commits to disk (mdb_env_sync; useful in durability::none).
+  expected<void> sync() override;
 
   /// Calls `visit` for every entry of the `meta`, `spaces` and `kv` databases,
   /// in that order and each in key order, exactly as stored (no decoding, no

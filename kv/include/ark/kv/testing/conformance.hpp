@@ -6,13 +6,19 @@
 //
 //   #include <ark/kv/testing/conformance.hpp>
 //   struct my_fixture {
-//     // A fresh, empty backend; called once per test case.
-//     std::shared_ptr<ark::kv::backend> backend() { return my_backend::create(); }
+//     // A fresh, empty backend per test case. A case may call this more than
+//     // once and expects the same backend each time.
+//     std::shared_ptr<ark::kv::backend> backend() {
+//       if (!b_) b_ = my_backend::create();
+//       return b_;
+//     }
+//     std::shared_ptr<ark::kv::backend> b_;
 //   };
 //   ARK_KV_CONFORMANCE_SUITE(my_fixture);
 //
 // and linking doctest and ark::kv. Each test case is instantiated per
 // fixture type, so ctest lists e.g. "list with reverse and limit ...<my_fixture>".
+// doc/backends.md has a complete example.
 
 #include <doctest/doctest.h>
 

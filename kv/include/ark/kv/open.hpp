@@ -1,0 +1,73 @@
+#pragma once
+
+// Opening a data directory with the backend it holds (doc/backends.md,
+// "Directory detection").
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ark/expected.hpp"
+#include "ark/kv/backend.hpp"
+#include "ark/kv/durability.hpp"
+#include "ark/kv/raw.hpp"
+
+namespace ark::kv {
+
+/// The durable backends a data directory can hold.
+enum class backend_kind : std::uint8_t {
+  lmdb,    ///< lmdb_backend: data.mdb (+ lock.mdb)
+  sqlite,  ///< sqlite_backend: ark.sqlite (+ ark.sqlite-wal, ark.sqlite-shm)
+};
+
+/// "lmdb" or "sqlite" (as `--backend` spells them); anything else is
+/// invalid_argument naming the text and the choices.
+expected<backend_kind> parse_backend_kind(std::string_view text);
+
+/// "lmdb" or "sqlite".
+std::string_view to_string(backend_kind kind);
+
+/// Which backend the existing data directory `dir` holds: data.mdb → lmdb,
+/// ark.sqlite → sqlite. not_found when it holds neither (or does not exist);
+/// invalid_argument when it holds both (someone copied files together).
+expected<backend_kind> detect_backend(const std::string& dir);
+
+struct open_options {
+  /// The backend of a new directory, and the one an existing directory must
+  /// hold (see open_backend).
+  backend_kind kind = backend_kind::lmdb;
+  /// Open for reading only: no writer lock; works while a host writes.
+  bool read_only = false;
+  /// Create the directory when it is missing (ignored when read_only).
+  bool create_if_missing = true;
+  durability mode = durability::sync;
+  /// LMDB only: the initial map size (it doubles on demand).
+  std::size_t initial_map_size = std::size_t{1} << 30;
+  /// LMDB only: the map's growth ceiling; beyond it writes get map_full.
+  std::size_t max_map_size = std::size_t{1} << 40;
+};
+
+/// Opens the data directory `dir` with the backend opts.kind. A directory
+/// that already holds a backend's data must hold that one: a mismatch is
+/// invalid_argument naming both ("this directory was created with --backend
+/// lmdb"), so a host never starts an empty second database next to the first.
+/// A new (missing or empty) directory gets opts.kind. Read-only opens of a
+/// directory holding neither fail with no_data_dir. Other errors: those of
+/// lmdb_backend::open and sqlite_backend::open.
+expected<std::shared_ptr<backend>> open_backend(const std::string& dir, const open_options& opts);
+
+/// Opens the existing data directory `dir` with whatever backend it holds
+/// (detect_backend), or with opts.kind when it holds none yet. For tools that
+/// read any directory (ark-dash); hosts use open_backend, which insists on
+/// the backend they were told to use.
+expected<std::shared_ptr<backend>> open_detected(const std::string& dir, open_options opts);
+
+/// Calls `visit` for every entry of the directory's `meta`, `spaces` and `kv`
+/// tables, in that order and each in key order, from one read snapshot, in
+/// the layout of doc/storage_format.md (lmdb_backend::walk_raw,
+/// sqlite_backend::walk_raw). invalid_argument for other backends.
+expected<void> walk_raw(backend& b, const raw_visitor& visit);
+
+}  // namespace ark::kv

@@ -1,0 +1,116 @@
+#include "ark/kv/open.hpp"
+
+#include <filesystem>
+#include <optional>
+
+#include "ark/kv/lmdb_backend.hpp"
+#include "ark/kv/sqlite_backend.hpp"
+#include "data_dir.hpp"
+
+namespace ark::kv {
+namespace fs = std::filesystem;
+
+expected<backend_kind> parse_backend_kind(std::string_view text) {
+  if (text == "lmdb") return backend_kind::lmdb;
+  if (text == "sqlite") return backend_kind::sqlite;
+  return error{errc::invalid_argument,
+               "unknown backend '" + std::string(text) + "': choose lmdb or sqlite"};
+}
+
+std::string_view to_string(backend_kind kind) {
+  switch (kind) {
+    case backend_kind::lmdb:
+      return "lmdb";
+    case backend_kind::sqlite:
+      return "sqlite";
+  }
+  return "unknown";
+}
+
+expected<backend_kind> detect_backend(const std::string& dir) {
+  std::error_code ec;
+  const bool lmdb = fs::exists(fs::path(dir) / detail::lmdb_file_name, ec);
+  const bool sqlite = fs::exists(fs::path(dir) / detail::sqlite_file_name, ec);
+  if (lmdb && sqlite)
+    return error{errc::invalid_argument,
+                 "data directory " + dir + " holds both an LMDB database (" +
+                     std::string(detail::lmdb_file_name) + ") and a SQLite one (" +
+                     std::string(detail::sqlite_file_name) +
+                     "); a data directory holds one backend's files: move one of them away"};
+  if (lmdb) return backend_kind::lmdb;
+  if (sqlite) return backend_kind::sqlite;
+  return error{errc::not_found, dir + " holds no ark data (neither " +
+                                    std::string(detail::lmdb_file_name) + " nor " +
+                                    std::string(detail::sqlite_file_name) + ")"};
+}
+
+namespace {
+
+expected<std::shared_ptr<backend>> open_kind(const std::string& dir, const open_options& opts,
+                                             backend_kind kind) {
+  if (kind == backend_kind::sqlite) {
+    sqlite_options so;
+    so.read_only = opts.read_only;
+    so.create_if_missing = opts.create_if_missing;
+    so.mode = opts.mode;
+    auto b = sqlite_backend::open(dir, so);
+    if (!b) return b.error();
+    return std::shared_ptr<backend>(std::move(*b));
+  }
+  lmdb_options lo;
+  lo.read_only = opts.read_only;
+  lo.create_if_missing = opts.create_if_missing;
+  lo.mode = opts.mode;
+  lo.initial_map_size = opts.initial_map_size;
+  lo.max_map_size = opts.max_map_size;
+  auto b = lmdb_backend::open(dir, lo);
+  if (!b) return b.error();
+  return std::shared_ptr<backend>(std::move(*b));
+}
+
+// detect_backend, with a missing directory and an empty one as "neither".
+expected<std::optional<backend_kind>> existing_kind(const std::string& dir,
+                                                    const open_options& opts) {
+  if (dir.empty()) return error{errc::invalid_argument, "empty data directory path"};
+  auto held = detect_backend(dir);
+  if (held) return std::optional<backend_kind>(*held);
+  if (held.error() != errc::not_found) return held.error();
+  std::error_code ec;
+  if (opts.read_only && fs::is_directory(dir, ec))
+    return error{errc::no_data_dir, dir + " is not an ark data directory (neither " +
+                                        std::string(detail::lmdb_file_name) + " nor " +
+                                        std::string(detail::sqlite_file_name) + ")"};
+  return std::optional<backend_kind>{};
+}
+
+}  // namespace
+
+expected<std::shared_ptr<backend>> open_backend(const std::string& dir, const open_options& opts) {
+  auto held = existing_kind(dir, opts);
+  if (!held) return held.error();
+  if (*held && **held != opts.kind)
+    return error{errc::invalid_argument,
+                 "data directory " + dir + " holds a " + std::string(to_string(**held)) +
+                     " database, but the " + std::string(to_string(opts.kind)) +
+                     " backend was asked for: this directory was created with --backend " +
+                     std::string(to_string(**held)) + "; pass --backend " +
+                     std::string(to_string(**held)) +
+                     " (or convert it: ark-dash dump, then ark-dash load --backend " +
+                     std::string(to_string(opts.kind)) + ")"};
+  return open_kind(dir, opts, opts.kind);
+}
+
+expected<std::shared_ptr<backend>> open_detected(const std::string& dir, open_options opts) {
+  auto held = existing_kind(dir, opts);
+  if (!held) return held.error();
+  return open_kind(dir, opts, held->value_or(opts.kind));
+}
+
+expected<void> walk_raw(backend& b, const raw_visitor& visit) {
+  if (auto* l = dynamic_cast<lmdb_backend*>(&b)) return l->walk_raw(visit);
+  if (auto* s = dynamic_cast<sqlite_backend*>(&b)) return s->walk_raw(visit);
+  return error{errc::invalid_argument, "walk_raw reads data directories (lmdb, sqlite), not a " +
+                                           std::string(b.name()) + " backend"};
+}
+
+}  // namespace ark::kv
