@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   std::string data = "./ark-data";
   std::vector<std::string> modules;
   std::string durability = "sync";
+  std::string backend;
   int port = 4710;
   std::string bind = "127.0.0.1";
   double idle_seconds = 300;
@@ -63,6 +64,11 @@ int main(int argc, char** argv) {
                  "fsync, periodic sync")
       ->check(CLI::IsMember({"sync", "relaxed", "none"}))
       ->capture_default_str();
+  app.add_option("--backend", backend,
+                 "storage engine of a new data directory: lmdb (the default) or sqlite "
+                 "(doc/backends.md); an existing directory opens with the engine it holds, "
+                 "and a different --backend is refused")
+      ->check(CLI::IsMember({"lmdb", "sqlite"}));
   app.add_option("--port", port, "middleman port for remote typed clients (0: any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
@@ -188,6 +194,7 @@ int main(int argc, char** argv) {
   ark::runtime_options opts;
   opts.data_dir = data;
   opts.durability = *ark::parse_durability(durability);
+  if (!backend.empty()) opts.backend_kind = *ark::kv::parse_backend_kind(backend);
   opts.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(idle_seconds * 1000));
   opts.max_active = max_active;
   opts.initial_map_size = map_size;
@@ -238,9 +245,10 @@ int main(int argc, char** argv) {
   for (const auto& n : names) types += (types.empty() ? "" : ", ") + n;
   // The ready line: scripts wait for it (and read the port from it).
   std::printf(
-      "ark-host ready: data=%s port=%u bind=%s durability=%s tls=%s token=%s admin=%s "
-      "types=[%s]\n",
+      "ark-host ready: data=%s port=%u bind=%s durability=%s backend=%s tls=%s token=%s "
+      "admin=%s types=[%s]\n",
       data.c_str(), static_cast<unsigned>(served->port), bind.c_str(), durability.c_str(),
+      std::string((*rt)->storage()->name()).c_str(),
       tls_wanted ? "on" : "off", token.empty() ? "none" : "required", admin_text.c_str(),
       types.c_str());
   std::fflush(stdout);

@@ -357,15 +357,21 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   std::shared_ptr<kv::lmdb_backend> lmdb;
   std::shared_ptr<kv::backend> db = opts.backend;
   if (!db) {
-    kv::lmdb_options lo;
-    lo.create_if_missing = true;
-    lo.mode = opts.durability;
-    lo.initial_map_size = opts.initial_map_size;
-    lo.max_map_size = opts.max_map_size;
-    auto opened = kv::lmdb_backend::open(opts.data_dir, lo);
+    kv::open_options oo;
+    oo.create_if_missing = true;
+    oo.mode = opts.durability;
+    oo.initial_map_size = opts.initial_map_size;
+    oo.max_map_size = opts.max_map_size;
+    expected<std::shared_ptr<kv::backend>> opened = error{};
+    if (opts.backend_kind) {
+      oo.kind = *opts.backend_kind;
+      opened = kv::open_backend(opts.data_dir, oo);
+    } else {
+      opened = kv::open_detected(opts.data_dir, oo);
+    }
     if (!opened) return opened.error();
-    lmdb = *opened;
-    db = lmdb;
+    db = std::move(*opened);
+    lmdb = std::dynamic_pointer_cast<kv::lmdb_backend>(db);
   }
   // The journal is replayed even when it is turned off now: what the last
   // run left in it is the newest state.
@@ -417,8 +423,8 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   wo.on_alarm_scheduled = [weak](std::int64_t due) {
     if (auto rt = weak.lock()) rt->alarms->scheduled(due);
   };
-  if (p->opts.durability == kv::durability::none && p->lmdb) {
-    std::weak_ptr<kv::lmdb_backend> weak_db = p->lmdb;
+  if (p->opts.durability == kv::durability::none && !p->opts.backend) {
+    std::weak_ptr<kv::backend> weak_db = p->db;
     wo.periodic_sync = [weak_db]() -> expected<void> {
       if (auto d = weak_db.lock()) return d->sync();
       return {};

@@ -19,6 +19,7 @@
 #include "ark/inspect.hpp"
 #include "ark/kv/key.hpp"
 #include "ark/kv/lmdb_backend.hpp"
+#include "ark/kv/open.hpp"
 
 namespace ark {
 
@@ -68,6 +69,11 @@ struct runtime_options {
   /// restarted (ark-host does: exit status 3). Called on the committing
   /// thread: do not block in it.
   std::function<void(const error&)> on_storage_failure;
+  /// The storage engine of `data_dir` (doc/backends.md). Unset: an existing
+  /// directory opens with the engine it holds, a new one with LMDB. Set: a
+  /// new directory is created with it, and an existing one of the other
+  /// engine is refused (invalid_argument naming both).
+  std::optional<kv::backend_kind> backend_kind;
   /// Storage to use instead of opening `data_dir` (which then only names it
   /// in messages): ark::testing runs a runtime over a memory backend. Not
   /// locked, not synced: the caller owns it.
