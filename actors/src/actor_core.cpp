@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include <caf/all.hpp>
 
@@ -59,6 +60,7 @@ caf::error activation_error(const error& e) {
 actor_core::actor_core(activation a)
     : act_(std::move(a)), last_activity_(coarse_now()) {
   channel_.state_key = act_.id.encoded;
+  if (act_.host) subs_ = act_.host->subscribers(act_.id);
 }
 
 actor_core::~actor_core() {
@@ -224,6 +226,7 @@ bool actor_core::build_unit(commit_unit& unit, bool force) {
   if (changed || force) {
     unit.snapshot = make_snapshot(state_schema(), scratch_);
     last_snapshot_.swap(scratch_);
+    if (subs_ && subs_->wants_state()) notify_state(unit);
   }
   if (kv_dirty) unit.kv = overlay_->take(unit.seq);
   return true;
@@ -279,7 +282,12 @@ bool actor_core::route(std::optional<commit_unit>& unit, caf::message* reply) {
     unit.emplace();
     start_unit(*unit);
   }
-  unit->outputs = std::move(outputs_);
+  // After the unit's own outputs (its state notifications).
+  if (unit->outputs.empty())
+    unit->outputs = std::move(outputs_);
+  else
+    unit->outputs.insert(unit->outputs.end(), std::make_move_iterator(outputs_.begin()),
+                         std::make_move_iterator(outputs_.end()));
   outputs_.clear();
   act_.host->submit(std::move(*unit));
   return false;
@@ -382,7 +390,7 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply) {
     }
     return true;
   }
-  return false;
+  return handle_subscription(msg);
 }
 
 void actor_core::schedule_idle(std::chrono::milliseconds after) {

@@ -14,6 +14,7 @@
 #include "ark/detail/actor_core.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/registry.hpp"
+#include "subscriptions.hpp"
 #include "writer.hpp"
 
 namespace ark {
@@ -33,6 +34,9 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::shared_ptr<kv::lmdb_backend> db;
   std::shared_ptr<detail::snapshot_journal> journal;  // null: no journal
   std::unique_ptr<detail::writer> writer;
+  // Subscribers of actors, active or passivated (doc/subscriptions.md).
+  std::shared_ptr<detail::subscription_registry> subs =
+      detail::subscription_registry::make(sys, opts.max_subscribers);
 
   mutable std::mutex mtx;
   std::condition_variable gone_cv;
@@ -90,6 +94,19 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   }
 
   std::chrono::milliseconds idle_timeout() const override { return opts.idle_timeout; }
+
+  std::shared_ptr<detail::subscriber_list> subscribers(const detail::identity& id) override {
+    return subs->find(id.encoded);
+  }
+
+  expected<std::shared_ptr<detail::subscriber_list>> subscribe(const detail::identity& id,
+                                                              detail::subscriber who) override {
+    return subs->add(id, std::move(who));
+  }
+
+  bool unsubscribe(const detail::identity& id, const detail::subscriber& who) override {
+    return subs->remove(id.encoded, who);
+  }
 
   expected<caf::actor> get_or_create(std::string_view type_name, const ark::key& key,
                                      caf::message init,
@@ -222,6 +239,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       }
       stopped = true;
     }
+    subs->stop();
     writer->stop();
     // Actor objects may outlive this (CAF frees them lazily); they no longer
     // touch storage, so the data directory is closed now.
@@ -314,6 +332,7 @@ runtime_stats runtime::stats() const {
   s.commit_us = c.commit_us.load();
   s.checkpoints = c.checkpoints.load();
   s.messages = impl_->messages.load();
+  s.subscriptions = impl_->subs->total();
   for (const auto& b : c.latency) s.commit_latency.push_back(b.load());
   if (auto db = impl_->db) {
     s.map_size = db->map_size();
@@ -335,6 +354,11 @@ std::optional<caf::actor> runtime::active_actor(const std::string& encoded) cons
   auto it = impl_->directory.find(encoded);
   if (it == impl_->directory.end()) return std::nullopt;
   return it->second;
+}
+
+std::size_t runtime::subscriber_count(std::string_view type, const ark::key& k) const {
+  auto id = detail::make_identity(type, k);
+  return id ? impl_->subs->count(id->encoded) : 0;
 }
 
 caf::actor_system& runtime::system() const {
