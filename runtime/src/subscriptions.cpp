@@ -42,6 +42,9 @@ subscription_registry::~subscription_registry() {
 }
 
 std::shared_ptr<subscriber_list> subscription_registry::find(const std::string& publisher) const {
+  // A list added concurrently is not missed: lists are only added by
+  // add(), which runs on the publisher's activation (this one, once it runs).
+  if (publishers_.load(std::memory_order_acquire) == 0) return nullptr;
   std::lock_guard<std::mutex> guard{mtx_};
   auto it = lists_.find(publisher);
   return it == lists_.end() ? nullptr : it->second;
@@ -53,11 +56,15 @@ expected<std::shared_ptr<subscriber_list>> subscription_registry::add(const iden
   if (stopped_) return error{errc::shutting_down, "the host is stopping"};
   auto& list = lists_[publisher.encoded];
   if (!list) list = std::make_shared<subscriber_list>();
+  publishers_.store(lists_.size(), std::memory_order_release);
   caf::actor handle = who.by_identity() ? caf::actor{} : who.handle;
   switch (list->add(std::move(who), max_)) {
     case subscriber_list::add_result::full: {
       auto n = list->size();
-      if (list->empty()) lists_.erase(publisher.encoded);
+      if (list->empty()) {
+        lists_.erase(publisher.encoded);
+        publishers_.store(lists_.size(), std::memory_order_release);
+      }
       return error{errc::invalid_argument,
                    "actor " + publisher.type + " " + kv::key_to_json_text(publisher.key) +
                        " has " + std::to_string(n) +
@@ -99,7 +106,10 @@ bool subscription_registry::remove(const std::string& publisher, const subscribe
   if (!who.by_identity()) unwatch(who.handle.address(), who.handle, publisher);
   // The activation may keep the empty list: it swaps to a new one on its
   // next subscribe.
-  if (it->second->empty()) lists_.erase(it);
+  if (it->second->empty()) {
+    lists_.erase(it);
+    publishers_.store(lists_.size(), std::memory_order_release);
+  }
   return true;
 }
 
@@ -114,6 +124,7 @@ void subscription_registry::remove_dead(const caf::actor_addr& dead) {
     if (l->second->empty()) lists_.erase(l);
   }
   watched_.erase(it);
+  publishers_.store(lists_.size(), std::memory_order_release);
 }
 
 std::size_t subscription_registry::count(const std::string& publisher) const {
@@ -136,6 +147,7 @@ void subscription_registry::stop() {
     if (stopped_) return;
     stopped_ = true;
     lists.swap(lists_);
+    publishers_.store(0, std::memory_order_release);
     watched.swap(watched_);
     monitor.swap(monitor_);
     total_ = 0;

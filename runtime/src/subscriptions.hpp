@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,9 @@ class subscription_registry : public std::enable_shared_from_this<subscription_r
   // CAF-actor subscribers -> the publishers they subscribe to.
   std::unordered_map<caf::actor_addr, std::vector<std::string>> watched_;
   std::size_t total_ = 0;
+  // lists_.size(), read without the lock: an activation on a host without
+  // subscriptions does not take it.
+  std::atomic<std::size_t> publishers_{0};
   caf::actor monitor_;
   bool stopped_ = false;
 };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -165,7 +166,17 @@ TEST_CASE("a remote client's subscription gets every durable change of a counter
   // Destroying the subscription unsubscribes at the host.
   *sub = ark::subscription{};
   CHECK(eventually([&] { return subscriptions(admin) == 0; }));
-  CHECK(host.stop() == 0);
+
+  // A host that dies ends the subscriptions of its clients with unreachable.
+  std::promise<ark::error> ended;
+  ark::subscription_callbacks on_end_only;
+  on_end_only.on_end = [&](const ark::error& e) { ended.set_value(e); };
+  auto second = watcher.c.subscribe(wh, ark::subscription_mode::events, on_end_only);
+  REQUIRE_MESSAGE(second, (second ? "" : second.error().message()));
+  host.kill();
+  auto end = ended.get_future();
+  REQUIRE(end.wait_for(10s) == std::future_status::ready);
+  CHECK(end.get().code() == ark::errc::unreachable);
 }
 
 TEST_CASE("a watching client gets each post once durable, and its subscription ends with it") {
