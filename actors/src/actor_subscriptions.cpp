@@ -44,8 +44,8 @@ subscriber_list::add_result subscriber_list::add(subscriber s, std::size_t limit
 
 bool subscriber_list::remove(const subscriber& s) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto it = std::find_if(subs_.begin(), subs_.end(),
-                         [&](const subscriber& x) { return x.same_as(s); });
+  auto it =
+      std::find_if(subs_.begin(), subs_.end(), [&](const subscriber& x) { return x.same_as(s); });
   if (it == subs_.end()) return false;
   count(*it, -1);
   *it = std::move(subs_.back());
@@ -107,8 +107,7 @@ std::vector<detached_output> actor_core::subscriber_outputs(
     if (s.by_identity())
       by_identity.emplace_back(msg, s);
     else
-      out.push_back(
-          detached_output::send(caf::actor_cast<caf::strong_actor_ptr>(s.handle), *msg));
+      out.push_back(detached_output::send(caf::actor_cast<caf::strong_actor_ptr>(s.handle), *msg));
   });
   // Outside the list's lock: activating a subscriber takes the directory's.
   for (auto& [msg, s] : by_identity) {
@@ -165,10 +164,10 @@ void actor_core::publish_packed(std::string name, std::string payload) {
 void actor_core::on_subscribe(subscriber who) {
   caf::error err;
   if (static_cast<std::uint8_t>(who.mode) > static_cast<std::uint8_t>(subscription_mode::events))
-    err = to_caf(errc::invalid_argument,
-                 "subscribe to " + describe() + ": unknown subscription mode " +
-                     std::to_string(static_cast<unsigned>(who.mode)) +
-                     " (use subscription_mode::state, view or events)");
+    err = to_caf(errc::invalid_argument, "subscribe to " + describe() +
+                                             ": unknown subscription mode " +
+                                             std::to_string(static_cast<unsigned>(who.mode)) +
+                                             " (use subscription_mode::state, view or events)");
   else if (!who.by_identity() && !who.handle)
     err = to_caf(errc::invalid_argument,
                  "subscribe to " + describe() + ": the subscriber handle is invalid");

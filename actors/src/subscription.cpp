@@ -30,13 +30,12 @@ void add_subscription_types(caf::actor_system_config& cfg) {
 
 expected<nlohmann::json> decode_view(const state_changed& c) {
   if (c.format != subscription_mode::view)
-    return error{errc::type_mismatch,
-                 "the notification of " + c.type + " " + c.key + " has format " +
-                     to_string(c.format) + ", not view; subscribe with subscription_mode::view"};
+    return error{errc::type_mismatch, "the notification of " + c.type + " " + c.key +
+                                          " has format " + to_string(c.format) +
+                                          ", not view; subscribe with subscription_mode::view"};
   auto j = nlohmann::json::parse(c.payload, nullptr, false);
   if (j.is_discarded())
-    return error{errc::corrupt_value,
-                 "the view of " + c.type + " " + c.key + " is not JSON text"};
+    return error{errc::corrupt_value, "the view of " + c.type + " " + c.key + " is not JSON text"};
   return j;
 }
 
@@ -105,8 +104,8 @@ caf::behavior receiver(caf::event_based_actor* self, caf::actor publisher, subsc
   // Killed before the reply (its actor system stops): subscribe_actor must
   // not wait forever.
   self->attach_functor([sh](const caf::error& reason) {
-    sh->settle(error{errc::unreachable, "the subscription's receiver stopped (" +
-                                            caf::to_string(reason) + ")"});
+    sh->settle(error{errc::unreachable,
+                     "the subscription's receiver stopped (" + caf::to_string(reason) + ")"});
   });
   auto publisher_addr = publisher.address();
   self->monitor(publisher);
@@ -115,8 +114,8 @@ caf::behavior receiver(caf::event_based_actor* self, caf::actor publisher, subsc
     // A local publisher that passivates exits normally: its subscription
     // lives on in the host (no strong handle is held, so none is lost).
     if (m.reason == caf::exit_reason::normal) return;
-    error err{errc::unreachable, "the publisher or its host went away (" +
-                                     caf::to_string(m.reason) + ")"};
+    error err{errc::unreachable,
+              "the publisher or its host went away (" + caf::to_string(m.reason) + ")"};
     if (!sh->settled)
       sh->settle(err);
     else if (sh->cbs.on_end)

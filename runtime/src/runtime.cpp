@@ -100,7 +100,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   }
 
   expected<std::shared_ptr<detail::subscriber_list>> subscribe(const detail::identity& id,
-                                                              detail::subscriber who) override {
+                                                               detail::subscriber who) override {
     return subs->add(id, std::move(who));
   }
 

@@ -66,8 +66,8 @@ expected<std::shared_ptr<subscriber_list>> subscription_registry::add(const iden
         publishers_.store(lists_.size(), std::memory_order_release);
       }
       return error{errc::invalid_argument,
-                   "actor " + publisher.type + " " + kv::key_to_json_text(publisher.key) +
-                       " has " + std::to_string(n) +
+                   "actor " + publisher.type + " " + kv::key_to_json_text(publisher.key) + " has " +
+                       std::to_string(n) +
                        " subscribers, the most this host allows (runtime_options::max_subscribers);"
                        " unsubscribe those no longer needed, or fan out through actors that "
                        "subscribe to it and have subscribers of their own"};

@@ -54,8 +54,7 @@ class subscription_registry : public std::enable_shared_from_this<subscription_r
   explicit subscription_registry(std::size_t max_per_actor);
   // One publisher fewer for the handle subscriber `addr`; the last one stops
   // its monitoring. REQUIRES: mtx_ held.
-  void unwatch(const caf::actor_addr& addr, const caf::actor& handle,
-               const std::string& publisher);
+  void unwatch(const caf::actor_addr& addr, const caf::actor& handle, const std::string& publisher);
 
   const std::size_t max_;
   mutable std::mutex mtx_;

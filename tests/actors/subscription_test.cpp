@@ -55,40 +55,38 @@ class feed : public ark::actor<feed_if, feed_state> {
  public:
   using actor::actor;
   handlers_type make_handlers() override {
-    return handlers(
-        [this](add_atom, std::int64_t n) { return state().value += n; },
-        [this](get_atom) { return state().value; },
-        [this](fail_atom, std::int64_t n) -> ark::expected<std::int64_t> {
-          state().value += n;
-          return ark::error{ark::errc::invalid_argument, "refused on purpose"};
-        },
-        [this](throw_atom, std::int64_t n) -> std::int64_t {
-          state().value += n;
-          throw std::runtime_error("thrown on purpose");
-        },
-        [this](save_throw_atom, std::int64_t n) -> std::int64_t {
-          state().value += n;
-          save_state();
-          state().value += 1000;
-          throw std::runtime_error("thrown after save_state");
-        },
-        [this](note_atom, const std::string& text) {
-          publish("note", note{text, ++state().notes});
-          return state().notes;
-        },
-        [this](note_fail_atom, const std::string& text) -> ark::expected<std::int64_t> {
-          publish("note", note{text, state().notes + 1});
-          return ark::error{ark::errc::invalid_argument, "refused after publish"};
-        });
+    return handlers([this](add_atom, std::int64_t n) { return state().value += n; },
+                    [this](get_atom) { return state().value; },
+                    [this](fail_atom, std::int64_t n) -> ark::expected<std::int64_t> {
+                      state().value += n;
+                      return ark::error{ark::errc::invalid_argument, "refused on purpose"};
+                    },
+                    [this](throw_atom, std::int64_t n) -> std::int64_t {
+                      state().value += n;
+                      throw std::runtime_error("thrown on purpose");
+                    },
+                    [this](save_throw_atom, std::int64_t n) -> std::int64_t {
+                      state().value += n;
+                      save_state();
+                      state().value += 1000;
+                      throw std::runtime_error("thrown after save_state");
+                    },
+                    [this](note_atom, const std::string& text) {
+                      publish("note", note{text, ++state().notes});
+                      return state().notes;
+                    },
+                    [this](note_fail_atom, const std::string& text) -> ark::expected<std::int64_t> {
+                      publish("note", note{text, state().notes + 1});
+                      return ark::error{ark::errc::invalid_argument, "refused after publish"};
+                    });
   }
 };
 
 /// An ark actor subscriber: follows feeds, keeps what it saw in its state.
-using follower_if =
-    caf::typed_actor<caf::replies_to<follow_atom, std::string>::with<std::int64_t>,
-                     caf::replies_to<unfollow_atom, std::string>::with<bool>,
-                     caf::replies_to<seen_atom>::with<std::vector<std::int64_t>>>::
-        extend_with<ark::subscriber_if>;
+using follower_if = caf::typed_actor<
+    caf::replies_to<follow_atom, std::string>::with<std::int64_t>,
+    caf::replies_to<unfollow_atom, std::string>::with<bool>,
+    caf::replies_to<seen_atom>::with<std::vector<std::int64_t>>>::extend_with<ark::subscriber_if>;
 
 struct follower_state {
   std::vector<std::int64_t> seen;  // feed values: the current one at follow, then each change

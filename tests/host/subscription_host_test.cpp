@@ -149,8 +149,8 @@ TEST_CASE("a remote client's subscription gets every durable change of a counter
   for (int t = 0; t < 2; ++t)
     threads.emplace_back([&] {
       for (int i = 0; i < 10; ++i)
-        CHECK(ark::call<std::int64_t>(writer.sys, h, 5s, counter::add_atom::value,
-                                      std::int64_t{1}));
+        CHECK(
+            ark::call<std::int64_t>(writer.sys, h, 5s, counter::add_atom::value, std::int64_t{1}));
     });
   for (auto& t : threads) t.join();
   {
@@ -201,7 +201,7 @@ TEST_CASE("a watching client gets each post once durable, and its subscription e
   // connection and removes the subscriber.
   watch.kill();
   CHECK(eventually([&] { return subscriptions(admin) == 0; }));
-  CHECK(*ark::call<std::int64_t>(r.sys, room, 5s, chat_room::post_atom::value,
-                                 std::string("bob"), std::string("still here")) == 4);
+  CHECK(*ark::call<std::int64_t>(r.sys, room, 5s, chat_room::post_atom::value, std::string("bob"),
+                                 std::string("still here")) == 4);
   CHECK(host.stop() == 0);
 }

@@ -68,7 +68,7 @@ struct state_changed {
   /// restarts or the actor's last subscriber leaves.
   std::uint64_t seq = 0;
   subscription_mode format = subscription_mode::state;  ///< the payload's form
-  std::uint32_t schema = 0;  ///< the publisher's schema_version()
+  std::uint32_t schema = 0;                             ///< the publisher's schema_version()
   /// msgpack of the State (format state), JSON text (view), empty (events).
   std::string payload;
 };
@@ -105,8 +105,7 @@ void add_subscription_types(caf::actor_system_config& cfg);
 
 /// The interface a subscribing ark actor (or typed CAF actor) extends:
 ///   using my_if = caf::typed_actor<...>::extend_with<ark::subscriber_if>;
-using subscriber_if =
-    caf::typed_actor<caf::reacts_to<state_changed>, caf::reacts_to<event>>;
+using subscriber_if = caf::typed_actor<caf::reacts_to<state_changed>, caf::reacts_to<event>>;
 
 /// The State in a notification of format `state`. Errors: type_mismatch (a
 /// view or events notification, or a State that does not match the
@@ -114,9 +113,9 @@ using subscriber_if =
 template <class State>
 expected<State> decode_state(const state_changed& c) {
   if (c.format != subscription_mode::state)
-    return error{errc::type_mismatch,
-                 "the notification of " + c.type + " " + c.key + " has format " +
-                     to_string(c.format) + ", not state; subscribe with subscription_mode::state"};
+    return error{errc::type_mismatch, "the notification of " + c.type + " " + c.key +
+                                          " has format " + to_string(c.format) +
+                                          ", not state; subscribe with subscription_mode::state"};
   return kv::value::from_msgpack(c.payload).as<State>();
 }
 
@@ -130,8 +129,8 @@ template <class T>
 expected<T> decode_event(const event& e) {
   auto v = kv::value::from_msgpack(e.payload).as<T>();
   if (!v)
-    return error{v.error().code(), "event '" + e.name + "' of " + e.type + " " + e.key + ": " +
-                                       v.error().context()};
+    return error{v.error().code(),
+                 "event '" + e.name + "' of " + e.type + " " + e.key + ": " + v.error().context()};
   return v;
 }
 

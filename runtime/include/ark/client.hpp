@@ -99,8 +99,8 @@ class client {
   template <class Handle>
   expected<subscription> subscribe(const Handle& publisher, subscription_mode mode,
                                    subscription_callbacks cbs) {
-    auto r = subscribe_actor(*sys_, caf::actor_cast<caf::actor>(publisher), mode,
-                             std::move(cbs), timeout);
+    auto r = subscribe_actor(*sys_, caf::actor_cast<caf::actor>(publisher), mode, std::move(cbs),
+                             timeout);
     if (!r && r.error().code() == errc::unreachable)
       return error{errc::unreachable, "ark-host at " + address_ + ": " + r.error().context()};
     return r;

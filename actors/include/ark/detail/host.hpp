@@ -172,7 +172,7 @@ class host {
   /// publisher's activation. Errors: invalid_argument when the actor has the
   /// most subscribers the host allows.
   virtual expected<std::shared_ptr<subscriber_list>> subscribe(const identity& publisher,
-                                                              subscriber who) {
+                                                               subscriber who) {
     (void)who;
     return error{errc::invalid_argument,
                  "the host of " + publisher.type + " does not support subscriptions"};
