@@ -101,6 +101,12 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
 
   expected<std::shared_ptr<detail::subscriber_list>> subscribe(const detail::identity& id,
                                                                detail::subscriber who) override {
+    // An ark actor subscriber is activated for each notification: its type
+    // must exist.
+    if (who.by_identity() && !actor_registry::global().find(who.type))
+      return error{errc::unknown_actor_type,
+                   "subscriber of " + id.type + " " + kv::key_to_json_text(id.key) +
+                       ": no actor type '" + who.type + "' is registered"};
     return subs->add(id, std::move(who));
   }
 

@@ -68,7 +68,8 @@ expected<std::shared_ptr<subscriber_list>> subscription_registry::add(const iden
       return error{errc::invalid_argument,
                    "actor " + publisher.type + " " + kv::key_to_json_text(publisher.key) + " has " +
                        std::to_string(n) +
-                       " subscribers, the most this host allows (runtime_options::max_subscribers);"
+                       " subscribers, the most this host allows (runtime_options::max_subscribers, "
+                       "ark-host --max-subscribers);"
                        " unsubscribe those no longer needed, or fan out through actors that "
                        "subscribe to it and have subscribers of their own"};
     }

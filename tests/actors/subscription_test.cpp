@@ -563,7 +563,7 @@ TEST_CASE("the number of subscribers per actor is bounded") {
   CHECK(env.rt->subscriber_count("feed", "a") == 3);
 }
 
-TEST_CASE("subscribe refuses a bad handle, a bad mode and an actor that is stopping") {
+TEST_CASE("subscribe refuses a bad handle, a bad mode and an unknown subscriber type") {
   host_env env;
   auto bad = ark::subscribe(*env.sys, caf::actor{}, ark::subscription_mode::state, {});
   REQUIRE_FALSE(bad);
@@ -576,5 +576,12 @@ TEST_CASE("subscribe refuses a bad handle, a bad mode and an actor that is stopp
       .receive([](const ark::state_changed&) {}, [&](caf::error& e) { got = ark::from_caf(e); });
   CHECK(got.code() == ark::errc::invalid_argument);
   CHECK(got.context().find("mode") != std::string::npos);
+  // An ark actor subscriber of a type that does not exist.
+  got = {};
+  self->request(caf::actor_cast<caf::actor>(h), 10s, ark::subscribe_atom::value,
+                std::string("no-such-type"), *ark::encode_key(ark::key{"x"}),
+                ark::subscription_mode::state)
+      .receive([](const ark::state_changed&) {}, [&](caf::error& e) { got = ark::from_caf(e); });
+  CHECK(got.code() == ark::errc::unknown_actor_type);
   CHECK(env.rt->subscriber_count("feed", "a") == 0);
 }

@@ -205,3 +205,18 @@ TEST_CASE("a watching client gets each post once durable, and its subscription e
                                  std::string("still here")) == 4);
   CHECK(host.stop() == 0);
 }
+
+TEST_CASE("ark-host --max-subscribers refuses a subscriber beyond the limit with a clear error") {
+  ark::test::temp_dir dir;
+  ark::test::host_process host(dir.sub("data"), {counter_module}, {"--max-subscribers", "1"});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  ark::test::remote_client r(host.port());
+  auto h = r.handle<counter::counter_if>("counter", "a");
+  auto first = r.c.subscribe(h, ark::subscription_mode::view, {});
+  REQUIRE_MESSAGE(first, (first ? "" : first.error().message()));
+  auto second = r.c.subscribe(h, ark::subscription_mode::view, {});
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code() == ark::errc::invalid_argument);
+  CHECK(second.error().context().find("--max-subscribers") != std::string::npos);
+  CHECK(host.stop() == 0);
+}
