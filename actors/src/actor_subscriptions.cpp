@@ -68,6 +68,23 @@ std::size_t subscriber_list::remove_handle(const caf::actor_addr& addr) {
 
 // -- actor_core ---------------------------------------------------------------
 
+namespace {
+
+// inspect_state() is user code: an exception becomes the view's error text
+// instead of escaping from the commit path.
+std::string view_text(const std::function<nlohmann::json()>& inspect) {
+  try {
+    return kv::json_text(inspect());
+  } catch (const std::exception& e) {
+    return kv::json_text(
+        nlohmann::json{{"error", std::string("inspect_state threw: ") + e.what()}});
+  } catch (...) {
+    return kv::json_text(nlohmann::json{{"error", "inspect_state threw"}});
+  }
+}
+
+}  // namespace
+
 std::string actor_core::encoded_key() const {
   // The identity was built from this key, so it encodes.
   auto k = encode_key(act_.id.key);
@@ -93,7 +110,7 @@ caf::message actor_core::current_state(subscription_mode mode) const {
   if (mode == subscription_mode::state)
     c.payload = last_snapshot_;
   else if (mode == subscription_mode::view)
-    c.payload = kv::json_text(inspect_json());
+    c.payload = view_text([this] { return inspect_json(); });
   return caf::make_message(std::move(c));
 }
 
@@ -128,7 +145,7 @@ void actor_core::notify_state(commit_unit& unit) {
     // inspect_state() is user code: run it before taking the list's lock.
     auto view = c;
     view.format = subscription_mode::view;
-    view.payload = kv::json_text(inspect_json());
+    view.payload = view_text([this] { return inspect_json(); });
     view_msg = caf::make_message(std::move(view));
   }
   caf::message state_msg;
