@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include <caf/all.hpp>
 
@@ -62,6 +63,7 @@ bool same_state_bytes(std::string_view stored, std::uint32_t schema, std::string
 actor_core::actor_core(activation a)
     : act_(std::move(a)), last_activity_(act_.host->time().monotonic()) {
   channel_.state_key = act_.id.encoded;
+  if (act_.host) subs_ = act_.host->subscribers(act_.id);
 }
 
 actor_core::~actor_core() {
@@ -282,6 +284,7 @@ bool actor_core::build_unit(commit_unit& unit, bool force) {
   if (changed || force) {
     unit.snapshot = make_snapshot(state_schema(), scratch_);
     last_snapshot_.swap(scratch_);
+    if (subs_ && subs_->wants_state()) notify_state(unit);
   }
   if (kv_dirty) unit.kv = overlay_->take(unit.seq);
   return true;
@@ -338,7 +341,12 @@ bool actor_core::route(std::optional<commit_unit>& unit, caf::message* reply) {
     unit.emplace();
     start_unit(*unit);
   }
-  unit->outputs = std::move(outputs_);
+  // After the unit's own outputs (its state notifications).
+  if (unit->outputs.empty())
+    unit->outputs = std::move(outputs_);
+  else
+    unit->outputs.insert(unit->outputs.end(), std::make_move_iterator(outputs_.begin()),
+                         std::make_move_iterator(outputs_.end()));
   outputs_.clear();
   act_.host->submit(std::move(*unit));
   return false;
@@ -463,7 +471,7 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply,
     }
     return true;
   }
-  return false;
+  return handle_subscription(msg);
 }
 
 void actor_core::schedule_idle(std::chrono::milliseconds after) {

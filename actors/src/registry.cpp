@@ -54,6 +54,7 @@ void actor_registry::add_message_type(std::function<void(caf::actor_system_confi
 void actor_registry::configure(caf::actor_system_config& cfg) const {
   std::lock_guard<std::mutex> guard{mtx_};
   for (const auto& hook : message_types_) hook(cfg);
+  add_subscription_types(cfg);
   add_error_category(cfg);
 }
 

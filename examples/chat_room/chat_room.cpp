@@ -1,6 +1,7 @@
 // A chat room whose messages survive restarts. Each message is its own KV
 // entry under the structured key ("msg", timestamp_ms, seq), so the history is
-// one reverse range scan and the state stays two counters.
+// one reverse range scan and the state stays two counters. Each post is also
+// published to the room's subscribers as a `posted` event.
 
 #include "chat_room.hpp"
 
@@ -59,6 +60,8 @@ class chat_room : public ark::actor<chat_room_if, chat_room_state> {
     ARK_TRY(kv().put(ark::key{"msg", ts, seq}, stored_message{user, text}));
     state().next_seq += 1;
     state().count += 1;
+    // Subscribers (chat-client watch) get it once the post is durable.
+    publish("posted", posted{seq, user, text, ts});
     return seq;
   }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <msgpack.hpp>
 
 namespace chat_room {
 
@@ -19,6 +20,16 @@ using count_atom = caf::atom_constant<caf::atom("count")>;
 constexpr std::size_t max_text_size = 4096;
 /// Most lines one history() call returns.
 constexpr std::int64_t max_history = 1000;
+
+/// The event a room publishes to its subscribers for each post, once the post
+/// is durable (chat-client watch ROOM prints them).
+struct posted {
+  std::int64_t seq = 0;
+  std::string user;
+  std::string text;
+  std::int64_t ts = 0;  ///< ms since the epoch
+  MSGPACK_DEFINE_MAP(seq, user, text, ts)
+};
 
 /// post(user, text) -> the message's seq (1, 2, ...); history(limit) -> up to
 /// `limit` lines "seq user: text", newest first; count -> messages posted.

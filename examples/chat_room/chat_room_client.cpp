@@ -1,7 +1,12 @@
 // chat-client: posts to and reads a chat_room actor on a running ark-host.
 //   chat-client [--host H] [--port P] [--token-file F] [--tls-*] post ROOM USER TEXT | history ROOM [--limit N]
+//               | watch ROOM
 
+#include <signal.h>
+
+#include <atomic>
 #include <iostream>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 #include <ark/client.hpp>
@@ -25,7 +30,17 @@ int main(int argc, char** argv) {
   auto* history = app.add_subcommand("history", "print ROOM's latest messages, newest first");
   history->add_option("room", room, "room name")->required();
   history->add_option("--limit", limit, "how many messages")->capture_default_str();
+  auto* watch = app.add_subcommand(
+      "watch", "print ROOM's new messages as they are posted (durably), until interrupted");
+  watch->add_option("room", room, "room name")->required();
   CLI11_PARSE(app, argc, argv);
+  // watch waits for SIGINT/SIGTERM with sigtimedwait: block them before any
+  // thread starts, so that none of CAF's threads takes them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (*watch) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto copts = conn.resolve();
   if (!copts) {
@@ -53,6 +68,33 @@ int main(int argc, char** argv) {
     }
     std::cout << room << " #" << *r << '\n';
     return 0;
+  }
+  if (*watch) {
+    // Each post arrives as a `posted` event once it is durable, in post order.
+    auto ended = std::make_shared<std::atomic<bool>>(false);  // the callbacks may outlive main
+    ark::subscription_callbacks cbs;
+    cbs.on_event = [](const ark::event& e) {
+      auto p = ark::decode_event<chat_room::posted>(e);
+      if (!p) {
+        std::cerr << "chat-client: " << p.error().message() << '\n';
+        return;
+      }
+      std::cout << p->seq << " " << p->user << ": " << p->text << std::endl;
+    };
+    cbs.on_end = [ended](const ark::error& e) {
+      std::cerr << "chat-client: " << e.message() << '\n';
+      *ended = true;
+    };
+    auto sub = c->subscribe(*h, ark::subscription_mode::events, std::move(cbs));
+    if (!sub) {
+      std::cerr << "chat-client: " << sub.error().message() << '\n';
+      return 1;
+    }
+    std::cout << "watching " << room << std::endl;
+    timespec tick{0, 100 * 1000 * 1000};
+    while (!*ended && sigtimedwait(&stop_signals, nullptr, &tick) < 0) {
+    }
+    return *ended ? 1 : 0;
   }
   auto r =
       ark::call<std::vector<std::string>>(sys, *h, timeout, chat_room::history_atom::value, limit);

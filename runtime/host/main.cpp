@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   double idle_seconds = 300;
   std::string log_level = "info";
   std::size_t max_active = 100000;
+  std::size_t max_subscribers = 10000;
   std::size_t threads = 0;
   int admin_port = -1;
   std::string admin_bind = "127.0.0.1";
@@ -89,6 +90,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-active", max_active,
                  "activation cap: above it the oldest activations are passivated (0: none)")
+      ->capture_default_str();
+  app.add_option("--max-subscribers", max_subscribers,
+                 "most subscribers one actor may have (doc/subscriptions.md)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--admin-port", admin_port,
                  "serve the admin API (HTTP, doc/admin_api.md) on this port (0: any free "
@@ -197,6 +202,7 @@ int main(int argc, char** argv) {
   if (!backend.empty()) opts.backend_kind = *ark::kv::parse_backend_kind(backend);
   opts.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(idle_seconds * 1000));
   opts.max_active = max_active;
+  opts.max_subscribers = max_subscribers;
   opts.initial_map_size = map_size;
   opts.max_map_size = max_map_size;
   opts.log = [](const std::string& line) { spdlog::error("{}", line); };

@@ -94,6 +94,7 @@ std::string prometheus_text(const runtime_stats& s, std::optional<std::uint64_t>
   };
   metric("ark_active_actors", "gauge", "Activations alive now.", s.active_actors);
   metric("ark_messages_total", "counter", "Messages actors started handling.", s.messages);
+  metric("ark_subscriptions", "gauge", "Subscribers, summed over all actors.", s.subscriptions);
   metric("ark_commits_total", "counter", "Write transactions committed.", s.commits);
   metric("ark_units_total", "counter", "Message effects committed.", s.units);
   metric("ark_failed_units_total", "counter", "Message effects whose commit failed.",
@@ -174,6 +175,7 @@ struct admin_server::impl {
     auto s = rt->stats();
     json out{{"active_actors", s.active_actors},
              {"messages", s.messages},
+             {"subscriptions", s.subscriptions},
              {"commits", s.commits},
              {"units", s.units},
              {"failed_units", s.failed_units},

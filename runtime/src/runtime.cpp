@@ -17,6 +17,7 @@
 #include "ark/kv/memory_backend.hpp"
 #include "ark/registry.hpp"
 #include "alarm_dispatcher.hpp"
+#include "subscriptions.hpp"
 #include "writer.hpp"
 
 namespace ark {
@@ -44,6 +45,9 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::shared_ptr<kv::backend> memory_db;
   std::unique_ptr<detail::writer> memory_writer;
   std::unique_ptr<detail::alarm_dispatcher> alarms;
+  // Subscribers of actors, active or passivated (doc/subscriptions.md).
+  std::shared_ptr<detail::subscription_registry> subs =
+      detail::subscription_registry::make(sys, opts.max_subscribers);
 
   mutable std::mutex mtx;
   std::condition_variable gone_cv;
@@ -158,6 +162,25 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   }
 
   std::chrono::milliseconds idle_timeout() const override { return opts.idle_timeout; }
+
+  std::shared_ptr<detail::subscriber_list> subscribers(const detail::identity& id) override {
+    return subs->find(id.encoded);
+  }
+
+  expected<std::shared_ptr<detail::subscriber_list>> subscribe(const detail::identity& id,
+                                                               detail::subscriber who) override {
+    // An ark actor subscriber is activated for each notification: its type
+    // must exist.
+    if (who.by_identity() && !actor_registry::global().find(who.type))
+      return error{errc::unknown_actor_type,
+                   "subscriber of " + id.type + " " + kv::key_to_json_text(id.key) +
+                       ": no actor type '" + who.type + "' is registered"};
+    return subs->add(id, std::move(who));
+  }
+
+  bool unsubscribe(const detail::identity& id, const detail::subscriber& who) override {
+    return subs->remove(id.encoded, who);
+  }
 
   expected<caf::actor> get_or_create(std::string_view type_name, const ark::key& key,
                                      caf::message init,
@@ -285,6 +308,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       }
       stopped = true;
     }
+    subs->stop();
     writer->stop();
     memory_writer->stop();
     // Actor objects may outlive this (CAF frees them lazily); they no longer
@@ -318,6 +342,16 @@ struct memory_host final : detail::host {
     rt->on_actor_gone(id, aid);
   }
   void idle_checked() override { rt->idle_checked(); }
+  std::shared_ptr<detail::subscriber_list> subscribers(const detail::identity& id) override {
+    return rt->subscribers(id);
+  }
+  expected<std::shared_ptr<detail::subscriber_list>> subscribe(const detail::identity& id,
+                                                               detail::subscriber who) override {
+    return rt->subscribe(id, std::move(who));
+  }
+  bool unsubscribe(const detail::identity& id, const detail::subscriber& who) override {
+    return rt->unsubscribe(id, who);
+  }
   void stash_memory(const std::string& state_key, detail::stashed_memory m) override {
     rt->stash_memory(state_key, std::move(m));
   }
@@ -473,6 +507,7 @@ runtime_stats runtime::stats() const {
   s.commit_us = c.commit_us.load();
   s.checkpoints = c.checkpoints.load();
   s.messages = impl_->messages.load();
+  s.subscriptions = impl_->subs->total();
   for (const auto& b : c.latency) s.commit_latency.push_back(b.load());
   if (auto db = impl_->lmdb) s.map_size = db->map_size();
   if (impl_->db && !impl_->opts.backend)
@@ -495,6 +530,11 @@ std::optional<caf::actor> runtime::active_actor(const std::string& encoded) cons
   auto it = impl_->directory.find(encoded);
   if (it == impl_->directory.end()) return std::nullopt;
   return it->second;
+}
+
+std::size_t runtime::subscriber_count(std::string_view type, const ark::key& k) const {
+  auto id = detail::make_identity(type, k);
+  return id ? impl_->subs->count(id->encoded) : 0;
 }
 
 caf::actor_system& runtime::system() const {

@@ -40,6 +40,7 @@
 #include "ark/kv/value.hpp"
 #include "ark/kv_group.hpp"
 #include "ark/migration.hpp"
+#include "ark/subscription.hpp"
 
 namespace ark {
 
@@ -401,6 +402,55 @@ class actor : public Interface::base, public detail::actor_core {
                                            args_t(std::forward<Ts>(xs)...)};
   }
 
+  /// True when some actor or client is subscribed to this actor now (one
+  /// atomic load; publish() checks it itself).
+  bool has_subscribers() const { return subscribed(); }
+
+  /// Sends `value` (packed with msgpack, like a KV value) to every subscriber
+  /// as an ark::event named `name`. It is an output of the current message:
+  /// it leaves once the message's effects are durable, after the state
+  /// notification of the same message, and is dropped if the handler fails.
+  /// Nothing happens (not even the packing) without subscribers.
+  template <class T>
+  void publish(std::string name, const T& value) {
+    if (!subscribed()) return;
+    std::string packed;
+    kv::detail::string_writer w{&packed};
+    msgpack::pack(w, value);
+    publish_packed(std::move(name), std::move(packed));
+  }
+
+  /// Subscribes this actor to the ark actor `publisher` of the same host, by
+  /// identity: the host activates this actor to deliver a notification, so it
+  /// may passivate meanwhile. Its interface must extend ark::subscriber_if:
+  /// each durable change arrives as an ark::state_changed message, each event
+  /// as an ark::event, handled (and committed) like any message. The request
+  /// leaves, like any output, once this actor's changes are durable; call
+  /// .then(on_current, on_error) on the result: on_current gets the
+  /// publisher's current state (an ark::state_changed&). Subscribing again
+  /// changes the mode. Subscriptions live as long as the host process: an
+  /// actor that must always follow another subscribes in on_activate().
+  /// No timeout by default: the publisher is an actor of this host, which
+  /// answers (or CAF bounces the request if it stops), and a pending CAF
+  /// request timer would keep this actor in memory until it fires.
+  template <class Handle, class Duration = caf::infinite_t>
+  auto subscribe_to(const Handle& publisher, subscription_mode mode = subscription_mode::state,
+                    Duration timeout = caf::infinite) {
+    static_assert(accepts<state_changed>() && accepts<ark::event>(),
+                  "a subscriber's interface must extend ark::subscriber_if "
+                  "(caf::typed_actor<...>::extend_with<ark::subscriber_if>)");
+    return request(caf::actor_cast<caf::actor>(publisher), timeout, subscribe_atom::value,
+                   this->type_name(), encoded_key(), mode);
+  }
+
+  /// Ends this actor's subscription to `publisher` (a gated send; nothing
+  /// happens when it was not subscribed).
+  template <class Handle>
+  void unsubscribe_from(const Handle& publisher) {
+    send(caf::actor_cast<caf::actor>(publisher), unsubscribe_atom::value, this->type_name(),
+         encoded_key());
+  }
+
   /// The handle of another actor of this host, activating it if needed.
   template <class I, class... Ts>
   expected<I> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
@@ -467,6 +517,13 @@ class actor : public Interface::base, public detail::actor_core {
   virtual handlers_type make_handlers() = 0;
 
  private:
+  // Whether the interface takes a message of type T (a subscriber's check).
+  template <class T>
+  static constexpr bool accepts() {
+    return caf::response_type_unbox<caf::signatures_of_t<Interface>,
+                                    caf::detail::type_list<T>>::valid;
+  }
+
   void on_exit() override {
     exited();
     super::on_exit();

@@ -50,8 +50,9 @@ class actor_registry {
 
   /// Records a hook that adds message types to a CAF config.
   void add_message_type(std::function<void(caf::actor_system_config&)> hook);
-  /// Runs every message-type hook and registers ark's error category. Call on
-  /// every actor_system_config that talks to ark actors (host and clients).
+  /// Runs every message-type hook and registers ark's own message types
+  /// (subscription notifications) and error category. Call on every
+  /// actor_system_config that talks to ark actors (host and clients).
   void configure(caf::actor_system_config& cfg) const;
 
  private:

@@ -15,6 +15,7 @@
 #include "ark/expected.hpp"
 #include "ark/kv/key.hpp"
 #include "ark/registry.hpp"
+#include "ark/subscription.hpp"
 
 namespace ark {
 
@@ -88,6 +89,22 @@ class client {
 
   expected<caf::actor> get_or_create_actor(std::string_view type, const ark::key& k,
                                            caf::message init, const std::set<std::string>& iface);
+
+  /// Subscribes to the actor `publisher` (a handle from get_or_create):
+  /// cbs.on_state gets its current state, then its state after each durable
+  /// change, cbs.on_event its events, in commit order (ark/subscription.hpp,
+  /// doc/subscriptions.md). Destroying the result unsubscribes; the host also
+  /// drops the subscription when this process's connection to it drops.
+  /// Errors: as ark::subscribe (the round trip is bounded by `timeout`).
+  template <class Handle>
+  expected<subscription> subscribe(const Handle& publisher, subscription_mode mode,
+                                   subscription_callbacks cbs) {
+    auto r = subscribe_actor(*sys_, caf::actor_cast<caf::actor>(publisher), mode, std::move(cbs),
+                             timeout);
+    if (!r && r.error().code() == errc::unreachable)
+      return error{errc::unreachable, "ark-host at " + address_ + ": " + r.error().context()};
+    return r;
+  }
 
   caf::actor_system& system() const { return *sys_; }
   /// The access token sent with every get_or_create.

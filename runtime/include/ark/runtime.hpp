@@ -46,6 +46,9 @@ struct runtime_options {
   /// longest ago is dropped (that actor's memory() starts anew); 0 keeps
   /// none. Everything stashed is dropped at shutdown.
   std::size_t memory_stash_limit = 100000;
+  /// Most subscribers one actor may have (doc/subscriptions.md); beyond it a
+  /// subscribe request gets invalid_argument.
+  std::size_t max_subscribers = 10000;
   /// State journal (doc/architecture.md): snapshots up to 1 KiB are appended
   /// to a journal, and written in place by a checkpoint once this many bytes
   /// of journal accumulated (or when the writer is idle for a second).
@@ -96,6 +99,7 @@ struct runtime_stats {
   std::uint64_t commit_us = 0;      ///< time spent in write transactions (sum)
   std::uint64_t checkpoints = 0;    ///< state journal checkpoints
   std::uint64_t messages = 0;       ///< messages actors started handling
+  std::uint64_t subscriptions = 0;  ///< subscribers, summed over all actors
   /// Commit latency histogram: commit_latency[i] counts write transactions
   /// that took [2^i, 2^(i+1)) microseconds.
   std::vector<std::uint64_t> commit_latency;
@@ -159,6 +163,9 @@ class runtime {
 
   /// The data directory this runtime serves.
   const std::string& data_dir() const;
+
+  /// How many subscribers actor (type, k) has now (0 for a bad identity).
+  std::size_t subscriber_count(std::string_view type, const ark::key& k) const;
 
   /// The activation of `encoded` (an identity), if it is active now.
   std::optional<caf::actor> active_actor(const std::string& encoded) const;

@@ -146,6 +146,13 @@ class actor_core {
   const ark::clock& time() const { return act_.host->time(); }
   // The schema version this activation writes (its type's).
   std::uint32_t state_schema() const;
+  // True when the actor has subscribers now (one atomic load).
+  bool subscribed() const { return subs_ && !subs_->empty(); }
+  // Sends the event `name` with msgpack `payload` to every subscriber, as an
+  // output of the current message (doc/subscriptions.md).
+  void publish_packed(std::string name, std::string payload);
+  // Where the actor's subscription requests come from: its type and encoded key.
+  std::string encoded_key() const;
 
  protected:
   host* host_of() const { return act_.host.get(); }
@@ -178,6 +185,9 @@ class actor_core {
   // the default handler; false when `msg` is none of them.
   // `delegated`: the reply goes out later (gated), answer caf::delegated.
   bool handle_internal(const caf::message& msg, caf::message& reply, bool& delegated);
+  // Subscribe and unsubscribe requests (part of handle_internal); they answer
+  // through the output gate, so a reply never shows a state a crash could undo.
+  bool handle_subscription(const caf::message& msg);
   // exit_msg: stop taking messages, release what is in flight, then quit.
   void drain(caf::error reason);
   // The state as the dashboard shows it by default: msgpack decoded to JSON.
@@ -214,6 +224,20 @@ class actor_core {
   // part is stashed first (so an activation that follows finds it), and
   // taken back when the actor stays (try_passivate returned false).
   bool leave_directory(bool force, std::size_t own_refs = 0);
+  // Appends a state_changed notification for every subscriber that wants one
+  // to `unit` (whose snapshot is last_snapshot_): it leaves once the unit is
+  // durable.
+  void notify_state(commit_unit& unit);
+  // One output per subscriber, with the message pick(its mode) (none when
+  // null). Ark actor subscribers are activated (outside the list's lock).
+  std::vector<detached_output> subscriber_outputs(
+      const std::function<const caf::message*(subscription_mode)>& pick);
+  // Answers the current request through the output gate.
+  void reply_gated(caf::message content);
+  // The reply to a subscribe in `mode`: the current state.
+  caf::message current_state(subscription_mode mode) const;
+  void on_subscribe(subscriber who);
+  void on_unsubscribe(const subscriber& who);
   // The KV overlay forgets in-flight writes the base holds now.
   void forget_committed_kv();
   // Sends the ended message's outputs (and reply) on their way: at once when
@@ -240,6 +264,7 @@ class actor_core {
 
   activation act_;
   std::shared_ptr<kv_overlay> overlay_;
+  std::shared_ptr<subscriber_list> subs_;  // null: no subscribers when activated
   std::optional<kv::store> kv_;
   std::string last_snapshot_;  // msgpack of the state as last submitted
   std::string scratch_;

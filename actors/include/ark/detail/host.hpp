@@ -16,6 +16,7 @@
 #include <caf/message_id.hpp>
 
 #include "ark/clock.hpp"
+#include "ark/detail/subscribers.hpp"
 #include "ark/expected.hpp"
 #include "ark/kv/backend.hpp"
 #include "ark/kv/key.hpp"
@@ -199,6 +200,34 @@ class host {
   virtual expected<caf::actor> get_or_create(std::string_view type, const ark::key& key,
                                              caf::message init,
                                              const std::set<std::string>& iface) = 0;
+
+  // -- subscriptions (doc/subscriptions.md) -------------------------------------
+
+  /// The subscribers of actor `publisher`, or null when it has none. An
+  /// activation takes it when it is constructed; the list outlives it.
+  virtual std::shared_ptr<subscriber_list> subscribers(const identity& publisher) {
+    (void)publisher;
+    return nullptr;
+  }
+
+  /// Adds `who` to the subscribers of `publisher` (or changes its mode) and
+  /// returns the list the publisher uses from now on. Called by the
+  /// publisher's activation. Errors: invalid_argument when the actor has the
+  /// most subscribers the host allows.
+  virtual expected<std::shared_ptr<subscriber_list>> subscribe(const identity& publisher,
+                                                               subscriber who) {
+    (void)who;
+    return error{errc::invalid_argument,
+                 "the host of " + publisher.type + " does not support subscriptions"};
+  }
+
+  /// Removes `who` from the subscribers of `publisher`; false when it was not
+  /// one.
+  virtual bool unsubscribe(const identity& publisher, const subscriber& who) {
+    (void)publisher;
+    (void)who;
+    return false;
+  }
 };
 
 }  // namespace ark::detail
