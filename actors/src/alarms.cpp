@@ -169,10 +169,20 @@ bool actor_core::deliver_alarm(const std::string& name, std::int64_t due_ms, caf
     // Cancelled or moved meanwhile: nothing runs. The answer waits for the
     // commits in flight, so the dispatcher looks again only once the change
     // that made this delivery stale is durable.
+    // An index entry no row backs (a row changed by a commit that then
+    // failed, or damage) is removed, so the dispatcher does not send it
+    // again; deleting an entry that is already gone is harmless.
     in_message_ = false;
     reply = caf::make_message(false);
-    std::optional<commit_unit> none;
-    return route(none, &reply);
+    std::optional<commit_unit> unit;
+    auto due_key = encode_or_empty(ark::key{due_ms, act_.id.type, act_.id.key, name});
+    if (!due_key.empty()) {
+      unit.emplace();
+      start_unit(*unit);
+      unit->extra.push_back(
+          kv::space_writes{alarm_due_space(), {{kv::write_op::kind::del, std::move(due_key), {}}}});
+    }
+    return route(unit, &reply);
   }
   auto current = it->second;
   alarm_changes_[name] = std::nullopt;  // delivered: gone, unless on_alarm schedules it again

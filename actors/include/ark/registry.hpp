@@ -22,12 +22,12 @@ struct actor_type {
   /// Spawns one activation.
   std::function<caf::actor(caf::actor_system&, activation)> spawn;
   detail::init_function initialize = nullptr;
-  /// storage_location::memory: state and KV live in the host's memory only.
-  bool memory_only = false;
   /// The current state schema version and the migration steps
   /// (ark/migration.hpp); ark-dash migrate runs them through
   /// ark::migrate_snapshot. Never null for a registered class.
   const detail::type_schema* schema = nullptr;
+  /// storage_location::memory: state and KV live in the host's memory only.
+  bool memory_only = false;
 };
 
 /// The process-wide table of actor types and message types. ARK_ACTOR and
