@@ -8,7 +8,10 @@ bin=./build/bin
 data=${ARK_DATA:-./ark-data}
 log=$(mktemp)
 modules=()
-for m in ./build/modules/libark_*.so; do modules+=(--module "$m"); done
+for m in ./build/modules/libark_*.so; do
+  case "$m" in */libark_test_*) continue ;; esac  # test modules are not examples
+  modules+=(--module "$m")
+done
 host_pid=
 
 start_host() {
