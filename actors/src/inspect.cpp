@@ -184,19 +184,7 @@ expected<nlohmann::json> reader::state(std::string_view type, const ark::key& k,
                      {"schema", snap->schema},
                      {"snapshot_bytes", stored->size()}};
   put_state_preview(out, kv::msgpack_to_json(snap->state), preview_limit);
-  alarm_query aq;
-  aq.type = id->type;
-  aq.key = k;
-  aq.limit = state_alarm_limit;
-  if (auto a = alarms(aq)) {
-    out["alarms"] = std::move((*a)["alarms"]);
-    out["alarms_next"] = std::move((*a)["next"]);
-  } else {
-    // The state stays readable when its alarms are not.
-    out["alarms"] = nullptr;
-    out["alarms_next"] = nullptr;
-    out["alarms_error"] = a.error().message();
-  }
+  put_actor_alarms(out, id->type, k);
   return out;
 }
 
@@ -355,6 +343,23 @@ expected<detail::stored_alarm> decode_alarm(std::string_view stored) {
 }
 
 }  // namespace
+
+void reader::put_actor_alarms(nlohmann::json& doc, const std::string& type,
+                              const ark::key& k) const {
+  alarm_query aq;
+  aq.type = type;
+  aq.key = k;
+  aq.limit = state_alarm_limit;
+  if (auto a = alarms(aq)) {
+    doc["alarms"] = std::move((*a)["alarms"]);
+    doc["alarms_next"] = std::move((*a)["next"]);
+  } else {
+    // The state stays readable when its alarms are not.
+    doc["alarms"] = nullptr;
+    doc["alarms_next"] = nullptr;
+    doc["alarms_error"] = a.error().message();
+  }
+}
 
 expected<nlohmann::json> reader::alarms(const alarm_query& q) const {
   if (q.limit == 0 || q.limit > max_page) return bad_limit(q.limit);

@@ -293,18 +293,7 @@ struct admin_server::impl {
     json out = stored ? *stored : json{{"type", type}, {"key", kv::key_to_json(**k)}};
     if (!stored) {
       // Not stored (a memory-only type): its alarms, as the stored form lists them.
-      inspect::alarm_query aq;
-      aq.type = type;
-      aq.key = **k;
-      aq.limit = inspect::state_alarm_limit;
-      if (auto a = rt->inspector().alarms(aq)) {
-        out["alarms"] = std::move((*a)["alarms"]);
-        out["alarms_next"] = std::move((*a)["next"]);
-      } else {
-        out["alarms"] = nullptr;
-        out["alarms_next"] = nullptr;
-        out["alarms_error"] = a.error().message();
-      }
+      rt->inspector().put_actor_alarms(out, type, **k);
     }
     out["active"] = true;
     out["source"] = "actor";

@@ -149,9 +149,10 @@ struct alarm_dispatcher::state : std::enable_shared_from_this<alarm_dispatcher::
 
 alarm_dispatcher::alarm_dispatcher(options opts) : st_(std::make_shared<state>()) {
   st_->opts = std::move(opts);
-  std::weak_ptr<state> weak = st_;
-  auto timeout = st_->opts.ack_timeout;
-  st_->courier = st_->opts.system->spawn([weak, timeout](caf::event_based_actor* self) -> caf::behavior {
+  // Its inputs are spawn arguments, not captures: spawned without arguments,
+  // CAF 0.17 binds a reference to a null tuple (undefined behaviour).
+  auto courier = [](caf::event_based_actor* self, std::weak_ptr<state> weak,
+                    std::chrono::milliseconds timeout) -> caf::behavior {
     return {
         [=](deliver_atom, const caf::actor& target, const std::string& name, std::int64_t due,
             const std::string& id) {
@@ -165,7 +166,8 @@ alarm_dispatcher::alarm_dispatcher(options opts) : st_(std::make_shared<state>()
                   });
         },
     };
-  });
+  };
+  st_->courier = st_->opts.system->spawn(courier, std::weak_ptr<state>(st_), st_->opts.ack_timeout);
 }
 
 alarm_dispatcher::~alarm_dispatcher() {

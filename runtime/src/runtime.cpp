@@ -396,13 +396,9 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
     oo.mode = opts.durability;
     oo.initial_map_size = opts.initial_map_size;
     oo.max_map_size = opts.max_map_size;
-    expected<std::shared_ptr<kv::backend>> opened = error{};
-    if (opts.backend_kind) {
-      oo.kind = *opts.backend_kind;
-      opened = kv::open_backend(opts.data_dir, oo);
-    } else {
-      opened = kv::open_detected(opts.data_dir, oo);
-    }
+    if (opts.backend_kind) oo.kind = *opts.backend_kind;
+    auto opened = opts.backend_kind ? kv::open_backend(opts.data_dir, oo)
+                                    : kv::open_detected(opts.data_dir, oo);
     if (!opened) return opened.error();
     db = std::move(*opened);
     lmdb = std::dynamic_pointer_cast<kv::lmdb_backend>(db);

@@ -512,9 +512,13 @@ TEST_CASE("dead subscribers are cleaned up, cancelled ones get nothing more") {
   host_env env;
   auto h = feed(env, "a");
   SUBCASE("a plain CAF subscriber that dies") {
-    auto raw = env.sys->spawn([]() -> caf::behavior {
-      return {[](const ark::state_changed&) {}, [](const ark::event&) {}};
-    });
+    // With an argument: CAF 0.17 spawns a function without arguments with
+    // a reference to a null tuple (undefined behaviour).
+    auto raw = env.sys->spawn(
+        [](int) -> caf::behavior {
+          return {[](const ark::state_changed&) {}, [](const ark::event&) {}};
+        },
+        0);
     caf::scoped_actor self{*env.sys};
     bool ok = false;
     self->request(caf::actor_cast<caf::actor>(h), 10s, ark::subscribe_atom::value, raw,

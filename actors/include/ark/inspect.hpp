@@ -114,6 +114,11 @@ class reader {
   /// Errors: invalid_argument (limit; a key without a type).
   expected<nlohmann::json> alarms(const alarm_query& q) const;
 
+  /// Sets doc["alarms"] and doc["alarms_next"] to the first state_alarm_limit
+  /// pending alarms of actor (type, k); when they cannot be read, both null
+  /// and doc["alarms_error"] says why (the state stays readable).
+  void put_actor_alarms(nlohmann::json& doc, const std::string& type, const ark::key& k) const;
+
   /// The number of pending alarms (the entries of the due index).
   expected<std::uint64_t> pending_alarms() const;
 
