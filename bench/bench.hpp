@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,24 @@ struct context {
   T pick(T quick_value, T full_value) const {
     return quick ? quick_value : full_value;
   }
+};
+
+/// The run's scratch directory: a new DIR/ark-bench-XXXXXX (mkdtemp), so
+/// that `--scratch DIR` never deletes what was in DIR before. The destructor
+/// removes that subdirectory, and DIR too when create() made it and it is
+/// empty again.
+struct scratch_dir {
+  std::string path;            ///< the subdirectory, once created
+  std::string created_parent;  ///< DIR, when create() had to make it
+
+  scratch_dir() = default;
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  ~scratch_dir();
+
+  /// Creates `parent` when missing, then the subdirectory; returns its path,
+  /// or nullopt with `err` naming the failure.
+  std::optional<std::string> create(const std::string& parent, std::string& err);
 };
 
 /// Median of `xs` (sorted in place). 0 for an empty vector.

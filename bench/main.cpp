@@ -1,17 +1,23 @@
 // ark-bench: every scenario with its baseline measured in the same run.
 //   ark-bench [--quick] [--json FILE] [--only SCENARIO] [--scratch DIR]
+//
+// The benchmark data goes to a fresh directory DIR/ark-bench-XXXXXX that it
+// creates (mkdtemp) and removes at exit; nothing else in DIR is touched.
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -39,6 +45,32 @@ std::string context::fresh_dir(const std::string& name) const {
   return p.string();
 }
 
+scratch_dir::~scratch_dir() {
+  std::error_code ec;
+  if (!path.empty()) std::filesystem::remove_all(path, ec);
+  // The parent only when this run created it and it is empty again (remove
+  // refuses a non-empty directory).
+  if (!created_parent.empty()) std::filesystem::remove(created_parent, ec);
+}
+
+std::optional<std::string> scratch_dir::create(const std::string& parent, std::string& err) {
+  std::error_code ec;
+  bool existed = std::filesystem::exists(parent, ec);
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    err = "cannot create " + parent + ": " + ec.message();
+    return std::nullopt;
+  }
+  if (!existed) created_parent = parent;
+  std::string tmpl = (std::filesystem::path(parent) / "ark-bench-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    err = "cannot create a directory in " + parent + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  path = tmpl;
+  return path;
+}
+
 double median(std::vector<double>& xs) {
   return percentile(xs, 50);
 }
@@ -62,16 +94,24 @@ int main(int argc, char** argv) {
   context ctx;
   std::string json_path;
   std::vector<std::string> only;
-  ctx.scratch = "./ark-bench-data";
+  std::string scratch_parent = ".";
   app.add_flag("--quick", ctx.quick, "short run (under a minute on 2 cores)");
   app.add_option("--json", json_path, "write the metrics as a JSON array to FILE");
   app.add_option("--only", only, "run only these scenarios: disk, actors, kv, lifecycle");
-  app.add_option("--scratch", ctx.scratch,
-                 "directory for benchmark data, on the disk to measure (removed afterwards)")
+  app.add_option("--scratch", scratch_parent,
+                 "directory on the disk to measure; the data goes to a new subdirectory "
+                 "DIR/ark-bench-XXXXXX, removed afterwards (nothing else in DIR is touched)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   ctx.self_exe = std::filesystem::canonical("/proc/self/exe").string();
-  std::filesystem::create_directories(ctx.scratch);
+  scratch_dir scratch;  // removed when main returns
+  std::string err;
+  if (auto dir = scratch.create(scratch_parent, err)) {
+    ctx.scratch = *dir;
+  } else {
+    std::fprintf(stderr, "ark-bench: --scratch: %s\n", err.c_str());
+    return 2;
+  }
 
   auto wanted = [&](const std::string& s) {
     return only.empty() || std::find(only.begin(), only.end(), s) != only.end();
@@ -113,8 +153,6 @@ int main(int argc, char** argv) {
       out.push_back({{"name", m.name}, {"value", m.value}, {"unit", m.unit}});
     std::ofstream(json_path) << out.dump(2) << '\n';
   }
-  std::error_code ec;
-  std::filesystem::remove_all(ctx.scratch, ec);
   // The metric names are a contract (bench/RESULTS.md): a scenario that ran
   // but lost one of its figures is a failure, so CI notices.
   const std::map<std::string, std::vector<std::string>> contract{
