@@ -581,6 +581,11 @@ void measure_restart(context& ctx) {
   auto host_exe = (bin_dir / "ark-host").string();
   auto module = (bin_dir / ".." / "modules" / "libark_counter.so").lexically_normal().string();
   std::error_code ec;
+#ifdef ARK_BENCH_INSTALLED_MODULE_DIR
+  // An installed ark-bench: the example modules sit in LIBDIR/ark/modules.
+  if (!std::filesystem::exists(module, ec))
+    module = (bin_dir / ARK_BENCH_INSTALLED_MODULE_DIR / "libark_counter.so").lexically_normal();
+#endif
   if (!std::filesystem::exists(host_exe, ec))
     return report_error(metric, host_exe + " not found (build ark-host)");
   if (!std::filesystem::exists(module, ec))
