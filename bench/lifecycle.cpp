@@ -405,7 +405,7 @@ void measure_activation(context& ctx) {
   std::string err;
   {
     // Populating is not measured: no fsync, many creations per commit.
-    opts.durability = kv::durability::none;
+    opts.storage.mode = kv::durability::none;
     host_env env;
     if (!env.start(opts, err)) return report_error(metric, err);
     auto progress = std::make_shared<std::atomic<std::size_t>>(0);
@@ -414,7 +414,7 @@ void measure_activation(context& ctx) {
       return report_error(
           metric, std::to_string(r.failures) + " actors failed to persist: " + r.first_error);
   }
-  opts.durability = kv::durability::sync;
+  opts.storage.mode = kv::durability::sync;
   host_env env;
   if (!env.start(opts, err)) return report_error(metric, err);
   std::vector<std::size_t> order(k);

@@ -131,7 +131,7 @@ struct ark_env {
     sys = std::make_unique<caf::actor_system>(cfg);
     ark::runtime_options opts;
     opts.data_dir = dir;
-    opts.durability = mode;
+    opts.storage.mode = mode;
     auto r = ark::runtime::open(*sys, opts);
     if (!r) {
       std::fprintf(stderr, "ark-bench: %s\n", r.error().message().c_str());

@@ -61,8 +61,7 @@ bool same_state_bytes(std::string_view stored, std::uint32_t schema, std::string
 }  // namespace
 
 actor_core::actor_core(activation a)
-    : act_(std::move(a)), last_activity_(act_.host->time().monotonic()) {
-  channel_.state_key = act_.id.encoded;
+    : act_(std::move(a)), gate_(act_.id.encoded), last_activity_(act_.host->time().monotonic()) {
   if (act_.host) subs_ = act_.host->subscribers(act_.id);
 }
 
@@ -77,10 +76,7 @@ void actor_core::exited() {
   // once all actors are gone, even if CAF frees this object later.
   kv_.reset();
   overlay_.reset();
-  if (memory_ && !memory_stashed_) {
-    memory_stashed_ = true;
-    act_.host->stash_memory(act_.id.encoded, stashed_memory{memory_, memory_type_});
-  }
+  memory_.stash_at_exit(*act_.host, act_.id.encoded);
   act_.host->on_actor_gone(act_.id, caf_id_);
 }
 
@@ -99,7 +95,7 @@ std::uint32_t actor_core::state_schema() const {
 
 expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
   found = false;
-  if (auto a = load_alarms(); !a)
+  if (auto a = alarms_.load(act_.host->storage(), act_.id); !a)
     return error{a.error().code(), describe() + ": its alarms: " + a.error().context()};
   if (migrated) *migrated = false;
   auto stored = act_.host->load_snapshot(act_.id.encoded);
@@ -174,7 +170,7 @@ error actor_core::damaged_snapshot(const std::string& what) const {
 
 void actor_core::activate() {
   caf_id_ = self_ctrl()->id();
-  restore_memory();
+  memory_.restore(*act_.host, act_.id.encoded);
   overlay_ = std::make_shared<kv_overlay>(act_.host->storage(), act_.id.encoded);
   auto store = kv::store::open(overlay_, ark::key{act_.id.type, act_.id.key});
   if (!store) {
@@ -207,7 +203,7 @@ void actor_core::activate() {
       in_message_ = false;
       if (!init) {
         overlay_->discard();
-        outputs_.clear();
+        gate_.drop_outputs();
         activation_error_ = to_caf(init.error().code() == errc::bad_init_args
                                        ? init.error()
                                        : error{errc::activation_failed, init.error().message()});
@@ -260,7 +256,7 @@ caf::error actor_core::reload_if_passive() {
 
 void actor_core::forget_committed_kv() {
   if (!overlay_->has_inflight()) return;
-  auto durable = channel_.durable.load(std::memory_order_acquire);
+  auto durable = gate_.durable();
   if (durable > overlay_seen_) {
     overlay_seen_ = durable;
     overlay_->committed(durable);
@@ -268,19 +264,16 @@ void actor_core::forget_committed_kv() {
 }
 
 void actor_core::start_unit(commit_unit& unit) {
-  unit.target = self_handle();
-  unit.channel = &channel_;
-  unit.seq = ++submitted_seq_;
-  unit.epoch = epoch_;
+  gate_.start_unit(unit, self_handle());
 }
 
 bool actor_core::build_unit(commit_unit& unit, bool force) {
   pack_state(scratch_);
   bool changed = scratch_ != last_snapshot_;
   bool kv_dirty = overlay_->dirty();
-  if (!changed && !kv_dirty && alarm_changes_.empty() && !force) return false;
+  if (!changed && !kv_dirty && !alarms_.changed() && !force) return false;
   start_unit(unit);
-  take_alarm_writes(unit);
+  alarms_.take_writes(act_.id, unit);
   if (changed || force) {
     unit.snapshot = make_snapshot(state_schema(), scratch_);
     last_snapshot_.swap(scratch_);
@@ -305,7 +298,7 @@ bool actor_core::end_message_ok(caf::message* reply) {
 
 bool actor_core::end_message_failed(const caf::error& e, bool reply) {
   overlay_->discard();
-  alarm_changes_.clear();
+  alarms_.discard_changes();
   // Back to the last snapshot (the one submitted last, or saved mid-handler).
   auto restored = kv::value::from_msgpack(last_snapshot_).unpack();
   if (restored) {
@@ -314,10 +307,7 @@ bool actor_core::end_message_failed(const caf::error& e, bool reply) {
     reset_state();
   }
   in_message_ = false;
-  for (auto& o : outputs_) o.make_failure(e);
-  outputs_.erase(std::remove_if(outputs_.begin(), outputs_.end(),
-                                [](const detached_output& o) { return o.empty(); }),
-                 outputs_.end());
+  gate_.fail_outputs(e);
   std::optional<commit_unit> none;
   if (!reply) return route(none, nullptr);
   auto msg = caf::make_message(e);
@@ -325,36 +315,26 @@ bool actor_core::end_message_failed(const caf::error& e, bool reply) {
 }
 
 bool actor_core::route(std::optional<commit_unit>& unit, caf::message* reply) {
-  if (!unit && !pending()) {
+  if (!unit && !gate_.pending()) {
     // Nothing to wait for: outputs leave now, in order, and so may the reply.
-    for (auto& o : outputs_) o.release();
-    outputs_.clear();
+    gate_.release_outputs();
     return true;
   }
-  if (reply) {
-    auto o = take_reply(std::move(*reply));
-    if (!o.empty()) outputs_.push_back(std::move(o));
-  }
+  if (reply) gate_.add(take_reply(std::move(*reply)));
   if (!unit) {
-    if (outputs_.empty()) return false;
+    if (!gate_.has_outputs()) return false;
     // An output-only unit keeps them in line behind the pending ones.
     unit.emplace();
     start_unit(*unit);
   }
-  // After the unit's own outputs (its state notifications).
-  if (unit->outputs.empty())
-    unit->outputs = std::move(outputs_);
-  else
-    unit->outputs.insert(unit->outputs.end(), std::make_move_iterator(outputs_.begin()),
-                         std::make_move_iterator(outputs_.end()));
-  outputs_.clear();
+  gate_.attach_outputs(*unit);
   act_.host->submit(std::move(*unit));
   return false;
 }
 
 void actor_core::add_output(detached_output o) {
   if (o.empty()) return;
-  outputs_.push_back(std::move(o));
+  gate_.add(std::move(o));
   if (in_message_) return;  // leaves with the message's other outputs
   // Outside a message (an error reply before the message started): on its own.
   std::optional<commit_unit> none;
@@ -385,22 +365,20 @@ detached_output actor_core::take_reply(caf::message content) {
 }
 
 void actor_core::request_wake() {
-  if (!pending() || wake_seq_ == submitted_seq_) return;
+  if (!gate_.wake_wanted()) return;
   commit_unit unit;
   start_unit(unit);
-  unit.notify = true;
-  wake_seq_ = unit.seq;
+  gate_.mark_wake(unit);
   act_.host->submit(std::move(unit));
 }
 
 void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf::error& err) {
-  if (epoch != epoch_) return;  // a unit of a generation that already failed
+  if (epoch != gate_.epoch()) return;  // a unit of a generation that already failed
   if (err) {
     // Everything not yet durable is lost: the writer fails the outputs that
     // wait on it and refuses later units of this epoch. Back to the durable
     // state.
-    ++epoch_;
-    resolved_seq_ = submitted_seq_;
+    gate_.fail_epoch();
     overlay_->reset();
     bool found = false;
     auto loaded = load_from_storage(found, nullptr);
@@ -464,7 +442,7 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply,
     else
     {
       // The view plus what only the live actor knows (doc/admin_api.md).
-      auto last = channel_.last_commit_ms.load(std::memory_order_relaxed);
+      auto last = gate_.last_commit_ms();
       reply = caf::make_message(kv::json_text(nlohmann::json{
           {"state", inspect_json()},
           {"last_commit_ms", last == 0 ? nlohmann::json() : nlohmann::json(last)}}));
@@ -516,7 +494,6 @@ void actor_core::soft_passivate() {
   std::string().swap(scratch_);
   overlay_->reset();
   alarms_.clear();
-  alarm_changes_.clear();
 }
 
 void actor_core::drain(caf::error reason) {

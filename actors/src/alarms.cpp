@@ -7,6 +7,9 @@
 
 #include "ark/alarm.hpp"
 #include "ark/detail/actor_core.hpp"
+#include "ark/detail/alarm_book.hpp"
+#include "ark/kv/store.hpp"
+#include "ark/migration.hpp"
 #include "ark/errors.hpp"
 #include "ark/kv/json.hpp"
 #include "kv_overlay.hpp"
@@ -52,46 +55,47 @@ std::string encode_or_empty(const ark::key& k) {
 
 }  // namespace
 
-expected<void> actor_core::load_alarms() {
-  alarms_.clear();
-  alarm_changes_.clear();
-  auto table = kv::store::open(act_.host->storage(), ark::key{nullptr, "alarms"});
+// -- alarm_book ------------------------------------------------------------------
+
+expected<void> alarm_book::load(std::shared_ptr<kv::backend> storage, const identity& id) {
+  clear();
+  auto table = kv::store::open(std::move(storage), ark::key{nullptr, "alarms"});
   if (!table) return table.error();
   kv::list_options opts;
-  opts.prefix = ark::key{act_.id.type, act_.id.key};
+  opts.prefix = ark::key{id.type, id.key};
   auto c = table->list(opts);
   for (; c.valid(); c.next()) {
     const auto& k = c.key();
     auto s = c.value().as<stored_alarm>();
     if (k.size() != 3 || k[2].kind() != key_element::type::string || !s)
-      return error{errc::corrupt_value, describe() + ": alarm entry " + k.to_string() +
+      return error{errc::corrupt_value, describe(id) + ": alarm entry " + k.to_string() +
                                             " is damaged (remove it with `ark-dash kv delete "
                                             "--space '[null,\"alarms\"]'`)"};
-    alarms_.emplace(k[2].as_string(), std::move(*s));
+    rows_.emplace(k[2].as_string(), std::move(*s));
   }
   if (c.status()) return c.status();
   return {};
 }
 
-expected<void> actor_core::schedule_alarm(std::string name,
-                                          std::chrono::system_clock::time_point due,
-                                          std::string payload, const alarm_options& opts) {
+expected<void> alarm_book::schedule(const identity& id, std::string name,
+                                    std::chrono::system_clock::time_point due,
+                                    std::string payload, const alarm_options& opts) {
+  auto who = [&] { return describe(id); };
   if (name.empty() || name.size() > max_alarm_name)
-    return error{errc::invalid_argument, describe() + ": an alarm name must have 1 to " +
+    return error{errc::invalid_argument, who() + ": an alarm name must have 1 to " +
                                              std::to_string(max_alarm_name) + " bytes"};
   if (payload.size() > max_alarm_payload)
     return error{errc::value_too_large,
-                 describe() + ": alarm '" + name + "' payload has " +
-                     std::to_string(payload.size()) + " bytes, more than " +
-                     std::to_string(max_alarm_payload) + "; keep the data in kv() and put its key "
-                                                         "in the payload"};
+                 who() + ": alarm '" + name + "' payload has " + std::to_string(payload.size()) +
+                     " bytes, more than " + std::to_string(max_alarm_payload) +
+                     "; keep the data in kv() and put its key in the payload"};
   if (opts.max_attempts == 0)
-    return error{errc::invalid_argument, describe() + ": alarm '" + name +
-                                             "': max_attempts must be at least 1"};
+    return error{errc::invalid_argument,
+                 who() + ": alarm '" + name + "': max_attempts must be at least 1"};
   // The row's key must fit: [type, key, name] and [due, type, key, name].
-  auto due_key = encode_or_empty(ark::key{std::int64_t{0}, act_.id.type, act_.id.key, name});
+  auto due_key = encode_or_empty(ark::key{std::int64_t{0}, id.type, id.key, name});
   if (due_key.empty() || due_key.size() > kv::max_key_size)
-    return error{errc::key_too_large, describe() + ": alarm name '" + name +
+    return error{errc::key_too_large, who() + ": alarm name '" + name +
                                           "' with the actor's identity does not fit a key "
                                           "(shorten the name)"};
   stored_alarm s;
@@ -100,63 +104,91 @@ expected<void> actor_core::schedule_alarm(std::string name,
   s.backoff_ms = std::max<std::int64_t>(opts.first_backoff.count(), 1);
   s.max_backoff_ms = std::max<std::int64_t>(opts.max_backoff.count(), s.backoff_ms);
   s.payload = std::move(payload);
-  alarm_changes_[std::move(name)] = std::move(s);
+  changes_[std::move(name)] = std::move(s);
   return {};
 }
 
-bool actor_core::cancel_alarm(const std::string& name) {
-  bool existed = find_alarm(name).has_value();
-  if (existed) alarm_changes_[name] = std::nullopt;
+bool alarm_book::cancel(const std::string& name) {
+  bool existed = find(name).has_value();
+  if (existed) changes_[name] = std::nullopt;
   return existed;
 }
 
-std::optional<alarm> actor_core::find_alarm(const std::string& name) const {
-  if (auto it = alarm_changes_.find(name); it != alarm_changes_.end()) {
+std::optional<alarm> alarm_book::find(const std::string& name) const {
+  if (auto it = changes_.find(name); it != changes_.end()) {
     if (!it->second) return std::nullopt;
     return to_alarm(name, *it->second);
   }
-  if (auto it = alarms_.find(name); it != alarms_.end()) return to_alarm(name, it->second);
+  if (auto it = rows_.find(name); it != rows_.end()) return to_alarm(name, it->second);
   return std::nullopt;
 }
 
-std::vector<alarm> actor_core::list_alarms() const {
+std::vector<alarm> alarm_book::list() const {
   std::vector<alarm> out;
-  for (const auto& [name, s] : alarms_)
-    if (!alarm_changes_.count(name)) out.push_back(to_alarm(name, s));
-  for (const auto& [name, s] : alarm_changes_)
+  for (const auto& [name, s] : rows_)
+    if (!changes_.count(name)) out.push_back(to_alarm(name, s));
+  for (const auto& [name, s] : changes_)
     if (s) out.push_back(to_alarm(name, *s));
-  std::sort(out.begin(), out.end(),
-            [](const alarm& a, const alarm& b) { return a.due < b.due || (a.due == b.due && a.name < b.name); });
+  std::sort(out.begin(), out.end(), [](const alarm& a, const alarm& b) {
+    return a.due < b.due || (a.due == b.due && a.name < b.name);
+  });
   return out;
 }
 
-void actor_core::take_alarm_writes(commit_unit& unit) {
-  if (alarm_changes_.empty()) return;
+const stored_alarm* alarm_book::submitted(const std::string& name) const {
+  auto it = rows_.find(name);
+  return it == rows_.end() ? nullptr : &it->second;
+}
+
+void alarm_book::take_writes(const identity& id, commit_unit& unit) {
+  if (changes_.empty()) return;
   kv::space_writes rows{alarm_space(), {}};
   kv::space_writes due{alarm_due_space(), {}};
   auto due_key = [&](std::int64_t ms, const std::string& name) {
-    return encode_or_empty(ark::key{ms, act_.id.type, act_.id.key, name});
+    return encode_or_empty(ark::key{ms, id.type, id.key, name});
   };
-  for (auto& [name, change] : alarm_changes_) {
-    auto row = encode_or_empty(ark::key{act_.id.type, act_.id.key, name});
-    auto old = alarms_.find(name);
-    if (old != alarms_.end() && (!change || change->due_ms != old->second.due_ms))
+  for (auto& [name, change] : changes_) {
+    auto row = encode_or_empty(ark::key{id.type, id.key, name});
+    auto old = rows_.find(name);
+    if (old != rows_.end() && (!change || change->due_ms != old->second.due_ms))
       due.ops.push_back({kv::write_op::kind::del, due_key(old->second.due_ms, name), {}});
     if (!change) {
-      if (old != alarms_.end()) {
+      if (old != rows_.end()) {
         rows.ops.push_back({kv::write_op::kind::del, std::move(row), {}});
-        alarms_.erase(old);
+        rows_.erase(old);
       }
       continue;
     }
-    rows.ops.push_back({kv::write_op::kind::put, std::move(row), kv::value::pack(*change).stored()});
-    due.ops.push_back({kv::write_op::kind::put, due_key(change->due_ms, name), kv::value::raw({}).stored()});
+    rows.ops.push_back(
+        {kv::write_op::kind::put, std::move(row), kv::value::pack(*change).stored()});
+    due.ops.push_back(
+        {kv::write_op::kind::put, due_key(change->due_ms, name), kv::value::raw({}).stored()});
     unit.earliest_alarm = std::min(unit.earliest_alarm, change->due_ms);
-    alarms_[name] = std::move(*change);
+    rows_[name] = std::move(*change);
   }
-  alarm_changes_.clear();
+  changes_.clear();
   if (!rows.ops.empty()) unit.extra.push_back(std::move(rows));
   if (!due.ops.empty()) unit.extra.push_back(std::move(due));
+}
+
+// -- actor_core: the alarm calls of ark::actor, and delivery -----------------------
+
+expected<void> actor_core::schedule_alarm(std::string name,
+                                          std::chrono::system_clock::time_point due,
+                                          std::string payload, const alarm_options& opts) {
+  return alarms_.schedule(act_.id, std::move(name), due, std::move(payload), opts);
+}
+
+bool actor_core::cancel_alarm(const std::string& name) {
+  return alarms_.cancel(name);
+}
+
+std::optional<alarm> actor_core::find_alarm(const std::string& name) const {
+  return alarms_.find(name);
+}
+
+std::vector<alarm> actor_core::list_alarms() const {
+  return alarms_.list();
 }
 
 bool actor_core::deliver_alarm(const std::string& name, std::int64_t due_ms, caf::message& reply) {
@@ -164,8 +196,8 @@ bool actor_core::deliver_alarm(const std::string& name, std::int64_t due_ms, caf
     reply = caf::make_message(std::move(err));
     return true;
   }
-  auto it = alarms_.find(name);
-  if (it == alarms_.end() || it->second.due_ms != due_ms) {
+  const auto* row = alarms_.submitted(name);
+  if (row == nullptr || row->due_ms != due_ms) {
     // Cancelled or moved meanwhile: nothing runs. The answer waits for the
     // commits in flight, so the dispatcher looks again only once the change
     // that made this delivery stale is durable.
@@ -184,8 +216,8 @@ bool actor_core::deliver_alarm(const std::string& name, std::int64_t due_ms, caf
     }
     return route(unit, &reply);
   }
-  auto current = it->second;
-  alarm_changes_[name] = std::nullopt;  // delivered: gone, unless on_alarm schedules it again
+  auto current = *row;
+  alarms_.change(name, std::nullopt);  // delivered: gone, unless on_alarm schedules it again
   expected<void> outcome;
   try {
     outcome = run_on_alarm(to_alarm(name, current));
@@ -205,11 +237,11 @@ bool actor_core::deliver_alarm(const std::string& name, std::int64_t due_ms, caf
   if (failed >= current.max_attempts) {
     act_.host->log(describe() + ": alarm '" + name + "' dropped after " + std::to_string(failed) +
                    " failed deliveries; the last error: " + outcome.error().message());
-    alarm_changes_[name] = std::nullopt;
+    alarms_.change(name, std::nullopt);
   } else {
     current.attempt = failed;
     current.due_ms = to_unix_ms(time().now()) + alarm_backoff_ms(current, failed);
-    alarm_changes_[name] = current;
+    alarms_.change(name, current);
   }
   std::optional<commit_unit> unit;
   unit.emplace();

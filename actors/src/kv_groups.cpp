@@ -5,6 +5,7 @@
 #include <set>
 
 #include "ark/detail/actor_core.hpp"
+#include "ark/detail/kv_group_set.hpp"
 #include "ark/errors.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv_group.hpp"
@@ -40,6 +41,39 @@ expected<void> validate_kv_groups(const std::vector<kv_group>& groups) {
 
 namespace detail {
 
+// -- kv_group_set ------------------------------------------------------------------
+
+expected<void> kv_group_set::load(std::vector<kv_group> declared) {
+  if (auto r = validate_kv_groups(declared); !r) return r.error();
+  groups_ = std::move(declared);
+  return {};
+}
+
+std::vector<const kv_group*> kv_group_set::for_event(std::string_view event) const {
+  std::vector<const kv_group*> hit;
+  for (const auto& g : groups_)
+    for (const auto& e : g.clear_on)
+      if (e == event) {
+        hit.push_back(&g);
+        break;
+      }
+  return hit;
+}
+
+const kv_group* kv_group_set::named(std::string_view name) const {
+  for (const auto& g : groups_)
+    if (g.name == name) return &g;
+  return nullptr;
+}
+
+std::string kv_group_set::names() const {
+  std::string out;
+  for (const auto& g : groups_) out += (out.empty() ? "" : ", ") + g.name;
+  return out;
+}
+
+// -- actor_core ----------------------------------------------------------------------
+
 expected<void> actor_core::load_kv_groups() {
   std::vector<kv_group> groups;
   try {
@@ -47,9 +81,8 @@ expected<void> actor_core::load_kv_groups() {
   } catch (const std::exception& e) {
     return error{errc::activation_failed, describe() + ": kv_groups() threw: " + e.what()};
   }
-  if (auto r = validate_kv_groups(groups); !r)
+  if (auto r = kv_groups_.load(std::move(groups)); !r)
     return error{errc::activation_failed, describe() + ": " + r.error().context()};
-  kv_groups_ = std::move(groups);
   return {};
 }
 
@@ -81,21 +114,12 @@ expected<std::uint64_t> actor_core::clear_groups(const std::vector<const kv_grou
 }
 
 expected<std::uint64_t> actor_core::clear_kv_event(std::string_view event) {
-  std::vector<const kv_group*> hit;
-  for (const auto& g : kv_groups_)
-    for (const auto& e : g.clear_on)
-      if (e == event) {
-        hit.push_back(&g);
-        break;
-      }
-  return clear_groups(hit);
+  return clear_groups(kv_groups_.for_event(event));
 }
 
 expected<std::uint64_t> actor_core::clear_kv_group(std::string_view name) {
-  for (const auto& g : kv_groups_)
-    if (g.name == name) return clear_groups({&g});
-  std::string declared;
-  for (const auto& g : kv_groups_) declared += (declared.empty() ? "" : ", ") + g.name;
+  if (const auto* g = kv_groups_.named(name)) return clear_groups({g});
+  auto declared = kv_groups_.names();
   return error{errc::invalid_argument,
                describe() + " has no kv group '" + std::string(name) + "' (declared: " +
                    (declared.empty() ? std::string("none; override kv_groups()") : declared) + ")"};

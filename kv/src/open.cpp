@@ -88,22 +88,23 @@ expected<std::optional<backend_kind>> existing_kind(const std::string& dir,
 expected<std::shared_ptr<backend>> open_backend(const std::string& dir, const open_options& opts) {
   auto held = existing_kind(dir, opts);
   if (!held) return held.error();
-  if (*held && **held != opts.kind)
+  if (!opts.kind) return open_kind(dir, opts, held->value_or(backend_kind::lmdb));
+  if (*held && **held != *opts.kind)
     return error{errc::invalid_argument,
                  "data directory " + dir + " holds a " + std::string(to_string(**held)) +
-                     " database, but the " + std::string(to_string(opts.kind)) +
+                     " database, but the " + std::string(to_string(*opts.kind)) +
                      " backend was asked for: this directory was created with --backend " +
                      std::string(to_string(**held)) + "; pass --backend " +
                      std::string(to_string(**held)) +
                      " (or convert it: ark-dash dump, then ark-dash load --backend " +
-                     std::string(to_string(opts.kind)) + ")"};
-  return open_kind(dir, opts, opts.kind);
+                     std::string(to_string(*opts.kind)) + ")"};
+  return open_kind(dir, opts, *opts.kind);
 }
 
 expected<std::shared_ptr<backend>> open_detected(const std::string& dir, open_options opts) {
   auto held = existing_kind(dir, opts);
   if (!held) return held.error();
-  return open_kind(dir, opts, held->value_or(opts.kind));
+  return open_kind(dir, opts, held->value_or(opts.kind.value_or(backend_kind::lmdb)));
 }
 
 expected<void> walk_raw(backend& b, const raw_visitor& visit) {

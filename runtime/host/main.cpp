@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,145 +29,172 @@
 
 namespace {
 
+/// Everything ark-host is told on its command line. The defaults are those of
+/// the option structs (runtime_options, kv::open_options, serve_options,
+/// admin_options): the flags bind to these fields, nothing repeats them.
+struct host_config {
+  ark::runtime_options runtime;
+  ark::serve_options serve = [] {
+    ark::serve_options so;
+    so.port = ark::default_port;  // a host listens where clients look first
+    return so;
+  }();
+  ark::admin_options admin;
+  bool admin_on = false;  // --admin-port given
+  std::vector<std::string> modules;
+  std::string backend;  // --backend; empty: runtime.storage.kind stays unset
+  std::string token_file;
+  std::string admin_token_file;
+  ark::tls_files tls;
+  std::size_t threads = 0;  // CAF's default: one worker per hardware thread
+  std::string log_level = "info";
+};
+
+// "1GiB" for 1 << 30, else the number of bytes.
+std::string size_text(std::size_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (u < 4 && n >= 1024 && n % 1024 == 0) {
+    n /= 1024;
+    ++u;
+  }
+  return std::to_string(n) + units[u];
+}
+
+void bind_flags(CLI::App& app, host_config& c) {
+  auto& rt = c.runtime;
+  app.add_option("--data", rt.data_dir, "data directory (created when missing)")
+      ->capture_default_str();
+  app.add_option("--module", c.modules,
+                 "shared library registering actor types (repeatable; see examples/ and "
+                 "templates/module/)")
+      ->check(CLI::ExistingFile);
+  const std::map<std::string, ark::kv::durability> modes{{"sync", ark::kv::durability::sync},
+                                                         {"relaxed", ark::kv::durability::relaxed},
+                                                         {"none", ark::kv::durability::none}};
+  app.add_option("--durability", rt.storage.mode,
+                 "sync: reply after fsync; relaxed: no meta-page fsync; none: no fsync, "
+                 "periodic sync")
+      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
+      ->default_str(std::string(ark::to_string(rt.storage.mode)));
+  app.add_option("--backend", c.backend,
+                 "storage engine of a new data directory: lmdb (the default) or sqlite "
+                 "(doc/backends.md); an existing directory opens with the engine it holds, "
+                 "and a different --backend is refused")
+      ->check(CLI::IsMember({"lmdb", "sqlite"}));
+  app.add_option("--port", c.serve.port,
+                 "middleman port for remote typed clients (0: any free port)")
+      ->capture_default_str();
+  app.add_option("--bind", c.serve.bind,
+                 "address the middleman port binds to; beyond loopback it needs --token-file "
+                 "and TLS (doc/security.md)")
+      ->capture_default_str();
+  app.add_option("--token-file", c.token_file,
+                 "file holding the access token clients must present (else $ARK_TOKEN; chmod "
+                 "600; make one with: openssl rand -hex 32)");
+  app.add_option("--tls-cert", c.tls.cert, "serve over TLS with this certificate chain (PEM)");
+  app.add_option("--tls-key", c.tls.key, "the certificate's private key (PEM)");
+  app.add_option("--tls-ca", c.tls.ca,
+                 "CA certificate clients' certificates must chain to (PEM; TLS is mutual)");
+  app.add_option_function<double>(
+         "--idle-timeout",
+         [&rt](double seconds) {
+           rt.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+         },
+         "seconds after which an idle actor is passivated (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_str(std::to_string(rt.idle_timeout.count() / 1000));
+  app.add_option("--max-active", rt.max_active,
+                 "activation cap: above it the oldest activations are passivated (0: none)")
+      ->capture_default_str();
+  app.add_option("--max-subscribers", rt.max_subscribers,
+                 "most subscribers one actor may have (doc/subscriptions.md)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option_function<std::uint16_t>(
+         "--admin-port",
+         [&c](std::uint16_t port) {
+           c.admin.port = port;
+           c.admin_on = true;
+         },
+         "serve the admin API (HTTP, doc/admin_api.md) on this port (0: any free port); off "
+         "when not given");
+  app.add_option("--admin-bind", c.admin.bind,
+                 "address of the admin API; beyond loopback it needs --admin-token-file")
+      ->capture_default_str();
+  app.add_option("--admin-token-file", c.admin_token_file,
+                 "file with the bearer token the admin API requires (chmod 600, at least 16 "
+                 "characters; default $ARK_ADMIN_TOKEN)");
+  app.add_option("--admin-preview-limit", c.admin.preview_limit,
+                 "cap of one actor's state preview in the admin API (e.g. 1MiB); larger "
+                 "states are shown truncated")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str(size_text(c.admin.preview_limit));
+  app.add_option("--threads", c.threads,
+                 "CAF scheduler worker threads (0: one per hardware thread)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1024}))
+      ->capture_default_str();
+  app.add_option("--map-size", rt.storage.initial_map_size,
+                 "initial LMDB map size (e.g. 64MiB, 1GiB); it doubles when full")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str(size_text(rt.storage.initial_map_size));
+  app.add_option("--max-map-size", rt.storage.max_map_size,
+                 "ceiling of the map's growth; beyond it writes fail with map_full")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str(size_text(rt.storage.max_map_size));
+  app.add_option("--log-level", c.log_level, "error, warn, info or debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->capture_default_str();
+}
+
+// Checks the flags together and resolves tokens and the backend. The error
+// names the flag and the remedy.
+ark::expected<void> validate(host_config& c) {
+  using ark::errc;
+  if (!c.backend.empty()) c.runtime.storage.kind = *ark::kv::parse_backend_kind(c.backend);
+  auto token = ark::resolve_token(c.token_file);
+  if (!token) return token.error();
+  c.serve.token = std::move(*token);
+  auto admin_token = ark::resolve_token(c.admin_token_file, "ARK_ADMIN_TOKEN");
+  if (!admin_token)
+    return ark::error{admin_token.error().code(), "admin API: " + admin_token.error().context()};
+  c.admin.token = std::move(*admin_token);
+  if (c.admin_on && !ark::is_loopback(c.admin.bind) && c.admin.token.empty())
+    return ark::error{errc::invalid_argument,
+                      "--admin-bind " + c.admin.bind +
+                          " would expose the admin API beyond this machine without a token; "
+                          "give --admin-token-file FILE (or $ARK_ADMIN_TOKEN), or bind it to "
+                          "127.0.0.1"};
+  c.serve.tls = !c.tls.cert.empty() || !c.tls.key.empty() || !c.tls.ca.empty();
+  if (!ark::is_loopback(c.serve.bind) && (c.serve.token.empty() || !c.serve.tls))
+    return ark::error{errc::invalid_argument,
+                      "--bind " + c.serve.bind +
+                          " makes the middleman port reachable from other machines, which "
+                          "needs an access token (--token-file or $ARK_TOKEN) and TLS "
+                          "(--tls-cert, --tls-key, --tls-ca); see doc/security.md. Or bind to "
+                          "127.0.0.1 and tunnel (ssh -L)."};
+  if (c.serve.tls) {
+    if (auto ok = ark::check_tls_files(c.tls); !ok) return ok.error();
+  }
+  const auto& st = c.runtime.storage;
+  if (st.max_map_size < st.initial_map_size)
+    return ark::error{errc::invalid_argument,
+                      "--max-map-size (" + std::to_string(st.max_map_size) +
+                          " bytes) is below --map-size (" + std::to_string(st.initial_map_size) +
+                          " bytes); raise it"};
+  return {};
+}
+
 int fail(const std::string& what) {
   spdlog::error("{}", what);
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"ark-host: runs persistent ark actors over one data directory"};
-  std::string data = "./ark-data";
-  std::vector<std::string> modules;
-  std::string durability = "sync";
-  std::string backend;
-  int port = 4710;
-  std::string bind = "127.0.0.1";
-  double idle_seconds = 300;
-  std::string log_level = "info";
-  std::size_t max_active = 100000;
-  std::size_t max_subscribers = 10000;
-  std::size_t threads = 0;
-  int admin_port = -1;
-  std::string admin_bind = "127.0.0.1";
-  std::string admin_token_file;
-  std::size_t admin_preview_limit = ark::inspect::default_preview_limit;
-  std::string token_file;
-  ark::tls_files tls;
-  std::size_t map_size = std::size_t{1} << 30;
-  std::size_t max_map_size = std::size_t{1} << 40;
-  app.add_option("--data", data, "data directory (created when missing)")->capture_default_str();
-  app.add_option("--module", modules,
-                 "shared library registering actor types (repeatable; see examples/)")
-      ->check(CLI::ExistingFile);
-  app.add_option("--durability", durability,
-                 "sync: reply after fsync (default); relaxed: no meta-page fsync; none: no "
-                 "fsync, periodic sync")
-      ->check(CLI::IsMember({"sync", "relaxed", "none"}))
-      ->capture_default_str();
-  app.add_option("--backend", backend,
-                 "storage engine of a new data directory: lmdb (the default) or sqlite "
-                 "(doc/backends.md); an existing directory opens with the engine it holds, "
-                 "and a different --backend is refused")
-      ->check(CLI::IsMember({"lmdb", "sqlite"}));
-  app.add_option("--port", port, "middleman port for remote typed clients (0: any free port)")
-      ->check(CLI::Range(0, 65535))
-      ->capture_default_str();
-  app.add_option("--bind", bind,
-                 "address the middleman port binds to; beyond loopback it needs --token-file "
-                 "and TLS (doc/security.md)")
-      ->capture_default_str();
-  app.add_option("--token-file", token_file,
-                 "file holding the access token clients must present (else $ARK_TOKEN; chmod "
-                 "600; make one with: openssl rand -hex 32)");
-  app.add_option("--tls-cert", tls.cert, "serve over TLS with this certificate chain (PEM)");
-  app.add_option("--tls-key", tls.key, "the certificate's private key (PEM)");
-  app.add_option("--tls-ca", tls.ca,
-                 "CA certificate clients' certificates must chain to (PEM; TLS is mutual)");
-  app.add_option("--idle-timeout", idle_seconds,
-                 "seconds after which an idle actor is passivated (0: never)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--max-active", max_active,
-                 "activation cap: above it the oldest activations are passivated (0: none)")
-      ->capture_default_str();
-  app.add_option("--max-subscribers", max_subscribers,
-                 "most subscribers one actor may have (doc/subscriptions.md)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--admin-port", admin_port,
-                 "serve the admin API (HTTP, doc/admin_api.md) on this port (0: any free "
-                 "port); off when not given")
-      ->check(CLI::Range(0, 65535));
-  app.add_option("--admin-bind", admin_bind,
-                 "address of the admin API; beyond loopback it needs --admin-token-file")
-      ->capture_default_str();
-  app.add_option("--admin-token-file", admin_token_file,
-                 "file with the bearer token the admin API requires (chmod 600, at least 16 "
-                 "characters; default $ARK_ADMIN_TOKEN)");
-  app.add_option("--admin-preview-limit", admin_preview_limit,
-                 "cap of one actor's state preview in the admin API (e.g. 1MiB); larger "
-                 "states are shown truncated")
-      ->transform(CLI::AsSizeValue(false))
-      ->default_str("125MB");
-  app.add_option("--threads", threads,
-                 "CAF scheduler worker threads (0: one per hardware thread)")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1024}))
-      ->capture_default_str();
-  app.add_option("--map-size", map_size,
-                 "initial LMDB map size (e.g. 64MiB, 1GiB); it doubles when full")
-      ->transform(CLI::AsSizeValue(false))
-      ->default_str("1GiB");
-  app.add_option("--max-map-size", max_map_size,
-                 "ceiling of the map's growth; beyond it writes fail with map_full")
-      ->transform(CLI::AsSizeValue(false))
-      ->default_str("1TiB");
-  app.add_option("--log-level", log_level, "error, warn, info or debug")
-      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  auto resolved = ark::resolve_token(token_file);
-  if (!resolved) {
-    std::cerr << "ark-host: " << resolved.error().message() << "\n";
-    return 2;
-  }
-  const std::string token = std::move(*resolved);
-  auto admin_resolved = ark::resolve_token(admin_token_file, "ARK_ADMIN_TOKEN");
-  if (!admin_resolved) {
-    std::cerr << "ark-host: admin API: " << admin_resolved.error().message() << "\n";
-    return 2;
-  }
-  const std::string admin_token = std::move(*admin_resolved);
-  if (admin_port >= 0 && !ark::is_loopback(admin_bind) && admin_token.empty()) {
-    std::cerr << "ark-host: --admin-bind " << admin_bind
-              << " would expose the admin API beyond this machine without a token; give "
-                 "--admin-token-file FILE (or $ARK_ADMIN_TOKEN), or bind it to 127.0.0.1\n";
-    return 2;
-  }
-  bool tls_wanted = !tls.cert.empty() || !tls.key.empty() || !tls.ca.empty();
-  if (!ark::is_loopback(bind) && (token.empty() || !tls_wanted)) {
-    std::cerr << "ark-host: --bind " << bind
-              << " makes the middleman port reachable from other machines, which needs an "
-                 "access token (--token-file or $ARK_TOKEN) and TLS (--tls-cert, --tls-key, "
-                 "--tls-ca); see doc/security.md. Or bind to 127.0.0.1 and tunnel (ssh -L).\n";
-    return 2;
-  }
-  if (tls_wanted) {
-    if (auto ok = ark::check_tls_files(tls); !ok) {
-      std::cerr << "ark-host: " << ok.error().message() << "\n";
-      return 2;
-    }
-  }
-  if (max_map_size < map_size) {
-    std::cerr << "ark-host: --max-map-size (" << max_map_size << " bytes) is below --map-size ("
-              << map_size << " bytes); raise it\n";
-    return 2;
-  }
-
+// Loads the modules, opens the data directory, serves until SIGINT/SIGTERM.
+int run(host_config& c) {
   auto console = spdlog::stderr_color_mt("ark-host");
   spdlog::set_default_logger(console);
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_level(spdlog::level::from_str(c.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ ark-host: %v");
 
   // Signals go to sigwait() below, never to another thread.
@@ -177,7 +205,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto& registry = ark::actor_registry::global();
-  for (const auto& m : modules) {
+  for (const auto& m : c.modules) {
     auto path = std::filesystem::absolute(m).string();
     if (!dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL))
       return fail("cannot load module " + m + ": " + dlerror() +
@@ -191,20 +219,12 @@ int main(int argc, char** argv) {
   if (names.empty())
     spdlog::warn("no actor types registered: pass --module FILE.so (see examples/)");
 
-  ark::client_config cfg(tls);  // the middleman (and OpenSSL), ark's types
+  ark::client_config cfg(c.tls);  // the middleman (and OpenSSL), ark's types
   ark::configure_host_scheduler(cfg);
-  if (threads > 0) cfg.set("scheduler.max-threads", threads);
+  if (c.threads > 0) cfg.set("scheduler.max-threads", c.threads);
   caf::actor_system sys{cfg};
 
-  ark::runtime_options opts;
-  opts.data_dir = data;
-  opts.durability = *ark::parse_durability(durability);
-  if (!backend.empty()) opts.backend_kind = *ark::kv::parse_backend_kind(backend);
-  opts.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(idle_seconds * 1000));
-  opts.max_active = max_active;
-  opts.max_subscribers = max_subscribers;
-  opts.initial_map_size = map_size;
-  opts.max_map_size = max_map_size;
+  auto& opts = c.runtime;
   opts.log = [](const std::string& line) { spdlog::error("{}", line); };
   // The storage engine refuses every write from now on: stop like on
   // SIGTERM (callers of messages in flight get the error), exit status 3.
@@ -217,27 +237,17 @@ int main(int argc, char** argv) {
   auto rt = ark::runtime::open(sys, opts);
   if (!rt) {
     sys.await_actors_before_shutdown(false);
-    return fail("cannot open " + data + ": " + rt.error().message());
+    return fail("cannot open " + opts.data_dir + ": " + rt.error().message());
   }
-  ark::serve_options so;
-  so.port = static_cast<std::uint16_t>(port);
-  so.bind = bind;
-  so.token = token;
-  so.tls = tls_wanted;
-  auto served = ark::serve(*rt, so);
+  auto served = ark::serve(*rt, c.serve);
   if (!served) {
     (*rt)->shutdown();
     sys.await_actors_before_shutdown(false);
     return fail(served.error().message());
   }
   std::unique_ptr<ark::admin_server> admin;
-  if (admin_port >= 0) {
-    ark::admin_options ao;
-    ao.bind = admin_bind;
-    ao.port = static_cast<std::uint16_t>(admin_port);
-    ao.token = admin_token;
-    ao.preview_limit = admin_preview_limit;
-    auto a = ark::admin_server::start(*rt, ao);
+  if (c.admin_on) {
+    auto a = ark::admin_server::start(*rt, c.admin);
     if (!a) {
       caf::anon_send_exit(served->directory, caf::exit_reason::user_shutdown);
       (*rt)->shutdown();
@@ -246,16 +256,17 @@ int main(int argc, char** argv) {
     }
     admin = std::move(*a);
   }
-  std::string admin_text = admin ? admin_bind + ":" + std::to_string(admin->port()) : "off";
+  std::string admin_text = admin ? c.admin.bind + ":" + std::to_string(admin->port()) : "off";
   std::string types;
   for (const auto& n : names) types += (types.empty() ? "" : ", ") + n;
   // The ready line: scripts wait for it (and read the port from it).
   std::printf(
       "ark-host ready: data=%s port=%u bind=%s durability=%s backend=%s tls=%s token=%s "
       "admin=%s types=[%s]\n",
-      data.c_str(), static_cast<unsigned>(served->port), bind.c_str(), durability.c_str(),
-      std::string((*rt)->storage()->name()).c_str(),
-      tls_wanted ? "on" : "off", token.empty() ? "none" : "required", admin_text.c_str(),
+      opts.data_dir.c_str(), static_cast<unsigned>(served->port), c.serve.bind.c_str(),
+      std::string(ark::to_string(opts.storage.mode)).c_str(),
+      std::string((*rt)->storage()->name()).c_str(), c.serve.tls ? "on" : "off",
+      c.serve.token.empty() ? "none" : "required", admin_text.c_str(),
       types.c_str());
   std::fflush(stdout);
 
@@ -280,4 +291,18 @@ int main(int argc, char** argv) {
   rt->reset();
   sys.await_actors_before_shutdown(false);
   return storage_failed ? 3 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  host_config c;
+  CLI::App app{"ark-host: runs persistent ark actors over one data directory"};
+  bind_flags(app, c);
+  CLI11_PARSE(app, argc, argv);
+  if (auto ok = validate(c); !ok) {
+    std::cerr << "ark-host: " << ok.error().message() << "\n";
+    return 2;
+  }
+  return run(c);
 }

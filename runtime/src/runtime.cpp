@@ -13,6 +13,7 @@
 #include <caf/all.hpp>
 
 #include "ark/detail/actor_core.hpp"
+#include "runtime_access.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv/memory_backend.hpp"
 #include "ark/registry.hpp"
@@ -391,14 +392,10 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   std::shared_ptr<kv::lmdb_backend> lmdb;
   std::shared_ptr<kv::backend> db = opts.backend;
   if (!db) {
-    kv::open_options oo;
+    kv::open_options oo = opts.storage;
+    oo.read_only = false;
     oo.create_if_missing = true;
-    oo.mode = opts.durability;
-    oo.initial_map_size = opts.initial_map_size;
-    oo.max_map_size = opts.max_map_size;
-    if (opts.backend_kind) oo.kind = *opts.backend_kind;
-    auto opened = opts.backend_kind ? kv::open_backend(opts.data_dir, oo)
-                                    : kv::open_detected(opts.data_dir, oo);
+    auto opened = kv::open_backend(opts.data_dir, oo);
     if (!opened) return opened.error();
     db = std::move(*opened);
     lmdb = std::dynamic_pointer_cast<kv::lmdb_backend>(db);
@@ -433,7 +430,6 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   wo.backend = p->db;
   wo.journal = p->journal;
   wo.checkpoint_bytes = p->opts.checkpoint_bytes;
-  wo.checkpoint_at_stop = p->opts.checkpoint_at_stop;
   wo.log = p->opts.log;
   wo.on_storage_failure = p->opts.on_storage_failure;
   std::weak_ptr<impl> weak = p;
@@ -453,7 +449,7 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   wo.on_alarm_scheduled = [weak](std::int64_t due) {
     if (auto rt = weak.lock()) rt->alarms->scheduled(due);
   };
-  if (p->opts.durability == kv::durability::none && !p->opts.backend) {
+  if (p->opts.storage.mode == kv::durability::none && !p->opts.backend) {
     std::weak_ptr<kv::backend> weak_db = p->db;
     wo.periodic_sync = [weak_db]() -> expected<void> {
       if (auto d = weak_db.lock()) return d->sync();
@@ -574,16 +570,31 @@ std::vector<caf::actor> runtime::active_actors() const {
   for (const auto& [key, handle] : impl_->directory) out.push_back(handle);
   return out;
 }
-void runtime::pause_commits() {
-  impl_->writer->pause();
+void detail::runtime_access::pause_commits(runtime& rt) {
+  rt.impl_->writer->pause();
 }
-void runtime::resume_commits() {
-  impl_->writer->resume();
+void detail::runtime_access::resume_commits(runtime& rt) {
+  rt.impl_->writer->resume();
+}
+void detail::runtime_access::skip_checkpoint_at_stop(runtime& rt) {
+  rt.impl_->writer->skip_checkpoint_at_stop();
 }
 
 void configure_host_scheduler(caf::actor_system_config& cfg) {
   cfg.set("work-stealing.aggressive-poll-attempts", std::size_t{0});
   cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
+}
+
+std::string_view to_string(kv::durability mode) {
+  switch (mode) {
+    case kv::durability::sync:
+      return "sync";
+    case kv::durability::relaxed:
+      return "relaxed";
+    case kv::durability::none:
+      return "none";
+  }
+  return "unknown";
 }
 
 expected<kv::durability> parse_durability(std::string_view text) {

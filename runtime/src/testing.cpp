@@ -6,12 +6,23 @@
 #include <caf/all.hpp>
 
 #include "ark/detail/actor_core.hpp"
+#include "runtime_access.hpp"
 #include "ark/inspect.hpp"
 #include "ark/kv/memory_backend.hpp"
 #include "ark/kv/store.hpp"
 #include "ark/registry.hpp"
 
 namespace ark::testing {
+
+void pause_commits(ark::runtime& rt) {
+  detail::runtime_access::pause_commits(rt);
+}
+void resume_commits(ark::runtime& rt) {
+  detail::runtime_access::resume_commits(rt);
+}
+void skip_checkpoint_at_stop(ark::runtime& rt) {
+  detail::runtime_access::skip_checkpoint_at_stop(rt);
+}
 
 namespace {
 

@@ -149,7 +149,7 @@ void writer::run() {
       }
     }
   }
-  if (opts_.journal && opts_.checkpoint_at_stop && !opts_.journal->empty()) checkpoint();
+  if (opts_.journal && checkpoint_at_stop_ && !opts_.journal->empty()) checkpoint();
   if (opts_.periodic_sync && dirty_) {
     if (auto r = opts_.periodic_sync(); !r && opts_.log)
       opts_.log("final sync failed: " + r.error().message());

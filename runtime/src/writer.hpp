@@ -36,8 +36,6 @@ class writer {
     /// and whenever the writer was idle for `checkpoint_idle`.
     std::size_t checkpoint_bytes = 16u << 20;
     std::chrono::milliseconds checkpoint_idle{1000};
-    /// Checkpoint when stopping (tests turn it off to leave a journal behind).
-    bool checkpoint_at_stop = true;
     std::function<void(const std::string&)> log;
     /// Called once, from the committing thread, when the backend reports
     /// storage_failed (it will refuse every later commit).
@@ -67,6 +65,9 @@ class writer {
   /// Commits everything queued, then stops the thread. Idempotent.
   void stop();
   void pause();
+  // The writer's thread leaves the journal un-checkpointed when it stops,
+  // as a crash would (ark::testing::skip_checkpoint_at_stop).
+  void skip_checkpoint_at_stop() { checkpoint_at_stop_ = false; }
   void resume();
   const stats& counters() const { return stats_; }
 
@@ -91,6 +92,7 @@ class writer {
   std::vector<commit_unit> queue_;
   bool stopping_ = false;
   bool paused_ = false;
+  std::atomic<bool> checkpoint_at_stop_{true};
   // A commit runs (on the writer thread, or inline on a submitter's thread):
   // the committing state below is used by one thread at a time.
   bool busy_ = false;

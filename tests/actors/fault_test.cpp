@@ -168,7 +168,7 @@ TEST_CASE("a failed meta-page write stops the storage cleanly and a restart has 
 
 TEST_CASE("a full map grows and the message succeeds") {
   host_env env;
-  env.opts.initial_map_size = 1u << 20;
+  env.opts.storage.initial_map_size = 1u << 20;
   env.restart();
   auto before = env.rt->stats().map_size;
   CHECK(before <= (2u << 20));
@@ -186,8 +186,8 @@ TEST_CASE("a full map grows and the message succeeds") {
 
 TEST_CASE("a map at its ceiling refuses the message with map_full and keeps what was acked") {
   host_env env;
-  env.opts.initial_map_size = 1u << 20;
-  env.opts.max_map_size = 2u << 20;
+  env.opts.storage.initial_map_size = 1u << 20;
+  env.opts.storage.max_map_size = 2u << 20;
   env.restart();
   auto a = env.probe("a");
   const std::string value(8000, 'v');

@@ -8,6 +8,7 @@
 
 #include <ark/client.hpp>
 #include <ark/runtime.hpp>
+#include <ark/testing.hpp>
 
 #include "actors/probe_actor.hpp"
 #include "test_util.hpp"
@@ -25,6 +26,8 @@ struct host_env {
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<ark::runtime> rt;
+  /// false: stop() leaves the state journal un-checkpointed, as a crash would.
+  bool checkpoint_at_stop = true;
 
   explicit host_env(std::chrono::milliseconds idle = std::chrono::minutes(5)) {
     opts.data_dir = dir.sub("data");
@@ -42,6 +45,7 @@ struct host_env {
     rt = *r;
   }
   void stop() {
+    if (rt && !checkpoint_at_stop) ark::testing::skip_checkpoint_at_stop(*rt);
     if (rt) rt->shutdown();
     rt.reset();
     sys.reset();

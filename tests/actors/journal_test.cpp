@@ -113,7 +113,7 @@ TEST_CASE("journal records round-trip and a corrupt record is a clear error") {
 
 TEST_CASE("state left in the journal (as after a crash) is the state after a restart") {
   host_env env;
-  env.opts.checkpoint_at_stop = false;
+  env.checkpoint_at_stop = false;
   env.restart();
   for (int i = 0; i < 20; ++i) set(env, blob(env, "k" + std::to_string(i)), "v" + std::to_string(i));
   set(env, blob(env, "k3"), "newer");
@@ -121,7 +121,7 @@ TEST_CASE("state left in the journal (as after a crash) is the state after a res
   auto [records, entries] = journal_contents(env.opts.data_dir);
   CHECK(records > 0);
   CHECK(entries >= 20);
-  env.opts.checkpoint_at_stop = true;
+  env.checkpoint_at_stop = true;
   env.start();
   CHECK(data_of(env, blob(env, "k3")) == "newer");
   CHECK(data_of(env, blob(env, "k7")) == "v7");
@@ -133,7 +133,7 @@ TEST_CASE("state left in the journal (as after a crash) is the state after a res
 
 TEST_CASE("a snapshot that outgrows the journal limit is written in place and wins") {
   host_env env;
-  env.opts.checkpoint_at_stop = false;
+  env.checkpoint_at_stop = false;
   env.restart();
   auto h = blob(env, "grow");
   set(env, h, "small");                                              // journaled
@@ -163,7 +163,7 @@ TEST_CASE("frequent checkpoints and passivation keep every actor's newest state"
 
 TEST_CASE("with checkpoint_bytes 0 every snapshot is written in place and a left journal is applied") {
   host_env env;
-  env.opts.checkpoint_at_stop = false;
+  env.checkpoint_at_stop = false;
   env.restart();
   set(env, blob(env, "j"), "from the journal");
   env.stop();

@@ -198,7 +198,7 @@ TEST_CASE("kv().update in a handler commits with the message, and no update is l
   CHECK(must<std::int64_t>(env, h, kvfeat::kupd_atom::value, std::string("a"), std::int64_t{5},
                            false, false) == 5);
   // Many concurrent updates behind a paused writer: each reads the one before.
-  env.rt->pause_commits();
+  ark::testing::pause_commits(*env.rt);
   std::vector<std::future<ark::expected<std::int64_t>>> replies;
   for (int i = 0; i < 20; ++i)
     replies.push_back(std::async(std::launch::async, [&] {
@@ -206,7 +206,7 @@ TEST_CASE("kv().update in a handler commits with the message, and no update is l
                                      std::int64_t{1}, false, false);
     }));
   std::this_thread::sleep_for(200ms);
-  env.rt->resume_commits();
+  ark::testing::resume_commits(*env.rt);
   std::vector<std::int64_t> got;
   for (auto& r : replies) got.push_back(r.get().value_or(-1));
   std::sort(got.begin(), got.end());
@@ -336,11 +336,11 @@ TEST_CASE("clear_event from outside the actor clears its groups as a durable mes
   host_env env;
   auto h = get(env, "u");
   fill(env, h);
-  env.rt->pause_commits();
+  ark::testing::pause_commits(*env.rt);
   auto reply =
       std::async(std::launch::async, [&] { return ark::clear_event(*env.sys, h, "logout"); });
   CHECK(reply.wait_for(300ms) == std::future_status::timeout);  // gated on the commit
-  env.rt->resume_commits();
+  ark::testing::resume_commits(*env.rt);
   auto n = reply.get();
   REQUIRE_MESSAGE(n, (n ? "" : n.error().message()));
   CHECK(*n == 3);

@@ -95,7 +95,7 @@ TEST_CASE("kv reads see the message's own writes and earlier uncommitted ones") 
   host_env env;
   auto h = env.probe("a");
   CHECK(*env.call<bool>(h, probe::put_kv_atom::value, std::string("b"), std::string("2")));
-  env.rt->pause_commits();
+  ark::testing::pause_commits(*env.rt);
   // Not durable yet: the actor still reads its own earlier writes.
   auto put_a = std::async(std::launch::async, [&] {
     return env.call<bool>(h, probe::put_kv_atom::value, std::string("a"), std::string("1"));
@@ -109,7 +109,7 @@ TEST_CASE("kv reads see the message's own writes and earlier uncommitted ones") 
     return env.call<std::vector<std::string>>(h, probe::list_kv_atom::value);
   });
   CHECK(listed.wait_for(300ms) == std::future_status::timeout);  // gated
-  env.rt->resume_commits();
+  ark::testing::resume_commits(*env.rt);
   CHECK(*put_a.get());
   CHECK(*del_b.get());
   CHECK(*listed.get() == std::vector<std::string>{"a"});
@@ -135,7 +135,7 @@ TEST_CASE("output gate: no reply before the commit is durable, then in order") {
   host_env env;
   auto h = env.probe("a");
   REQUIRE(value_of(env, h) == 0);
-  env.rt->pause_commits();
+  ark::testing::pause_commits(*env.rt);
   auto first = std::async(std::launch::async, [&] {
     return env.call<std::int64_t>(h, probe::add_atom::value, std::int64_t{1});
   });
@@ -144,7 +144,7 @@ TEST_CASE("output gate: no reply before the commit is durable, then in order") {
   auto read = std::async(std::launch::async,
                          [&] { return env.call<std::int64_t>(h, probe::get_atom::value); });
   CHECK(read.wait_for(200ms) == std::future_status::timeout);
-  env.rt->resume_commits();
+  ark::testing::resume_commits(*env.rt);
   CHECK(*first.get() == 1);
   CHECK(*read.get() == 1);
 }
@@ -155,14 +155,14 @@ TEST_CASE("output gate: a send leaves only after the sender's change is durable"
   auto b = env.probe("b");
   REQUIRE(value_of(env, a) == 0);
   REQUIRE(value_of(env, b) == 0);
-  env.rt->pause_commits();
+  ark::testing::pause_commits(*env.rt);
   auto fwd = std::async(std::launch::async, [&] {
     return env.call<std::int64_t>(a, probe::forward_atom::value, std::string("b"), std::int64_t{5});
   });
   std::this_thread::sleep_for(300ms);
   // b has nothing pending, so it answers at once: it has not seen the add.
   CHECK(value_of(env, b) == 0);
-  env.rt->resume_commits();
+  ark::testing::resume_commits(*env.rt);
   CHECK(*fwd.get() == 1);
   for (int i = 0; i < 100 && value_of(env, b) != 5; ++i) std::this_thread::sleep_for(10ms);
   CHECK(value_of(env, b) == 5);
@@ -185,7 +185,7 @@ TEST_CASE("snapshots of one actor coalesce inside a group commit") {
   auto h = env.probe("a");
   REQUIRE(value_of(env, h) == 0);
   auto before = env.rt->stats();
-  env.rt->pause_commits();
+  ark::testing::pause_commits(*env.rt);
   std::vector<std::future<ark::expected<std::int64_t>>> replies;
   for (int i = 0; i < 50; ++i)
     replies.push_back(std::async(std::launch::async, [&] {
@@ -193,7 +193,7 @@ TEST_CASE("snapshots of one actor coalesce inside a group commit") {
     }));
   // Let all 50 units queue up behind the paused writer.
   std::this_thread::sleep_for(500ms);
-  env.rt->resume_commits();
+  ark::testing::resume_commits(*env.rt);
   std::vector<std::int64_t> got;
   for (auto& r : replies) got.push_back(*r.get());
   std::sort(got.begin(), got.end());
@@ -303,7 +303,7 @@ TEST_CASE("a second runtime on the same data directory is refused") {
 TEST_CASE("durability modes relaxed and none persist across a clean restart") {
   for (auto mode : {ark::kv::durability::relaxed, ark::kv::durability::none}) {
     host_env env;
-    env.opts.durability = mode;
+    env.opts.storage.mode = mode;
     env.restart();
     CHECK(*env.call<std::int64_t>(env.probe("a"), probe::add_atom::value, std::int64_t{2}) == 2);
     env.restart();

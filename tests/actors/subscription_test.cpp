@@ -327,12 +327,12 @@ TEST_CASE("notifications are gated: none arrives before the change is durable") 
   collector<change> got;
   auto s = watch(env, h, got);
   REQUIRE(got.wait_for(1).size() == 1);
-  env.rt->pause_commits();
+  ark::testing::pause_commits(*env.rt);
   auto reply = std::async(std::launch::async, [&] { return add(env, h, 3); });
   std::this_thread::sleep_for(300ms);
   CHECK(got.items().size() == 1);
   CHECK(reply.wait_for(0ms) == std::future_status::timeout);
-  env.rt->resume_commits();
+  ark::testing::resume_commits(*env.rt);
   CHECK(reply.get() == 3);
   auto all = got.wait_for(2);
   REQUIRE(all.size() == 2);
@@ -343,7 +343,7 @@ TEST_CASE("the reply to a subscribe waits until the state it shows is durable") 
   host_env env;
   auto h = feed(env, "a");
   REQUIRE(add(env, h, 1) == 1);
-  env.rt->pause_commits();
+  ark::testing::pause_commits(*env.rt);
   // Not acknowledged, not durable: the subscriber must not see 4 yet.
   caf::anon_send(h, sub::add_atom::value, std::int64_t{3});
   std::this_thread::sleep_for(100ms);
@@ -351,7 +351,7 @@ TEST_CASE("the reply to a subscribe waits until the state it shows is durable") 
   auto subscribed = std::async(std::launch::async, [&] { return watch(env, h, got); });
   CHECK(subscribed.wait_for(300ms) == std::future_status::timeout);
   CHECK(got.items().empty());
-  env.rt->resume_commits();
+  ark::testing::resume_commits(*env.rt);
   auto s = subscribed.get();
   auto all = got.wait_for(1);
   REQUIRE(all.size() == 1);
@@ -380,13 +380,13 @@ TEST_CASE("published events arrive once durable and are dropped when the handler
     REQUIRE_MESSAGE(s, (s ? "" : s.error().message()));
     CHECK(*call<std::int64_t>(env, h, sub::note_atom::value, std::string("one")) == 1);
     CHECK_FALSE(call<std::int64_t>(env, h, sub::note_fail_atom::value, std::string("lost")));
-    env.rt->pause_commits();
+    ark::testing::pause_commits(*env.rt);
     auto two = std::async(std::launch::async, [&] {
       return call<std::int64_t>(env, h, sub::note_atom::value, std::string("two"));
     });
     std::this_thread::sleep_for(300ms);
     CHECK(events.items() == std::vector<std::string>{"one#1@1"});
-    env.rt->resume_commits();
+    ark::testing::resume_commits(*env.rt);
     CHECK(*two.get() == 2);
     CHECK(events.wait_for(2) == std::vector<std::string>{"one#1@1", "two#2@3"});
     add(env, h, 1);

@@ -385,7 +385,9 @@ TEST_CASE("open_backend creates a directory of the chosen kind and refuses a mis
   CHECK(detect_backend(lm).value() == backend_kind::lmdb);
 
   SUBCASE("a mismatch names both backends and the remedy") {
-    auto r = open_backend(sq, open_options{});
+    open_options lo;
+    lo.kind = backend_kind::lmdb;
+    auto r = open_backend(sq, lo);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error() == errc::invalid_argument);
     CHECK(contains(r.error().message(), "holds a sqlite database"));

@@ -41,10 +41,10 @@ expected<key> parse_key_arg(std::string_view text, std::string_view what) {
 expected<std::shared_ptr<kv::backend>> open_data(const std::string& dir, access mode,
                                                  std::optional<kv::backend_kind> kind) {
   kv::open_options opts;
-  opts.kind = kind.value_or(kv::backend_kind::lmdb);
+  opts.kind = kind;
   opts.read_only = mode == access::read;
   opts.create_if_missing = mode == access::write_create;
-  return kind ? kv::open_backend(dir, opts) : kv::open_detected(dir, opts);
+  return kv::open_backend(dir, opts);
 }
 
 void add_backend_option(CLI::App& cmd, std::optional<kv::backend_kind>& kind) {

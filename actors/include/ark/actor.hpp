@@ -46,6 +46,10 @@ namespace ark {
 
 template <class R>
 class promise;
+template <class Interface, class State, class Memory>
+class actor;
+template <class T>
+struct actor_registrar;
 
 namespace detail {
 
@@ -113,11 +117,67 @@ expected<void> apply_init(D* self, const caf::message& args, caf::detail::type_l
 }
 
 /// Runs D::on_initialize with the arguments in `args` (type-checked).
+/// `self` is the D object itself (ark::actor::initialize_thunk casts it).
 template <class D>
-expected<void> run_initialize(actor_core* core, const caf::message& args) {
+expected<void> run_initialize(D* self, const caf::message& args) {
   using trait = caf::detail::get_callable_trait<decltype(&D::on_initialize)>;
-  return apply_init(static_cast<D*>(core), args, typename trait::arg_types{});
+  return apply_init(self, args, typename trait::arg_types{});
 }
+
+// -- handler signature checks (ark::actor::handlers) ---------------------------
+
+/// Fails to compile when the handler at position `Pos` (0-based, in the order
+/// given to handlers(...)) has a signature the interface does not declare.
+/// The compiler's "required from" note names `Found` (the handler's
+/// signature, as caf::typed_mpi<inputs, outputs>) and `Expected` (the
+/// interface signatures no earlier handler implemented).
+template <int Pos, class Found, class Expected>
+struct handler_signature_check {
+  static_assert(Pos < 0,
+                "ark::actor::handlers(...): the handler at the position given by Pos "
+                "(0-based) has a signature that is not in the actor's interface: compare "
+                "'Found' with 'Expected' below");
+};
+template <class Found, class Expected>
+struct handler_signature_check<-1, Found, Expected> {
+  static_assert(sizeof(Found) == 0,
+                "ark::actor::handlers(...): too few handlers: the interface signatures "
+                "listed in 'Expected' below have no handler. Add one handler per "
+                "replies_to<...> of the interface.");
+};
+template <class Found, class Expected>
+struct handler_signature_check<-2, Found, Expected> {
+  static_assert(sizeof(Found) == 0,
+                "ark::actor::handlers(...): too many handlers: those in 'Found' below "
+                "implement no signature of the actor's interface (or one twice).");
+};
+#define ARK_HANDLER_SIGNATURE_CHECK(n)                                                        \
+  template <class Found, class Expected>                                                     \
+  struct handler_signature_check<n, Found, Expected> {                                       \
+    static_assert(sizeof(Found) == 0,                                                        \
+                  "ark::actor::handlers(...): handler #" #n " (0-based) does not match the " \
+                  "actor's interface. Its arguments and reply are 'Found' below; the "       \
+                  "signatures still unimplemented are 'Expected' "                           \
+                  "(replies_to<Args...>::with<Reply>). Check each argument type exactly "    \
+                  "(std::int64_t is not int) and the type the handler returns.");            \
+  }
+ARK_HANDLER_SIGNATURE_CHECK(0);
+ARK_HANDLER_SIGNATURE_CHECK(1);
+ARK_HANDLER_SIGNATURE_CHECK(2);
+ARK_HANDLER_SIGNATURE_CHECK(3);
+ARK_HANDLER_SIGNATURE_CHECK(4);
+ARK_HANDLER_SIGNATURE_CHECK(5);
+ARK_HANDLER_SIGNATURE_CHECK(6);
+ARK_HANDLER_SIGNATURE_CHECK(7);
+ARK_HANDLER_SIGNATURE_CHECK(8);
+ARK_HANDLER_SIGNATURE_CHECK(9);
+ARK_HANDLER_SIGNATURE_CHECK(10);
+ARK_HANDLER_SIGNATURE_CHECK(11);
+ARK_HANDLER_SIGNATURE_CHECK(12);
+ARK_HANDLER_SIGNATURE_CHECK(13);
+ARK_HANDLER_SIGNATURE_CHECK(14);
+ARK_HANDLER_SIGNATURE_CHECK(15);
+#undef ARK_HANDLER_SIGNATURE_CHECK
 
 }  // namespace detail
 
@@ -128,9 +188,9 @@ expected<void> run_initialize(actor_core* core, const caf::message& args) {
 template <class R>
 class promise {
  public:
+  /// An empty promise (pending() is false); handlers get theirs from
+  /// ark::actor::make_promise.
   promise() = default;
-  promise(detail::actor_core* self, detail::detached_output target)
-      : self_(self), target_(std::make_shared<detail::detached_output>(std::move(target))) {}
 
   template <class T = R, class = std::enable_if_t<!std::is_void_v<T>>>
   void deliver(T value) {
@@ -148,6 +208,12 @@ class promise {
   bool pending() const { return target_ && !target_->empty(); }
 
  private:
+  template <class, class, class>
+  friend class actor;
+
+  promise(detail::actor_core* self, detail::detached_output target)
+      : self_(self), target_(std::make_shared<detail::detached_output>(std::move(target))) {}
+
   void settle(caf::message content) {
     if (!pending()) return;
     auto o = std::move(*target_);
@@ -197,8 +263,24 @@ struct no_memory {};
 ///                                 (ark/migration.hpp, doc/migrations.md)
 ///   std::vector<kv_group> kv_groups() const   KV keys cleared together on
 ///                                 an event (clear_on_event, clear_group)
+///
+/// What a handler may call is exactly the members below; each has its
+/// contract where it is declared:
+///   identity     key(), type_name(), describe(), time()
+///   state        state(), kv(), memory(), save_state()
+///   KV groups    kv_groups(), clear_on_event(), clear_group(), send_clear_event()
+///   alarms       schedule_at(), schedule_after(), cancel_alarm(), alarms(),
+///                find_alarm(), on_alarm()
+///   messaging    send(), request(...).then(), make_promise(), get_or_create()
+///   subscriptions  publish(), has_subscribers(), subscribe_to(), unsubscribe_from()
+///   schema       schema, schema_version(), migrations()
+/// The runtime's machinery (message lifecycle, output gate, checkpoints,
+/// passivation) is a private base, out of reach of a derived class. Of CAF's
+/// typed event-based actor (the public base) use system() and quit() only:
+/// its own send/request/delayed_send bypass the output gate (ark's send()
+/// and request() hide them), and become() would replace ark's handlers.
 template <class Interface, class State, class Memory = no_memory>
-class actor : public Interface::base, public detail::actor_core {
+class actor : public Interface::base, private detail::actor_core {
  public:
   using interface_type = Interface;
   using state_type = State;
@@ -240,6 +322,23 @@ class actor : public Interface::base, public detail::actor_core {
       init_memory(std::make_shared<Memory>(), typeid(Memory));
     }
   }
+
+  // -- identity ----------------------------------------------------------------
+
+  /// The actor's key (the structured key get_or_create was given). Stable for
+  /// the actor's whole life; valid from the constructor on.
+  const ark::key& key() const { return actor_core::key(); }
+  /// The actor's registered type name (ARK_ACTOR's first argument).
+  const std::string& type_name() const { return actor_core::type_name(); }
+  /// A printable name for messages and logs: `type [key...]`, e.g.
+  /// `counter ["a"]`. Errors built by the runtime start with it.
+  std::string describe() const { return actor_core::describe(); }
+  /// The runtime's clock: the system clock on a host, the virtual clock of
+  /// ark::testing::world in tests. Use it (not std::chrono::system_clock)
+  /// for anything compared with alarm times, so tests can move time.
+  const ark::clock& time() const { return actor_core::time(); }
+
+  // -- state, KV, memory -------------------------------------------------------
 
   /// The actor's own native state.
   State& state() { return state_; }
@@ -358,6 +457,12 @@ class actor : public Interface::base, public detail::actor_core {
   bool cancel_alarm(const std::string& name) { return actor_core::cancel_alarm(name); }
   /// The pending alarms, soonest first, including this message's changes.
   std::vector<alarm> alarms() const { return list_alarms(); }
+  /// The pending alarm `name` (including this message's changes: one this
+  /// message scheduled is found, one it cancelled is not), or nullopt.
+  /// Typical use: schedule a recurring alarm only if it is not pending yet.
+  std::optional<alarm> find_alarm(const std::string& name) const {
+    return actor_core::find_alarm(name);
+  }
   /// Runs when an alarm is due, as a message of this actor: its state and KV
   /// changes commit with the alarm's removal. Return an error (or throw) to
   /// have it retried after a backoff (alarm_options). The default fails:
@@ -507,16 +612,40 @@ class actor : public Interface::base, public detail::actor_core {
   };
 
  protected:
-  /// Wraps handlers so each message is committed and its reply gated.
+  /// Wraps handlers so each message is committed and its reply gated. Give
+  /// one handler per signature of the interface (in any order). A handler
+  /// whose arguments or reply do not match fails to compile with
+  /// detail::handler_signature_check naming its position.
   template <class... Fs>
   handlers_type handlers(Fs... fs) {
-    return handlers_type{behavior_type{wrap(std::move(fs))...}};
+    using found = caf::detail::type_list<caf::deduce_mpi_t<decltype(wrap(std::declval<Fs>()))>...>;
+    using mismatch = caf::interface_mismatch_t<found, typename Interface::signatures>;
+    if constexpr (mismatch::value == static_cast<int>(sizeof...(Fs))) {
+      return handlers_type{behavior_type{wrap(std::move(fs))...}};
+    } else {
+      using xs = typename mismatch::xs;
+      using found_at = std::conditional_t<(caf::detail::tl_size<xs>::value > 0),
+                                          caf::detail::tl_head_t<xs>, xs>;
+      detail::handler_signature_check<mismatch::value, found_at, typename mismatch::ys> check;
+      (void) check;
+      return handlers_type{behavior_type{typename behavior_type::unsafe_init{},
+                                         caf::behavior{wrap(std::move(fs))...}}};
+    }
   }
 
   /// Implement: return handlers(...).
   virtual handlers_type make_handlers() = 0;
 
  private:
+  template <class>
+  friend struct actor_registrar;
+
+  // The registry's init_function for class D (derived from this class).
+  template <class D>
+  static expected<void> initialize_thunk(detail::actor_core* core, const caf::message& args) {
+    return detail::run_initialize(static_cast<D*>(static_cast<actor*>(core)), args);
+  }
+
   // Whether the interface takes a message of type T (a subscriber's check).
   template <class T>
   static constexpr bool accepts() {

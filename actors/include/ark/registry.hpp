@@ -75,7 +75,7 @@ struct actor_registrar {
       a.schema = &detail::schema_of<T>();
       return caf::actor_cast<caf::actor>(sys.spawn<T>(std::move(a)));
     };
-    t.initialize = &detail::run_initialize<T>;
+    t.initialize = &T::template initialize_thunk<T>;
     t.memory_only = T::location == storage_location::memory;
     t.schema = &detail::schema_of<T>();
     actor_registry::global().add(std::move(t));

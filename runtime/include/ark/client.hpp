@@ -42,10 +42,14 @@ struct tls_files {
 /// file and OpenSSL's reason.
 expected<void> check_tls_files(const tls_files& files);
 
+/// The middleman port ark-host listens on, and clients connect to, unless
+/// told otherwise.
+inline constexpr std::uint16_t default_port = 4710;
+
 /// How a client reaches an ark-host.
 struct connect_options {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 4710;
+  std::uint16_t port = default_port;
   /// The host's access token (ark-host --token-file); empty when it has none.
   std::string token;
   /// Connect over TLS (the host runs with --tls-cert).

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -23,24 +24,40 @@
 
 namespace ark {
 
+namespace detail {
+struct runtime_access;
+}
+
 /// Options of a runtime (ark-host's flags map onto these).
 struct runtime_options {
   /// The data directory; created when missing.
   std::string data_dir = "./ark-data";
-  /// sync: a reply leaves after an fsync'd commit (default). relaxed: after a
-  /// commit whose meta page is not fsync'd (a crash may undo the last
-  /// commit). none: no fsync (the OS writes back; a crash may lose recent
-  /// commits); the writer syncs every `none_sync_interval`.
-  kv::durability durability = kv::durability::sync;
+  /// How `data_dir` is opened (kv::open_options, doc/backends.md):
+  ///   storage.kind: the engine. Unset: an existing directory opens with the
+  ///     engine it holds, a new one with LMDB. Set: a new directory is
+  ///     created with it, and an existing one of the other engine is refused
+  ///     (invalid_argument naming both).
+  ///   storage.mode: sync (default): a reply leaves after an fsync'd commit.
+  ///     relaxed: after a commit whose meta page is not fsync'd (a crash may
+  ///     undo the last commit). none: no fsync (the OS writes back; a crash
+  ///     may lose recent commits); the writer syncs every
+  ///     `none_sync_interval`.
+  ///   storage.initial_map_size / max_map_size: LMDB's initial map and the
+  ///     ceiling it doubles up to on MDB_MAP_FULL (a commit that hits a full
+  ///     map grows it and succeeds; beyond the ceiling it fails with
+  ///     map_full).
+  /// storage.read_only and storage.create_if_missing are ignored: a runtime
+  /// writes, and creates a missing directory.
+  kv::open_options storage;
   /// Idle time after which an actor is passivated (0: never).
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds none_sync_interval{std::chrono::seconds(1)};
-  /// Activation cap (0: none). Above it, each new activation asks the
+  /// Activation cap (0: none; ark-host's --max-active binds here). Above it, each new activation asks the
   /// oldest activations to passivate (they do once their commits are
   /// durable; an actor someone outside the host holds a handle to drops its
   /// state from memory instead), so memory is bounded by the cap, not by the
   /// number of actors ever touched.
-  std::size_t max_active = 0;
+  std::size_t max_active = 100000;
   /// How many passive actors' memory-only parts (ark::actor's Memory) the
   /// host keeps for their next activation. Beyond it the part stashed
   /// longest ago is dropped (that actor's memory() starts anew); 0 keeps
@@ -54,14 +71,6 @@ struct runtime_options {
   /// of journal accumulated (or when the writer is idle for a second).
   /// 0: no journal, every snapshot is written in place by its commit.
   std::size_t checkpoint_bytes = 16u << 20;
-  /// Test hook: false leaves the journal un-checkpointed at shutdown, as a
-  /// crash would.
-  bool checkpoint_at_stop = true;
-  /// Initial LMDB map size and the ceiling it doubles up to on MDB_MAP_FULL
-  /// (a commit that hits a full map grows it and succeeds; beyond the
-  /// ceiling it fails with map_full).
-  std::size_t initial_map_size = std::size_t{1} << 30;
-  std::size_t max_map_size = std::size_t{1} << 40;
   /// Where the runtime reports problems no caller can see (a failed commit,
   /// a failed periodic sync). Default: stderr.
   std::function<void(const std::string&)> log;
@@ -72,11 +81,6 @@ struct runtime_options {
   /// restarted (ark-host does: exit status 3). Called on the committing
   /// thread: do not block in it.
   std::function<void(const error&)> on_storage_failure;
-  /// The storage engine of `data_dir` (doc/backends.md). Unset: an existing
-  /// directory opens with the engine it holds, a new one with LMDB. Set: a
-  /// new directory is created with it, and an existing one of the other
-  /// engine is refused (invalid_argument naming both).
-  std::optional<kv::backend_kind> backend_kind;
   /// Storage to use instead of opening `data_dir` (which then only names it
   /// in messages): ark::testing runs a runtime over a memory backend. Not
   /// locked, not synced: the caller owns it.
@@ -191,13 +195,10 @@ class runtime {
   /// The handles of every active actor (for tests and tools).
   std::vector<caf::actor> active_actors() const;
 
-  /// Test hooks: while paused the writer commits nothing (units queue up).
-  void pause_commits();
-  void resume_commits();
-
   struct impl;
 
  private:
+  friend struct detail::runtime_access;  // ark::testing's hooks (runtime/src)
   explicit runtime(std::shared_ptr<impl> p);
   std::shared_ptr<impl> impl_;
 };
@@ -212,5 +213,7 @@ void configure_host_scheduler(caf::actor_system_config& cfg);
 
 /// Parses "sync" | "relaxed" | "none".
 expected<kv::durability> parse_durability(std::string_view text);
+/// "sync", "relaxed" or "none".
+std::string_view to_string(kv::durability mode);
 
 }  // namespace ark

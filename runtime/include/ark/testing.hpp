@@ -40,6 +40,17 @@
 
 namespace ark::testing {
 
+/// Test hooks on a runtime a test opened itself with runtime::open (the
+/// world uses them too). Not for production code.
+///
+/// pause_commits: the writer commits nothing until resume_commits (units
+/// queue up, so a test can observe messages whose commits are in flight).
+void pause_commits(ark::runtime& rt);
+void resume_commits(ark::runtime& rt);
+/// The runtime's next shutdown() leaves its state journal un-checkpointed,
+/// as a crash would (the next open replays it).
+void skip_checkpoint_at_stop(ark::runtime& rt);
+
 /// Where an injected crash hits a commit.
 enum class crash_point {
   /// The host dies before the commit reaches the disk: its writes are lost

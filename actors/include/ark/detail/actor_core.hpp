@@ -20,6 +20,10 @@
 #include <nlohmann/json.hpp>
 
 #include "ark/alarm.hpp"
+#include "ark/detail/alarm_book.hpp"
+#include "ark/detail/kv_group_set.hpp"
+#include "ark/detail/memory_slot.hpp"
+#include "ark/detail/output_gate.hpp"
 #include "ark/detail/host.hpp"
 #include "ark/kv/store.hpp"
 #include "ark/kv_group.hpp"
@@ -76,10 +80,17 @@ struct snapshot {
 expected<snapshot> parse_snapshot(std::string_view stored);
 
 /// The part of ark::actor that does not depend on the interface or state
-/// type: message lifecycle, checkpoints, the output gate, commit
-/// notifications, passivation. One instance per activation; every member is
-/// used from the actor's own thread only, except channel_ (shared with the
-/// host's writer, see commit_channel).
+/// type, and a private base of it. It owns the message lifecycle (begin,
+/// end, roll back), checkpoints, activation and passivation, and composes
+/// one part per further concept, each a small class of its own:
+///   output_gate     units submitted, the durable watermark, outputs held
+///   alarm_book      durable alarms
+///   kv_group_set    KV groups
+///   memory_slot     the memory-only part and its stash
+///   subscriber_list subscriptions (shared with the host)
+/// One instance per activation; every member is used from the actor's own
+/// thread only, except the gate's commit_channel (shared with the host's
+/// writer).
 class actor_core {
  public:
   explicit actor_core(activation a);
@@ -173,8 +184,7 @@ class actor_core {
   // Called by the constructor of an actor with a memory-only part: a fresh
   // object, replaced at activation by the one a previous activation stashed.
   void init_memory(std::shared_ptr<void> m, const std::type_info& type) {
-    memory_ = std::move(m);
-    memory_type_ = &type;
+    memory_.init(std::move(m), type);
   }
 
   // Activation: load the snapshot, or create (on_initialize) and persist.
@@ -218,8 +228,6 @@ class actor_core {
   void handle_clear_message(const std::string& event, caf::message& reply);
   // Deletes the keys of `groups` (kv_groups_ entries) in one write batch.
   expected<std::uint64_t> clear_groups(const std::vector<const kv_group*>& groups);
-  // At activation: the memory-only part a previous activation stashed.
-  void restore_memory();
   // Every removal from the directory goes through here: the memory-only
   // part is stashed first (so an activation that follows finds it), and
   // taken back when the actor stays (try_passivate returned false).
@@ -248,52 +256,45 @@ class actor_core {
   void schedule_idle(std::chrono::milliseconds after);
   void soft_passivate();
   // Units submitted and neither durable nor known to have failed.
-  bool pending() const {
-    auto done = std::max(channel_.durable.load(std::memory_order_acquire), resolved_seq_);
-    return submitted_seq_ > done;
-  }
+  bool pending() const { return gate_.pending(); }
   // Asks the writer for a notification once everything submitted is durable
   // (drain and eviction wait for that; ordinary commits send none).
   void request_wake();
   bool settled() const { return !pending() && outstanding_requests_ == 0; }
-  // Alarms: the actor's alarms from storage; the current message's changes
-  // as the unit's writes; a due alarm delivered (false: answer `reply` now).
-  expected<void> load_alarms();
-  void take_alarm_writes(commit_unit& unit);
+  // A due alarm delivered (false: answer `reply` now).
   bool deliver_alarm(const std::string& name, std::int64_t due_ms, caf::message& reply);
 
+  // Who the actor is and who hosts it.
   activation act_;
+
+  // The parts, one concept each (declared in their own headers):
+  output_gate gate_;        // units submitted, the durable watermark, outputs held
+  alarm_book alarms_;       // durable alarms (alarms.cpp)
+  kv_group_set kv_groups_;  // KV groups of the type, validated at activation (kv_groups.cpp)
+  memory_slot memory_;      // the memory-only part, if the type has one (actor_memory.cpp)
+  std::shared_ptr<subscriber_list> subs_;  // null: no subscribers (actor_subscriptions.cpp)
+
+  // State and KV as submitted (checkpoints).
   std::shared_ptr<kv_overlay> overlay_;
-  std::shared_ptr<subscriber_list> subs_;  // null: no subscribers when activated
   std::optional<kv::store> kv_;
   std::string last_snapshot_;  // msgpack of the state as last submitted
   std::string scratch_;
-  commit_channel channel_;
-  std::uint64_t submitted_seq_ = 0;
-  std::uint64_t resolved_seq_ = 0;   // units up to here failed (or were refused)
-  std::uint64_t wake_seq_ = 0;       // the last unit submitted with notify
-  std::uint64_t overlay_seen_ = 0;   // durable seq the KV overlay last forgot up to
-  std::uint64_t epoch_ = 0;
-  std::uint64_t outstanding_requests_ = 0;
-  std::vector<detached_output> outputs_;  // of the current message
-  std::map<std::string, stored_alarm> alarms_;  // as submitted (durable or in flight)
-  std::map<std::string, std::optional<stored_alarm>> alarm_changes_;  // of the current message
+  std::uint64_t overlay_seen_ = 0;  // durable seq the KV overlay last forgot up to
+
+  // Message lifecycle.
   bool in_message_ = false;
+  std::uint64_t outstanding_requests_ = 0;
+  caf::error activation_error_;
+  caf::actor_id caf_id_ = 0;
+  std::chrono::nanoseconds last_activity_;  // CLOCK_MONOTONIC_COARSE
+
+  // Passivation and drain.
   bool passive_ = false;
   bool draining_ = false;
   bool idle_scheduled_ = false;
   bool exited_ = false;
   bool evict_requested_ = false;  // the runtime is over its activation cap
-  caf::actor_id caf_id_ = 0;
   caf::error drain_reason_;
-  caf::error activation_error_;
-  std::chrono::nanoseconds last_activity_;  // CLOCK_MONOTONIC_COARSE
-  // The KV groups of the actor's type, validated at activation.
-  std::vector<kv_group> kv_groups_;
-  // The memory-only part, if the type has one, and its type.
-  std::shared_ptr<void> memory_;
-  const std::type_info* memory_type_ = nullptr;
-  bool memory_stashed_ = false;  // handed to the host when leaving the directory
 };
 
 }  // namespace detail

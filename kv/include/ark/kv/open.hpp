@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,10 +35,14 @@ std::string_view to_string(backend_kind kind);
 /// invalid_argument when it holds both (someone copied files together).
 expected<backend_kind> detect_backend(const std::string& dir);
 
+/// How a data directory is opened. ark-host's flags (--backend,
+/// --durability, --map-size, --max-map-size) and ark::runtime_options bind to
+/// these fields; their defaults are declared here only.
 struct open_options {
   /// The backend of a new directory, and the one an existing directory must
-  /// hold (see open_backend).
-  backend_kind kind = backend_kind::lmdb;
+  /// hold (see open_backend). Unset: whatever an existing directory holds,
+  /// LMDB for a new one.
+  std::optional<backend_kind> kind;
   /// Open for reading only: no writer lock; works while a host writes.
   bool read_only = false;
   /// Create the directory when it is missing (ignored when read_only).
@@ -49,8 +54,9 @@ struct open_options {
   std::size_t max_map_size = std::size_t{1} << 40;
 };
 
-/// Opens the data directory `dir` with the backend opts.kind. A directory
-/// that already holds a backend's data must hold that one: a mismatch is
+/// Opens the data directory `dir` with the backend opts.kind (unset: the one
+/// it holds, or LMDB for a new directory). A directory that already holds a
+/// backend's data must hold opts.kind when it is set: a mismatch is
 /// invalid_argument naming both ("this directory was created with --backend
 /// lmdb"), so a host never starts an empty second database next to the first.
 /// A new (missing or empty) directory gets opts.kind. Read-only opens of a
@@ -59,7 +65,8 @@ struct open_options {
 expected<std::shared_ptr<backend>> open_backend(const std::string& dir, const open_options& opts);
 
 /// Opens the existing data directory `dir` with whatever backend it holds
-/// (detect_backend), or with opts.kind when it holds none yet. For tools that
+/// (detect_backend), or with opts.kind (LMDB when unset) when it holds none
+/// yet. For tools that
 /// read any directory (ark-dash); hosts use open_backend, which insists on
 /// the backend they were told to use.
 expected<std::shared_ptr<backend>> open_detected(const std::string& dir, open_options opts);
