@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <string>
-#include <thread>
 
 #include <ark/testing.hpp>
 
@@ -35,11 +34,10 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// Waits (real time: a callback is a message of the actor) until actor `key`
-// recorded a request callback.
-std::vector<life::callback_seen> wait_for_callback(const std::string& key) {
-  for (int i = 0; i < 500 && life::callbacks_of(key).empty(); ++i)
-    std::this_thread::sleep_for(10ms);
+// The request callbacks actor `key` ran, once the world settled (a callback
+// is a message of the actor, after the reply the test waited for).
+std::vector<life::callback_seen> callbacks_once_idle(world& w, const std::string& key) {
+  REQUIRE(w.wait_until_idle());
   return life::callbacks_of(key);
 }
 
@@ -68,7 +66,7 @@ TEST_CASE("on_activate's changes after a reload commit on their own, before the 
   // left once it was durable.
   CHECK(must(w.call<std::int64_t>(h, life::value_atom::value)) == 0);
   CHECK(w.commits() - before == 1);
-  CHECK(must(w.stored_state("life", "a")).at("state").at("activations") == 2);
+  CHECK(must(w.stored_state_json("life", "a")).at("state").at("activations") == 2);
 }
 
 TEST_CASE("the first reply after a reload waits for on_activate's commit: a crash there fails it") {
@@ -95,7 +93,7 @@ TEST_CASE("a request whose message's commit failed never leaves: its error callb
   CHECK(must(w.call<std::int64_t>(b, life::value_atom::value)) == 0);
   w.crash_at_commit(crash_point::before_commit, 1);
   CHECK_FALSE(w.call<std::int64_t>(a, life::ask_atom::value, std::string("b"), std::int64_t{10}));
-  auto seen = wait_for_callback("a");
+  auto seen = callbacks_once_idle(w, "a");
   REQUIRE(seen.size() == 1);
   CHECK_FALSE(seen[0].ok);
   CHECK(ark::to_string(seen[0].error.code()) == "rolled_back");
@@ -117,7 +115,7 @@ TEST_CASE("a request whose handler failed never leaves: its error callback gets 
   auto r = w.call<std::int64_t>(a, life::ask_throw_atom::value, std::string("d"), std::int64_t{10});
   REQUIRE_FALSE(r);
   CHECK(r.error() == ark::errc::handler_failed);
-  auto seen = wait_for_callback("c");
+  auto seen = callbacks_once_idle(w, "c");
   REQUIRE(seen.size() == 1);
   CHECK_FALSE(seen[0].ok);
   CHECK(ark::to_string(seen[0].error.code()) == "rolled_back");
@@ -160,7 +158,7 @@ TEST_CASE("world get returns once a new actor's creation is durable") {
     CAPTURE(i);
     auto key = "new" + std::to_string(i);
     auto h = must(w.get<life_if>("life", key));
-    CHECK(w.stored_state("life", key));  // durable already
+    CHECK(w.stored_state_json("life", key));  // durable already
     // So a crash armed now hits the message's commit, not the creation's.
     w.crash_at_commit(crash_point::before_commit, 1);
     CHECK_FALSE(w.call<std::int64_t>(h, life::add_atom::value, std::int64_t{5}));

@@ -6,17 +6,15 @@
 #include <chrono>
 #include <limits>
 #include <string>
-#include <thread>
 
 #include <ark/inspect.hpp>
 #include <ark/testing.hpp>
 
 #include "bank/bank.hpp"
-#include "examples/unit_util.hpp"
 
 using namespace std::chrono_literals;
-using ark::test::value_of;
 using ark::testing::crash_point;
+using ark::testing::value_of;
 using bank::account_if;
 
 namespace {
@@ -42,14 +40,12 @@ struct bank_world : ark::testing::world {
     q.limit = ark::inspect::max_page;
     return value_of(r.kv("account", name, q)).at("entries").size();
   }
-  // Waits (real time: the credit is a message between two actors) until
-  // account `name` has no transfer waiting for its acknowledgement.
+  // True when account `name` has no transfer waiting for its
+  // acknowledgement once the actors settled (the credit is a message between
+  // two actors, which may still be on its way when a call returns).
   bool outbox_drains(const std::string& name) {
-    for (int i = 0; i < 500; ++i) {
-      if (stored_entries(name, "out") == 0) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
+    REQUIRE(wait_until_idle());
+    return stored_entries(name, "out") == 0;
   }
 };
 
@@ -73,7 +69,7 @@ TEST_CASE("bank: a transfer debits, credits once and leaves no outbox entry") {
   CHECK(w.balance("bob") == 80);
   CHECK(w.stored_entries("alice", "out") == 0);
   CHECK(w.stored_entries("bob", "in") == 1);
-  CHECK(value_of(w.stored_state("account", "alice")).at("state").at("balance") == 70);
+  CHECK(value_of(w.stored_state_json("account", "alice")).at("state").at("balance") == 70);
 }
 
 TEST_CASE("bank: refused operations change no balance") {
