@@ -168,3 +168,40 @@ TEST_CASE("world get returns once a new actor's creation is durable") {
     CHECK(activations(w, h) == 2);  // the creation's activation, this one
   }
 }
+
+TEST_CASE("world stored_state decodes the durable snapshot into the state type") {
+  world w;
+  auto h = must(w.get<life_if>("life", "typed"));
+  CHECK(must(w.call<std::int64_t>(h, life::add_atom::value, std::int64_t{9})) == 9);
+  auto st = must(w.stored_state<life::life_state>("life", "typed"));
+  CHECK(st.value == 9);
+  CHECK(st.activations == 1);
+  // The dashboard's document stays available.
+  CHECK(must(w.stored_state_json("life", "typed")).at("state").at("value") == 9);
+  CHECK(w.stored_state<life::life_state>("life", "nobody").error() == ark::errc::not_found);
+  // A type the state does not convert into.
+  CHECK_FALSE(w.stored_state<std::string>("life", "typed"));
+}
+
+TEST_CASE("world wait_until_idle returns once the actors finished their own work") {
+  world w;
+  auto a = must(w.get<life_if>("life", "idle-a"));
+  must(w.get<life_if>("life", "idle-b"));
+  // ask replies at once; the request to idle-b and its callback follow on
+  // their own.
+  for (int i = 0; i < 5; ++i)
+    CHECK(must(w.call<std::int64_t>(a, life::ask_atom::value, std::string("idle-b"),
+                                    std::int64_t{1})) == i + 1);
+  REQUIRE(w.wait_until_idle());
+  auto seen = life::callbacks_of("idle-a");
+  CHECK(seen.size() == 5);
+  CHECK(must(w.stored_state<life::life_state>("life", "idle-b")).value == 5);
+}
+
+TEST_CASE("value_of returns the value or throws no_value naming the error") {
+  CHECK(ark::testing::value_of(ark::expected<int>(7)) == 7);
+  CHECK_THROWS_WITH_AS(
+      ark::testing::value_of(ark::expected<int>(ark::error{ark::errc::not_found, "nothing here"})),
+      doctest::Contains("not_found: nothing here"), ark::testing::no_value);
+  CHECK_NOTHROW(ark::testing::value_of(ark::expected<void>()));
+}
