@@ -72,6 +72,10 @@ actor_core::~actor_core() {
 void actor_core::exited() {
   if (exited_ || !act_.host) return;
   exited_ = true;
+  // Nothing can deliver them any more: their callers get an error now
+  // rather than their timeout.
+  fail_promises(
+      to_caf(errc::unreachable, describe() + " stopped before delivering a promised reply"));
   // Drop every reference to storage: the runtime closes the data directory
   // once all actors are gone, even if CAF frees this object later.
   kv_.reset();
@@ -221,14 +225,29 @@ void actor_core::activate() {
     schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
     return;
   }
-  if (begin_message()) return;
+  last_activity_ = act_.host->time().monotonic();
+  act_.host->on_message();
+  run_activate_hook();
+}
+
+void actor_core::run_activate_hook() {
+  // A message of its own: its changes are one unit, submitted before any
+  // later message's, so every later reply waits until it is durable.
+  reactivate_ = false;
+  forget_committed_kv();
+  in_message_ = true;
   try {
     run_on_activate();
-    end_message_ok();
   } catch (const std::exception& e) {
     end_message_failed(
         to_caf(errc::handler_failed, describe() + ": on_activate threw: " + e.what()));
+    return;
+  } catch (...) {
+    end_message_failed(
+        to_caf(errc::handler_failed, describe() + ": on_activate threw an unknown exception"));
+    return;
   }
+  end_message_ok();
 }
 
 caf::error actor_core::begin_message(bool callback) {
@@ -237,20 +256,31 @@ caf::error actor_core::begin_message(bool callback) {
   if (draining_ && !callback) return to_caf(errc::shutting_down, describe() + " is stopping");
   last_activity_ = act_.host->time().monotonic();
   act_.host->on_message();
-  if (auto err = reload_if_passive()) return err;
+  // A request callback completes the work of an earlier message: it sees the
+  // state as it is (after a failed commit, the durable snapshot), and
+  // on_activate waits for the next message. (So a hook whose request keeps
+  // being rolled back cannot run itself again through its callback.)
+  if (!callback || passive_) {
+    if (auto err = reload_if_passive()) return err;
+  }
   forget_committed_kv();
   in_message_ = true;
   return {};
 }
 
 caf::error actor_core::reload_if_passive() {
-  if (!passive_) return {};
-  bool found = false, migrated = false;
-  auto loaded = load_from_storage(found, &migrated);
-  if (!loaded) return activation_error(loaded.error());
-  if (!found) return to_caf(errc::activation_failed, describe() + ": its snapshot vanished");
-  passive_ = false;
-  if (migrated) checkpoint(true);
+  if (passive_) {
+    bool found = false, migrated = false;
+    auto loaded = load_from_storage(found, &migrated);
+    if (!loaded) return activation_error(loaded.error());
+    if (!found) return to_caf(errc::activation_failed, describe() + ": its snapshot vanished");
+    passive_ = false;
+    if (migrated) checkpoint(true);
+    reactivate_ = true;
+  }
+  // The state came back from storage (here, or after a failed commit): as at
+  // activation, on_activate runs before anything else sees it.
+  if (reactivate_) run_activate_hook();
   return {};
 }
 
@@ -382,7 +412,11 @@ void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf
     overlay_->reset();
     bool found = false;
     auto loaded = load_from_storage(found, nullptr);
-    if (!loaded) {
+    if (loaded && found) {
+      // The next message runs on_activate first (not here, nor before a
+      // callback: a hook whose own commit keeps failing would spin).
+      reactivate_ = true;
+    } else if (!loaded) {
       activation_error_ = activation_error(loaded.error());
       if (loaded.error() == errc::commit_failed) {
         // Its migration failed to commit: leave the directory so the next
@@ -395,6 +429,8 @@ void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf
       activation_error_ = to_caf(errc::commit_failed, describe() + ": its creation failed");
       leave_directory(true);
     }
+    // No message or callback runs any more: no promise could be delivered.
+    if (activation_error_) fail_promises(activation_error_);
   } else {
     forget_committed_kv();
   }
@@ -411,6 +447,11 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply,
   }
   if (msg.match_elements<ping_atom>()) {
     reply = caf::make_message(ping_atom::value);
+    return true;
+  }
+  if (msg.match_elements<sync_atom>()) {
+    // Behind every unit submitted so far (an error if one of them failed).
+    reply_gated(caf::make_message(sync_atom::value));
     return true;
   }
   if (msg.match_elements<commit_atom, std::uint64_t, std::uint64_t, caf::error>()) {
@@ -514,6 +555,31 @@ void actor_core::maybe_finish_drain() {
     return;
   }
   request_wake();  // no-op unless units are pending
+}
+
+void actor_core::track_promise(const std::shared_ptr<detached_output>& target) {
+  promises_.erase(std::remove_if(promises_.begin(), promises_.end(),
+                                 [](const std::weak_ptr<detached_output>& p) {
+                                   auto t = p.lock();
+                                   return !t || t->empty();
+                                 }),
+                  promises_.end());
+  promises_.push_back(target);
+}
+
+void actor_core::fail_promises(const caf::error& e) {
+  auto all = std::move(promises_);
+  promises_.clear();
+  for (auto& p : all) {
+    auto t = p.lock();
+    if (!t || t->empty()) continue;
+    // As promise::deliver_error, but at once: nothing of this actor can be
+    // pending that an error could reveal.
+    auto o = std::move(*t);
+    t->dest = nullptr;
+    o.content = caf::make_message(e);
+    o.release();
+  }
 }
 
 nlohmann::json actor_core::generic_state_json() const {

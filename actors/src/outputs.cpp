@@ -5,8 +5,35 @@
 #include <caf/all.hpp>
 
 #include "ark/detail/host.hpp"
+#include "ark/errors.hpp"
 
 namespace ark::detail {
+
+namespace {
+
+// Turns request `o` into `e` as the response to its own sender (whose error
+// callback runs).
+void answer_requester(detached_output& o, caf::error e) {
+  o.what = detached_output::kind::reply;
+  o.dest = std::move(o.sender);
+  o.mid = o.mid.response_id();
+  o.stages.clear();
+  o.content = caf::make_message(std::move(e));
+}
+
+// What a request's error callback gets when the message that made it was
+// rolled back (its handler failed, or its commit did), so the request never
+// left: rolled_back, naming the cause.
+caf::error rolled_back_error(const caf::error& cause) {
+  auto c = from_caf(cause);
+  std::string why = c == errc::commit_failed
+                        ? "its commit failed: " + c.context()
+                        : std::string(to_string(c.code())) + ": " + c.context();
+  return to_caf(errc::rolled_back,
+                "the request was not sent: the message that made it was rolled back (" + why + ")");
+}
+
+}  // namespace
 
 detached_output detached_output::send(caf::strong_actor_ptr dest, caf::message content) {
   detached_output o;
@@ -31,7 +58,8 @@ detached_output detached_output::request(caf::strong_actor_ptr dest, caf::strong
 void detached_output::release() {
   if (what == kind::request && !dest) {
     // As CAF does for a request to an invalid handle.
-    fail(caf::make_error(caf::sec::invalid_argument));
+    answer_requester(*this, caf::make_error(caf::sec::invalid_argument));
+    release();
     return;
   }
   if (!dest) return;
@@ -54,12 +82,8 @@ void detached_output::make_failure(const caf::error& e) {
       content = caf::make_message(e);
       return;
     case kind::request:
-      // The requester's own response handler gets `e`.
-      what = kind::reply;
-      dest = std::move(sender);
-      mid = mid.response_id();
-      stages.clear();
-      content = caf::make_message(e);
+      // The requester's own response handler gets rolled_back (caused by `e`).
+      answer_requester(*this, rolled_back_error(e));
       return;
   }
 }

@@ -170,6 +170,8 @@ class account : public ark::actor<account_if, account_state> {
   // and `reply` gets unreachable: the debit is durable and the credit will
   // follow, so the receiver's error (e.g. shutting_down, which promises
   // "nothing applied") must not reach the client as the transfer's outcome.
+  // Unless the error is rolled_back: then the debit's own commit failed, the
+  // request never left, and there is neither a debit nor an outbox entry.
   void send_credit(const account_if& target, std::uint64_t id, std::int64_t amount,
                    std::optional<ark::promise<std::int64_t>> reply, std::int64_t reply_value) {
     request(target, credit_timeout, credit_atom::value, account_name(), id, amount)
@@ -182,6 +184,15 @@ class account : public ark::actor<account_if, account_state> {
             },
             [this, reply, id, amount](caf::error& e) mutable {
               if (!reply) return;
+              auto err = ark::from_caf(e);
+              if (err == ark::errc::rolled_back) {
+                reply->deliver_error(
+                    ark::error{ark::errc::commit_failed,
+                               "transfer " + std::to_string(id) + " of " + std::to_string(amount) +
+                                   " from account " + account_name() +
+                                   " was not made, nothing was debited (" + err.context() + ")"});
+                return;
+              }
               reply->deliver_error(ark::error{
                   ark::errc::unreachable,
                   "transfer " + std::to_string(id) + " of " + std::to_string(amount) +

@@ -64,6 +64,8 @@ std::string_view to_string(errc code) {
       return "unauthorized";
     case errc::migration_failed:
       return "migration_failed";
+    case errc::rolled_back:
+      return "rolled_back";
   }
   return "unknown_error";
 }
@@ -150,6 +152,9 @@ std::string_view remedy(errc code) {
       return "the stored snapshot and KV are unchanged; add or fix the migration step the message "
              "names (doc/migrations.md) and deploy again; `ark-dash migrate --dry-run` previews "
              "every actor's migration";
+    case errc::rolled_back:
+      return "the request never left and the actor's state() is back at its last durable "
+             "snapshot: nothing that message did happened; decide again from that state";
   }
   return "";
 }

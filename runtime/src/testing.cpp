@@ -7,9 +7,11 @@
 
 #include "ark/detail/actor_core.hpp"
 #include "runtime_access.hpp"
+#include "ark/errors.hpp"
 #include "ark/inspect.hpp"
 #include "ark/kv/memory_backend.hpp"
 #include "ark/kv/store.hpp"
+#include "ark/kv/value.hpp"
 #include "ark/registry.hpp"
 
 namespace ark::testing {
@@ -249,10 +251,63 @@ std::uint64_t world::commits() const {
   return impl_->disk->commits();
 }
 
-expected<nlohmann::json> world::stored_state(std::string_view type, const ark::key& k) {
+expected<void> world::settle_actor(const caf::actor& h) {
+  caf::scoped_actor self{system()};
+  expected<void> out;
+  self->request(h, caf::duration{opts_.call_timeout}, sync_atom::value)
+      .receive([](sync_atom) {},
+               [&](caf::error& e) {
+                 // A failed commit (the actor reports it) settled too; only
+                 // silence is an error.
+                 if (e == caf::sec::request_timeout)
+                   out = error{errc::unreachable, "an actor did not settle within " +
+                                                      std::to_string(opts_.call_timeout.count()) +
+                                                      " ms"};
+               });
+  return out;
+}
+
+expected<void> world::wait_until_idle() {
+  // Rounds: each waits for every alarm delivery and every active actor to
+  // settle (sync_atom: behind its queued messages and its units, so its
+  // outputs are enqueued). Messages they sent each other show as work done
+  // in the next round; two rounds in a row without any is quiet.
+  auto until = std::chrono::steady_clock::now() + opts_.call_timeout;
+  auto work = [&] {
+    auto s = impl_->rt->stats();
+    return std::make_tuple(s.messages, s.commits, s.failed_units, s.alarms_answered,
+                           s.active_actors);
+  };
+  for (int quiet = 0; quiet < 2;) {
+    if (std::chrono::steady_clock::now() > until)
+      return error{errc::unreachable, "the world did not become idle within " +
+                                          std::to_string(opts_.call_timeout.count()) +
+                                          " ms: actors keep working"};
+    auto before = work();
+    ARK_TRY(impl_->settle_alarms());
+    for (const auto& h : impl_->rt->active_actors()) ARK_TRY(settle_actor(h));
+    quiet = work() == before ? quiet + 1 : 0;
+  }
+  return {};
+}
+
+expected<nlohmann::json> world::stored_state_json(std::string_view type, const ark::key& k) {
   auto r = inspect::reader::open(impl_->disk);
   if (!r) return r.error();
   return r->state(type, k);
+}
+
+expected<std::string> world::stored_state_msgpack(std::string_view type, const ark::key& k) {
+  auto r = inspect::reader::open(impl_->disk);
+  if (!r) return r.error();
+  auto stored = r->snapshot(type, k);
+  if (!stored) return stored.error();
+  auto snap = detail::parse_snapshot(*stored);
+  if (!snap) return snap.error();
+  std::string out;
+  kv::detail::string_writer w{&out};
+  msgpack::pack(w, snap->state);
+  return out;
 }
 
 expected<std::vector<alarm>> world::stored_alarms(std::string_view type, const ark::key& k) {

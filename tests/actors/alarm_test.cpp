@@ -278,7 +278,7 @@ TEST_CASE("world: restart_actor reloads the durable snapshot and idle actors pas
   REQUIRE(*w.call<std::int64_t>(a, bump_atom::value) == 1);
   REQUIRE(w.restart_actor("alarm_probe", "a"));
   CHECK(*w.call<std::int64_t>(a, bump_atom::value) == 2);
-  CHECK(w.stored_state("alarm_probe", "a")->at("state").at("bumps") == 2);
+  CHECK(w.stored_state_json("alarm_probe", "a")->at("state").at("bumps") == 2);
   CHECK_FALSE(w.restart_actor("alarm_probe", "nobody"));
   REQUIRE(w.advance(4min));
   CHECK(w.runtime().stats().active_actors == 1);
@@ -339,7 +339,7 @@ TEST_CASE("memory-only actor types keep state across passivation but never reach
   REQUIRE(w.advance(2s));  // its alarm lives in memory too, and fires
   CHECK(fired(w, m) == strings{"mem-alarm@0"});
   // Nothing of it in storage: no snapshot, no KV space, no alarm.
-  CHECK(w.stored_state("memory_probe", "m").error() == ark::errc::not_found);
+  CHECK(w.stored_state_json("memory_probe", "m").error() == ark::errc::not_found);
   CHECK(w.stored_alarms("memory_probe", "m")->empty());
   auto spaces = w.storage()->spaces("", 100);
   REQUIRE(spaces);

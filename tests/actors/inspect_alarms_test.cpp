@@ -272,12 +272,12 @@ TEST_CASE("the state document lists the actor's pending alarms") {
   sched(w, "alarm_view", "a", "late", 90'000);
   sched(w, "alarm_view", "a", "early", 30'000, "hi");
   sched(w, "alarm_view", "b", "other", 10'000);
-  auto st = w.stored_state("alarm_view", "a");
+  auto st = w.stored_state_json("alarm_view", "a");
   REQUIRE_MESSAGE(st, (st ? "" : st.error().message()));
   REQUIRE(names(*st) == strings{"early", "late"});
   CHECK((*st)["alarms"][0]["payload"]["note"] == "hi");
   CHECK((*st)["alarms_next"].is_null());
-  auto none = w.stored_state("alarm_view", "b");
+  auto none = w.stored_state_json("alarm_view", "b");
   REQUIRE(none);
   CHECK(names(*none) == strings{"other"});
 }
@@ -317,7 +317,7 @@ TEST_CASE("a damaged alarm entry is listed with what is wrong instead of failing
   CHECK(bad["error"].get<std::string>().find("ark-dash verify") != std::string::npos);
   // The actor's own list shows it too (first, as it has no readable time),
   // and its state stays readable.
-  auto st = w.stored_state("alarm_view", "a");
+  auto st = w.stored_state_json("alarm_view", "a");
   REQUIRE(st);
   REQUIRE((*st)["alarms"].size() == 2);
   CHECK((*st)["alarms"][0]["name"] == "broken");

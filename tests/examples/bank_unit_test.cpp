@@ -4,18 +4,17 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <limits>
 #include <string>
-#include <thread>
 
 #include <ark/inspect.hpp>
 #include <ark/testing.hpp>
 
 #include "bank/bank.hpp"
-#include "examples/unit_util.hpp"
 
 using namespace std::chrono_literals;
-using ark::test::value_of;
 using ark::testing::crash_point;
+using ark::testing::value_of;
 using bank::account_if;
 
 namespace {
@@ -41,14 +40,12 @@ struct bank_world : ark::testing::world {
     q.limit = ark::inspect::max_page;
     return value_of(r.kv("account", name, q)).at("entries").size();
   }
-  // Waits (real time: the credit is a message between two actors) until
-  // account `name` has no transfer waiting for its acknowledgement.
+  // True when account `name` has no transfer waiting for its
+  // acknowledgement once the actors settled (the credit is a message between
+  // two actors, which may still be on its way when a call returns).
   bool outbox_drains(const std::string& name) {
-    for (int i = 0; i < 500; ++i) {
-      if (stored_entries(name, "out") == 0) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
+    REQUIRE(wait_until_idle());
+    return stored_entries(name, "out") == 0;
   }
 };
 
@@ -72,7 +69,7 @@ TEST_CASE("bank: a transfer debits, credits once and leaves no outbox entry") {
   CHECK(w.balance("bob") == 80);
   CHECK(w.stored_entries("alice", "out") == 0);
   CHECK(w.stored_entries("bob", "in") == 1);
-  CHECK(value_of(w.stored_state("account", "alice")).at("state").at("balance") == 70);
+  CHECK(value_of(w.stored_state_json("account", "alice")).at("state").at("balance") == 70);
 }
 
 TEST_CASE("bank: refused operations change no balance") {
@@ -139,4 +136,42 @@ TEST_CASE("bank: a transfer survives restart_actor of both accounts right after 
   CHECK(value_of(w.transfer(w.account("alice"), "bob", 20)) == 50);
   CHECK(w.balance("bob") == 100);
   CHECK(w.stored_entries("bob", "in") == 2);
+}
+
+TEST_CASE("bank: a credit that failed is re-sent when the sender reloads after restart_actor") {
+  bank_world w;
+  auto alice = w.account("alice");
+  auto bob = w.account("bob");
+  REQUIRE(value_of(w.deposit(alice, 100)) == 100);
+  const auto near_max = std::numeric_limits<std::int64_t>::max() - 10;
+  REQUIRE(value_of(w.deposit(bob, near_max)) == near_max);
+  // bob refuses the credit (it would overflow his balance): alice's debit
+  // stays, with its outbox entry, for a retry.
+  auto refused = w.transfer(alice, "bob", 30);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error() == ark::errc::unreachable);
+  CHECK(w.stored_entries("alice", "out") == 1);
+  REQUIRE(value_of(w.call<std::int64_t>(bob, bank::withdraw_atom::value, near_max)) == 0);
+  // The test holds alice's handle: restart_actor drops her state, her next
+  // message reloads it, and on_activate re-sends the credit.
+  REQUIRE(w.restart_actor("account", "alice"));
+  CHECK(w.balance("alice") == 70);
+  CHECK(w.outbox_drains("alice"));
+  CHECK(w.balance("bob") == 30);
+  CHECK(w.stored_entries("bob", "in") == 1);
+}
+
+TEST_CASE("bank: a transfer whose debit fails to commit says that nothing was debited") {
+  bank_world w;
+  open_accounts(w);
+  auto alice = w.account("alice");
+  w.crash_at_commit(crash_point::before_commit, 1);
+  auto r = w.transfer(alice, "bob", 30);
+  REQUIRE_FALSE(r);
+  CHECK_MESSAGE(r.error() == ark::errc::commit_failed, r.error().message());
+  CHECK_MESSAGE(r.error().context().find("nothing was debited") != std::string::npos,
+                r.error().message());
+  w.restart();
+  CHECK(w.balance("alice") == 100);
+  CHECK(w.balance("bob") == 50);
 }

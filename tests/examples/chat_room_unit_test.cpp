@@ -10,10 +10,9 @@
 #include <ark/testing.hpp>
 
 #include "chat_room/chat_room.hpp"
-#include "examples/unit_util.hpp"
 
-using ark::test::value_of;
 using ark::testing::crash_point;
+using ark::testing::value_of;
 using chat_room::chat_room_if;
 
 namespace {
@@ -63,7 +62,7 @@ TEST_CASE("chat_room: posts get seqs 1, 2, ... and history lists them newest fir
   CHECK(value_of(w.post(lobby, "cid", "late")) == 4);
   // Every message is its own KV entry; the state holds only the counters.
   CHECK(w.stored_messages("lobby") == 4);
-  auto state = value_of(w.stored_state("chat_room", "lobby")).at("state");
+  auto state = value_of(w.stored_state_json("chat_room", "lobby")).at("state");
   CHECK(state.at("count") == 4);
   CHECK(state.at("next_seq") == 5);
   CHECK(w.history(w.room("dev")).empty());  // another room, another actor

@@ -6,10 +6,9 @@
 #include <ark/testing.hpp>
 
 #include "counter/counter.hpp"
-#include "examples/unit_util.hpp"
 
-using ark::test::value_of;
 using ark::testing::crash_point;
+using ark::testing::value_of;
 using counter::counter_if;
 
 namespace {
@@ -25,7 +24,7 @@ struct counter_world : ark::testing::world {
   }
   // The value in the durable snapshot, as ark-dash shows it.
   std::int64_t stored_value(const std::string& key) {
-    return value_of(stored_state("counter", key)).at("state").at("value").get<std::int64_t>();
+    return value_of(stored_state_json("counter", key)).at("state").at("value").get<std::int64_t>();
   }
 };
 
@@ -53,7 +52,7 @@ TEST_CASE("counter: takes no initial value: a creation with one is refused and c
   auto r = w.value(h);
   REQUIRE_FALSE(r);
   CHECK(r.error() == ark::errc::bad_init_args);
-  CHECK(w.stored_state("counter", "a").error() == ark::errc::not_found);
+  CHECK(w.stored_state_json("counter", "a").error() == ark::errc::not_found);
   CHECK(value_of(w.value(w.counter("a"))) == 0);  // the next get_or_create starts afresh
 }
 

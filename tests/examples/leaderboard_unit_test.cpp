@@ -10,11 +10,10 @@
 
 #include <ark/testing.hpp>
 
-#include "examples/unit_util.hpp"
 #include "leaderboard/leaderboard.hpp"
 
 using namespace std::chrono_literals;
-using ark::test::value_of;
+using ark::testing::value_of;
 using leaderboard::leaderboard_if;
 
 namespace {
@@ -37,7 +36,7 @@ struct board_world : ark::testing::world {
     return call<std::int64_t>(h, leaderboard::score_atom::value, player);
   }
   std::int64_t stored_players(const std::string& name) {
-    return value_of(stored_state("leaderboard", name))
+    return value_of(stored_state_json("leaderboard", name))
         .at("state")
         .at("players")
         .get<std::int64_t>();

@@ -11,12 +11,11 @@
 #include <ark/subscription.hpp>
 #include <ark/testing.hpp>
 
-#include "examples/unit_util.hpp"
 #include "settings/settings.hpp"
 
 using namespace std::chrono_literals;
 using namespace settings;
-using ark::test::value_of;
+using ark::testing::value_of;
 
 namespace {
 
@@ -54,7 +53,7 @@ TEST_CASE("settings: a schema 1 snapshot migrates at activation, its history mov
   CHECK(value_of(w.call<std::string>(h, get_atom::value, std::string("lang"))) == "de");
   CHECK(value_of(w.call<std::vector<std::string>>(h, history_atom::value)) ==
         std::vector<std::string>{"lang=en", "lang=de"});
-  auto stored = value_of(w.stored_state("settings", "ada"));
+  auto stored = value_of(w.stored_state_json("settings", "ada"));
   CHECK(stored.at("schema") == 2);
   CHECK(stored.at("state").at("theme") == "dark");
   CHECK_FALSE(stored.at("state").contains("history"));

@@ -184,7 +184,10 @@ ARK_HANDLER_SIGNATURE_CHECK(15);
 /// A reply that a handler promises to deliver later (typically from the
 /// callback of a request to another actor). Return it from the handler; call
 /// deliver() once. Delivery is gated like any reply: it leaves once the state
-/// changes made before it are durable.
+/// changes made before it are durable. A promise is never left hanging by
+/// the runtime: if the actor can no longer run the code that would deliver
+/// it (its creation failed to commit, so the actor does not exist; or it
+/// stopped), the caller gets that error (commit_failed, unreachable) at once.
 template <class R>
 class promise {
  public:
@@ -212,7 +215,9 @@ class promise {
   friend class actor;
 
   promise(detail::actor_core* self, detail::detached_output target)
-      : self_(self), target_(std::make_shared<detail::detached_output>(std::move(target))) {}
+      : self_(self), target_(std::make_shared<detail::detached_output>(std::move(target))) {
+    self_->track_promise(target_);
+  }
 
   void settle(caf::message content) {
     if (!pending()) return;
@@ -253,8 +258,12 @@ struct no_memory {};
 /// Optional members a subclass may declare:
 ///   void on_initialize(Args...)   runs once in the actor's life, at creation,
 ///                                 with get_or_create's arguments
-///   void on_activate()            runs on every activation (after load and
-///                                 any migration)
+///   void on_activate()            runs every time the state is loaded:
+///                                 at activation (after load or
+///                                 on_initialize, and any migration), on
+///                                 reload after a passivation, and after a
+///                                 failed commit reset the state (before
+///                                 the next message); see on_activate()
 ///   nlohmann::json inspect_state() const   the dashboard's view of the state
 ///   static constexpr std::uint32_t schema = N;   the state schema version
 ///                                 recorded in every snapshot (default 1)
@@ -406,7 +415,18 @@ class actor : public Interface::base, private detail::actor_core {
   /// signature to take get_or_create's arguments.
   void on_initialize() {}
 
-  /// Runs on every activation, after the state is loaded or initialized.
+  /// Runs every time the actor's state is loaded, before any message sees
+  /// it: at activation (after the snapshot is loaded, or on_initialize ran,
+  /// and after any migration), when a passivated actor that kept a live
+  /// handle reloads its snapshot (also ark::testing::world::restart_actor),
+  /// and after a failed commit brought state() back to the last durable
+  /// snapshot (then before the next message; request callbacks do not wait
+  /// for it, they see the durable state as it is). Resume
+  /// work here (re-send an outbox, re-subscribe). It runs as a message of
+  /// its own: its state and KV changes, sends and requests are one unit,
+  /// committed before any later message's, so the reply to the message
+  /// that follows leaves only once they are durable. If it throws, its
+  /// changes are rolled back (as a failing handler's) and the actor goes on.
   virtual void on_activate() {}
 
   /// The dashboard's view of the state; the default decodes the snapshot's
@@ -500,6 +520,23 @@ class actor : public Interface::base, private detail::actor_core {
   /// on_error) on the result. The callbacks run as messages of this actor:
   /// their state and KV changes are committed and gated the same way. The
   /// timeout runs from the call (it includes the wait for durability).
+  ///
+  /// A request leaves only with the effects of the message that made it. If
+  /// that message is rolled back (its handler throws or returns an error, or
+  /// its commit fails), the request is never sent, and on_error runs (as a
+  /// later message) with errc::rolled_back, whose context reads "the request
+  /// was not sent: the message that made it was rolled back (its commit
+  /// failed: <cause>)" (or "(<code>: <cause>)" for a failed handler). By
+  /// then state() is back at the last durable snapshot: none of that
+  /// message's changes are there, so decide again from the state as it is
+  /// (on_activate runs before the next message, not before this callback):
+  ///   [this](caf::error& e) {
+  ///     if (ark::from_caf(e) == ark::errc::rolled_back) return;  // nothing happened
+  ///     ...                                    // the request failed remotely
+  ///   }
+  /// Every other error (the receiver's, request_timeout, ...) means the
+  /// request did leave. If the failed commit was the actor's creation, the
+  /// actor does not exist: no callback runs, and its promises get the error.
   template <class Handle, class Duration, class... Ts>
   auto request(const Handle& dest, Duration timeout, Ts&&... xs) {
     using args_t = std::tuple<std::decay_t<Ts>...>;
@@ -772,7 +809,10 @@ class actor : public Interface::base, private detail::actor_core {
                           caf::detail::type_list<Xs...>) {
     return [this, f, counted, on_fail](Xs... xs) mutable {
       if (counted) request_finished();
-      if (begin_message(true)) {
+      if (auto err = begin_message(true)) {
+        // The actor cannot run messages (its creation failed to commit): no
+        // promise it made can be delivered any more.
+        fail_promises(err);
         maybe_finish_drain();
         return;
       }

@@ -42,6 +42,7 @@ enum class errc : std::uint8_t {
   storage_failed = 27,      ///< The storage engine stopped after a failed write; restart the host.
   unauthorized = 28,        ///< A request without the host's access token (or with a wrong one).
   migration_failed = 29,    ///< A state snapshot cannot be brought to the code's schema version.
+  rolled_back = 30,         ///< A request was never sent: the message that made it was rolled back.
 };
 
 /// Returns the name of `code` (e.g. "key_too_large").

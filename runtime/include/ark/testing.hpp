@@ -15,13 +15,15 @@
 // gate and alarm code a host runs) over an in-memory backend that plays the
 // disk, with a clock that moves only when the test says. Every call waits for
 // its reply; advance() returns once the alarms and passivations it caused
-// have settled. So a test reads top to bottom, with no sleeps.
+// have settled; wait_until_idle() waits for the work actors started on
+// their own. So a test reads top to bottom, with no sleeps.
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +38,7 @@
 #include "ark/expected.hpp"
 #include "ark/kv/backend.hpp"
 #include "ark/kv/key.hpp"
+#include "ark/kv/value.hpp"
 #include "ark/runtime.hpp"
 
 namespace ark::testing {
@@ -50,6 +53,30 @@ void resume_commits(ark::runtime& rt);
 /// The runtime's next shutdown() leaves its state journal un-checkpointed,
 /// as a crash would (the next open replays it).
 void skip_checkpoint_at_stop(ark::runtime& rt);
+/// What value_of throws for an expected without a value.
+class no_value : public std::runtime_error {
+ public:
+  explicit no_value(const ark::error& e)
+      : std::runtime_error("expected a value, got " + e.message()), error_(e) {}
+  const ark::error& error() const { return error_; }
+
+ private:
+  ark::error error_;
+};
+
+/// The value of `x`; throws no_value (naming x's error) when it holds an
+/// error. A test framework reports the exception as the test case's
+/// failure (doctest, Catch2 and GoogleTest do), so
+/// `CHECK(value_of(w.call<std::int64_t>(h, get)) == 5)` fails with the
+/// reason instead of dereferencing an error.
+template <class T>
+T value_of(expected<T> x) {
+  if (!x) throw no_value(x.error());
+  return std::move(*x);
+}
+inline void value_of(expected<void> x) {
+  if (!x) throw no_value(x.error());
+}
 
 /// Where an injected crash hits a commit.
 enum class crash_point {
@@ -89,10 +116,18 @@ class world {
   std::shared_ptr<kv::backend> storage();
 
   /// The handle of actor (type, key), activating it (as
-  /// runtime::get_or_create).
+  /// runtime::get_or_create). Returns once the activation settled: a new
+  /// actor's creation (on_initialize's state) is durable, or failed (its
+  /// calls then fail with commit_failed), so a crash_at_commit armed next
+  /// hits a message's commit, never the creation's. Errors: those of
+  /// runtime::get_or_create; unreachable when the actor did not settle
+  /// within call_timeout.
   template <class Interface, class... Ts>
   expected<Interface> get(std::string_view type, const ark::key& k, Ts&&... init) {
-    return runtime().get_or_create<Interface>(type, k, std::forward<Ts>(init)...);
+    auto h = runtime().get_or_create<Interface>(type, k, std::forward<Ts>(init)...);
+    if (!h) return h;
+    ARK_TRY(settle_actor(caf::actor_cast<caf::actor>(*h)));
+    return h;
   }
 
   /// Sends xs... to `h` and waits for the reply (ark::call).
@@ -114,6 +149,16 @@ class world {
   /// snapshot (handles stay valid). Errors: not_found when it is not active.
   expected<void> restart_actor(std::string_view type, const ark::key& k);
 
+  /// Waits until the world is quiet: no actor has a message to handle or a
+  /// commit in flight, no output (reply, send, request, response) is on its
+  /// way, and no alarm delivery is in flight. Use it after work that actors
+  /// do on their own (a send with no reply awaited, a retry from
+  /// on_activate) instead of polling with sleeps. Virtual time does not
+  /// move, and a request's timeout (real time) is not waited for. Errors:
+  /// unreachable when the world is not quiet within call_timeout (actors
+  /// that keep messaging each other).
+  expected<void> wait_until_idle();
+
   /// The host restarts: every activation ends (handles taken before are
   /// dead: get them again), memory-only data is gone, storage stays, the
   /// clock keeps its time, and alarms whose time has passed fire.
@@ -128,9 +173,25 @@ class world {
   /// Commits applied to storage since the world began.
   std::uint64_t commits() const;
 
-  /// The durable state of actor (type, key) as the dashboard shows it
-  /// (ark::inspect), read from storage. Errors: not_found.
-  expected<nlohmann::json> stored_state(std::string_view type, const ark::key& k);
+  /// The durable state of actor (type, key), decoded into T (its state
+  /// type, or any msgpack-compatible one) from the snapshot in storage, as
+  /// it was written (a snapshot of an older schema is not migrated).
+  /// Errors: not_found (no snapshot: the actor does not exist, or is of a
+  /// memory-only type), type_mismatch (it does not convert into T),
+  /// corrupt_snapshot.
+  template <class T>
+  expected<T> stored_state(std::string_view type, const ark::key& k) {
+    auto packed = stored_state_msgpack(type, k);
+    if (!packed) return packed.error();
+    return kv::value::from_msgpack(*packed).as<T>();
+  }
+  /// The durable state document of actor (type, key) as the dashboard shows
+  /// it (ark::inspect: {"type", "key", "schema", "state": JSON, "alarms",
+  /// ...}), read from storage. Errors: not_found.
+  expected<nlohmann::json> stored_state_json(std::string_view type, const ark::key& k);
+  /// The msgpack bytes of the state in actor (type, key)'s durable snapshot.
+  /// Errors: as stored_state.
+  expected<std::string> stored_state_msgpack(std::string_view type, const ark::key& k);
   /// The durable alarms of actor (type, key), soonest first.
   expected<std::vector<alarm>> stored_alarms(std::string_view type, const ark::key& k);
 
@@ -140,6 +201,11 @@ class world {
   struct impl;
 
  private:
+  // Waits until `h` handled what was queued before and everything it
+  // submitted is durable or failed. Errors: unreachable (no answer within
+  // call_timeout).
+  expected<void> settle_actor(const caf::actor& h);
+
   world_options opts_;
   std::unique_ptr<impl> impl_;
 };

@@ -38,6 +38,10 @@ using evict_atom = caf::atom_constant<caf::atom("arkevict")>;
 using alarm_atom = caf::atom_constant<caf::atom("arkalarm")>;
 /// {ping_atom}: answered once everything queued before it was handled.
 using ping_atom = caf::atom_constant<caf::atom("arkping")>;
+/// {sync_atom}: answered (with sync_atom, or the error of a failed commit)
+/// once everything queued before it was handled and every unit the actor
+/// submitted before it is durable; ark::testing::world waits with it.
+using sync_atom = caf::atom_constant<caf::atom("arksync")>;
 /// {clear_atom, std::string event}: clears the actor's KV groups that list
 /// `event` (ark::actor::clear_on_event) as a message of its own; the reply
 /// is the number of keys removed (std::uint64_t), sent once durable.
@@ -145,6 +149,12 @@ class actor_core {
   expected<std::uint64_t> clear_kv_group(std::string_view name);
   // The memory-only part (ark::actor's Memory), or nullptr without one.
   void* memory_object() const { return memory_.get(); }
+  // A promise made by this actor (its reply target): should the actor become
+  // unable to run the callbacks that would deliver it (its creation failed
+  // to commit, it stopped), its caller gets that error at once.
+  void track_promise(const std::shared_ptr<detached_output>& target);
+  // Fails every promise of this actor still pending with `e`.
+  void fail_promises(const caf::error& e);
 
   // -- alarms (actors/src/alarms.cpp) -----------------------------------------
 
@@ -216,8 +226,12 @@ class actor_core {
   // corrupt_snapshot naming the actor, what is wrong with its snapshot
   // (`what`, e.g. "is damaged (...)") and the ark-dash command that removes it.
   error damaged_snapshot(const std::string& what) const;
-  // After a soft passivation: the state back from the snapshot.
+  // After a soft passivation: the state back from the snapshot. Then, after
+  // that or a failed commit's reload, on_activate (run_activate_hook).
   caf::error reload_if_passive();
+  // Runs on_activate as a message of its own (one unit, ahead of every later
+  // reply); an exception rolls its changes back.
+  void run_activate_hook();
   // Fills `unit` with what changed since the last unit; false: nothing did.
   bool build_unit(commit_unit& unit, bool force);
   void start_unit(commit_unit& unit);
@@ -284,12 +298,14 @@ class actor_core {
   // Message lifecycle.
   bool in_message_ = false;
   std::uint64_t outstanding_requests_ = 0;
+  std::vector<std::weak_ptr<detached_output>> promises_;  // see track_promise
   caf::error activation_error_;
   caf::actor_id caf_id_ = 0;
   std::chrono::nanoseconds last_activity_;  // CLOCK_MONOTONIC_COARSE
 
   // Passivation and drain.
   bool passive_ = false;
+  bool reactivate_ = false;  // the state was reloaded: on_activate runs next
   bool draining_ = false;
   bool idle_scheduled_ = false;
   bool exited_ = false;

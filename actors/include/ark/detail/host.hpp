@@ -64,9 +64,11 @@ struct detached_output {
   bool empty() const { return !dest && what != kind::request; }
   /// Enqueues the output into its receiver's mailbox. Thread-safe.
   void release();
-  /// Turns the output into its failure form: a reply carries the error `e`, a
-  /// request becomes `e` as the response to its sender (whose error handler
-  /// runs), a send becomes empty (dropped).
+  /// Turns the output into its failure form when the message that made it was
+  /// rolled back (its handler or its commit failed with `e`): a reply carries
+  /// `e`, a request (never sent) becomes errc::rolled_back naming `e` as the
+  /// response to its sender (whose error handler runs), a send becomes empty
+  /// (dropped).
   void make_failure(const caf::error& e);
   /// make_failure(e), then release(). Thread-safe.
   void fail(const caf::error& e) {
