@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "ark/kv/big_endian.hpp"
 #include "bench.hpp"
 
 namespace ark::bench {
@@ -30,10 +31,6 @@ using clock_type = std::chrono::steady_clock;
 void lmdb_fail(const char* metric, const char* what, int rc) {
   std::fprintf(stderr, "ark-bench: %s: %s failed: %s (skipping the metric)\n", metric, what,
                mdb_strerror(rc));
-}
-
-void put_be64(unsigned char* out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<unsigned char>(v);
 }
 
 /// An LMDB environment for one measurement, closed on destruction.
@@ -149,8 +146,8 @@ void measure_sync_commit(context& ctx) {
   while (seconds_since(start) < duration) {
     // A small rotating key set keeps the tree (and so the pages a commit
     // writes) the same size throughout the run.
-    put_be64(key, commits % 1024);
-    put_be64(val, commits);
+    kv::put_be64(key, commits % 1024);
+    kv::put_be64(val, commits);
     auto t0 = clock_type::now();
     MDB_txn* t = nullptr;
     if (int rc = mdb_txn_begin(db.env(), nullptr, 0, &t); rc != 0) {
@@ -182,7 +179,7 @@ void measure_sync_commit(context& ctx) {
 /// ["user", 2^40 + k % 100, "n"]: 02 'user' 00 | 1a + 6-byte magnitude | 02 'n' 00.
 std::array<unsigned char, 24> batched_key(std::uint64_t k) {
   std::array<unsigned char, 24> out{};
-  put_be64(out.data(), 1 + k / 100);
+  kv::put_be64(out.data(), 1 + k / 100);
   unsigned char* p = out.data() + 8;
   const unsigned char head[] = {0x02, 'u', 's', 'e', 'r', 0x00, 0x1a};
   std::memcpy(p, head, sizeof head);
@@ -222,7 +219,7 @@ void measure_batched_put(context& ctx) {
     }
     for (int i = 0; i < puts_per_txn; ++i) {
       auto& key = keys[pick_key(rng)];
-      put_be64(val, puts + static_cast<std::uint64_t>(i));
+      kv::put_be64(val, puts + static_cast<std::uint64_t>(i));
       MDB_val k{key.size(), key.data()}, v{sizeof val, val};
       if (int rc = mdb_put(t, db.dbi(), &k, &v, 0); rc != 0) {
         mdb_txn_abort(t);

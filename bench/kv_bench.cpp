@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "ark/kv/big_endian.hpp"
 #include "ark/kv/key.hpp"
 #include "ark/kv/lmdb_backend.hpp"
 #include "ark/kv/store.hpp"
@@ -43,16 +44,6 @@ constexpr std::int64_t fill_chunk = 10000;
 /// The value stored under item i (both sides).
 std::int64_t value_of(std::int64_t i) {
   return i * 3 + 7;
-}
-
-void put_be64(unsigned char* out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<unsigned char>(v);
-}
-
-std::uint64_t get_be64(const unsigned char* in) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | in[i];
-  return v;
 }
 
 void lmdb_fail(const char* metric, const char* what, int rc) {
@@ -208,9 +199,9 @@ void run_raw_side(context& ctx, std::int64_t n, const std::vector<std::uint32_t>
       return lmdb_fail(metric, "mdb_txn_begin (fill)", rc);
     for (std::int64_t i = lo; i < std::min(n, lo + fill_chunk); ++i) {
       unsigned char kb[8], vb[9];
-      put_be64(kb, static_cast<std::uint64_t>(i));
+      kv::put_be64(kb, static_cast<std::uint64_t>(i));
       vb[0] = 0x01;
-      put_be64(vb + 1, static_cast<std::uint64_t>(value_of(i)));
+      kv::put_be64(vb + 1, static_cast<std::uint64_t>(value_of(i)));
       MDB_val k{sizeof kb, kb}, v{sizeof vb, vb};
       if (int rc = mdb_put(t, dbi, &k, &v, 0); rc != 0) {
         mdb_txn_abort(t);
@@ -228,7 +219,7 @@ void run_raw_side(context& ctx, std::int64_t n, const std::vector<std::uint32_t>
     for (int j = 0; j < 256; ++j, ++gets) {
       const std::int64_t i = items[gets & mask];
       unsigned char kb[8];
-      put_be64(kb, static_cast<std::uint64_t>(i));
+      kv::put_be64(kb, static_cast<std::uint64_t>(i));
       MDB_val k{sizeof kb, kb}, v{0, nullptr};
       MDB_txn* t = nullptr;
       if (int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &t); rc != 0)
@@ -238,7 +229,8 @@ void run_raw_side(context& ctx, std::int64_t n, const std::vector<std::uint32_t>
       std::int64_t got = -1;
       bool shape_ok = rc == 0 && v.mv_size == 9;
       if (shape_ok)
-        got = static_cast<std::int64_t>(get_be64(static_cast<const unsigned char*>(v.mv_data) + 1));
+        got = static_cast<std::int64_t>(
+            kv::get_be64(static_cast<const unsigned char*>(v.mv_data) + 1));
       mdb_txn_abort(t);
       if (rc != 0) return lmdb_fail(metric, "mdb_get", rc);
       if (!shape_ok || got != value_of(i)) {

@@ -40,12 +40,12 @@
 
 #include <ark/actor.hpp>
 #include <ark/client.hpp>
-#include <ark/detail/actor_core.hpp>
 #include <ark/kv/backend.hpp>
 #include <ark/kv/lmdb_backend.hpp>
 #include <ark/kv/value.hpp>
 #include <ark/registry.hpp>
 #include <ark/runtime.hpp>
+#include <ark/stored_format.hpp>
 
 #include "bench.hpp"
 #include "counter/counter.hpp"
@@ -485,7 +485,7 @@ bool write_counter_snapshots(const std::string& dir, std::size_t m, std::string&
     return false;
   }
   constexpr std::size_t chunk = 10000;
-  const auto& space = detail::state_space();
+  const auto& space = stored::state_space();
   std::string state;
   for (std::size_t base = 0; base < m; base += chunk) {
     kv::backend_batch batch;
@@ -493,16 +493,16 @@ bool write_counter_snapshots(const std::string& dir, std::size_t m, std::string&
     auto end = std::min(m, base + chunk);
     group.ops.reserve(end - base);
     for (auto i = base; i < end; ++i) {
-      auto id = detail::make_identity("counter", actor_key(i));
+      auto id = stored::make_identity("counter", actor_key(i));
       if (!id) {
         err = id.error().message();
         return false;
       }
       state.clear();
-      kv::detail::string_writer w{&state};
+      kv::msgpack_writer w{&state};
       msgpack::pack(w, counter_state_layout{static_cast<std::int64_t>(i)});
       group.ops.push_back(kv::write_op{kv::write_op::kind::put, std::move(id->encoded),
-                                       detail::make_snapshot(1, state)});
+                                       stored::make_snapshot(1, state)});
     }
     if (auto r = (*db)->apply(batch); !r) {
       err = "writing snapshots: " + r.error().message();

@@ -16,17 +16,23 @@
 
 namespace ark {
 
-namespace detail {
+namespace stored {
 
 const std::string& alarm_space() {
+  // On disk: never change this value (doc/alarms.md).
   static const std::string space = *encode_key(ark::key{nullptr, "alarms"});
   return space;
 }
 
 const std::string& alarm_due_space() {
+  // On disk: never change this value (doc/alarms.md).
   static const std::string space = *encode_key(ark::key{nullptr, "alarm_due"});
   return space;
 }
+
+}  // namespace stored
+
+namespace detail {
 
 alarm to_alarm(std::string name, const stored_alarm& s) {
   alarm a;

@@ -5,8 +5,10 @@
 #include "ark/kv/json.hpp"
 #include "ark/kv/store.hpp"
 #include "ark/kv/value.hpp"
+#include "ark/stored_format.hpp"
 
-namespace ark::detail {
+// The identity and the snapshot value (ark/stored_format.hpp).
+namespace ark::stored {
 
 expected<identity> make_identity(std::string_view type, const ark::key& key) {
   if (type.empty()) return error{errc::invalid_argument, "an actor type name must not be empty"};
@@ -26,6 +28,10 @@ expected<identity> make_identity(std::string_view type, const ark::key& key) {
   return id;
 }
 
+std::string describe(const identity& id) {
+  return "actor " + id.type + " " + kv::key_to_json_text(id.key);
+}
+
 const std::string& state_space() {
   // On-disk constant: never change this value (doc/state_format.md).
   static const std::string space = *encode_key(ark::key{nullptr, "state"});
@@ -34,8 +40,8 @@ const std::string& state_space() {
 
 std::string make_snapshot(std::uint32_t schema, std::string_view state_msgpack) {
   std::string out(1, static_cast<char>(kv::value_kind::msgpack));
-  kv::detail::string_writer w{&out};
-  msgpack::packer<kv::detail::string_writer> pk(w);
+  kv::msgpack_writer w{&out};
+  msgpack::packer<kv::msgpack_writer> pk(w);
   pk.pack_map(2);
   pk.pack(std::string_view("schema"));
   pk.pack(schema);
@@ -74,7 +80,7 @@ expected<snapshot> parse_snapshot(std::string_view stored) {
   return out;
 }
 
-}  // namespace ark::detail
+}  // namespace ark::stored
 
 namespace ark::detail {
 

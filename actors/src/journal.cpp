@@ -1,9 +1,11 @@
 #include "ark/detail/journal.hpp"
 
 #include "ark/detail/host.hpp"
+#include "ark/kv/big_endian.hpp"
 #include "ark/kv/key.hpp"
 
-namespace ark::detail {
+// The journal's stored formats (ark/stored_format.hpp).
+namespace ark::stored {
 
 namespace {
 
@@ -23,26 +25,6 @@ bool get_u32(std::string_view in, std::size_t& pos, std::size_t& n) {
   pos += 4;
   return true;
 }
-
-std::string be64(std::uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  return out;
-}
-
-std::uint64_t from_be64(std::string_view s) {
-  std::uint64_t v = 0;
-  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
-
-// Checkpoint when this many bytes of records accumulated, or this many
-// actors have a journaled snapshot: bounds the memory of the journal's index
-// and the work of a restart.
-constexpr std::size_t checkpoint_actors = 16384;
 
 }  // namespace
 
@@ -95,33 +77,69 @@ expected<void> decode_journal_record(
   return {};
 }
 
-expected<std::shared_ptr<snapshot_journal>> snapshot_journal::load(kv::backend& b) {
-  auto j = std::make_shared<snapshot_journal>();
+expected<journal_contents> read_journal(kv::backend& b) {
+  journal_contents j;
   auto cur = b.scan(journal_space(), kv::byte_range{}, false);
   if (!cur) return cur.error();
   for (auto& c = *cur; c->valid(); c->next()) {
-    auto seq = from_be64(c->key());
+    auto seq = kv::get_be(c->key());
     auto r = decode_journal_record(c->value(), [&](journal_entry kind, std::string_view key,
                                                    std::string_view value) {
       if (kind == journal_entry::snapshot)
-        j->latest_[std::string(key)] = std::string(value);
+        j.snapshots[std::string(key)] = std::string(value);
       else
-        j->latest_.erase(std::string(key));
+        j.snapshots.erase(std::string(key));
     });
     if (!r)
       return error{errc::corrupt_snapshot,
                    "state journal record " + std::to_string(seq) + ": " + r.error().context()};
-    j->bytes_ += c->value().size();
-    j->next_seq_ = seq + 1;
+    j.record_bytes += c->value().size();
+    j.next_seq = seq + 1;
   }
   if ((*cur)->status()) return (*cur)->status();
+  return j;
+}
+
+expected<std::string> journal_contents::latest_snapshot(kv::backend& b,
+                                                        std::string_view state_key) const {
+  if (auto it = snapshots.find(std::string(state_key)); it != snapshots.end()) return it->second;
+  return b.get(state_space(), state_key);
+}
+
+void journal_contents::checkpoint_batch(kv::backend_batch& batch) const {
+  auto& group = batch.for_space(state_space());
+  group.ops.reserve(snapshots.size());
+  for (const auto& [key, snapshot] : snapshots)
+    group.ops.push_back(kv::write_op{kv::write_op::kind::put, key, snapshot});
+  batch.clear(journal_space());
+}
+
+}  // namespace ark::stored
+
+namespace ark::detail {
+
+namespace {
+
+// Checkpoint when this many bytes of records accumulated, or this many
+// actors have a journaled snapshot: bounds the memory of the journal's index
+// and the work of a restart.
+constexpr std::size_t checkpoint_actors = 16384;
+
+}  // namespace
+
+expected<std::shared_ptr<snapshot_journal>> snapshot_journal::load(kv::backend& b) {
+  auto contents = stored::read_journal(b);
+  if (!contents) return contents.error();
+  auto j = std::make_shared<snapshot_journal>();
+  j->contents_ = std::move(*contents);
   return j;
 }
 
 expected<std::string> snapshot_journal::get(kv::backend& b, std::string_view state_key) const {
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (auto it = latest_.find(std::string(state_key)); it != latest_.end()) return it->second;
+    const auto& latest = contents_.snapshots;
+    if (auto it = latest.find(std::string(state_key)); it != latest.end()) return it->second;
   }
   return b.get(state_space(), state_key);
 }
@@ -129,51 +147,48 @@ expected<std::string> snapshot_journal::get(kv::backend& b, std::string_view sta
 std::vector<std::pair<std::string, std::size_t>> snapshot_journal::journaled() const {
   std::lock_guard<std::mutex> guard{mtx_};
   std::vector<std::pair<std::string, std::size_t>> out;
-  out.reserve(latest_.size());
-  for (const auto& [key, snapshot] : latest_) out.emplace_back(key, snapshot.size());
+  out.reserve(contents_.snapshots.size());
+  for (const auto& [key, snapshot] : contents_.snapshots) out.emplace_back(key, snapshot.size());
   return out;
 }
 
 std::string snapshot_journal::next_key() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return be64(next_seq_);
+  return stored::journal_key(contents_.next_seq);
 }
 
 void snapshot_journal::publish(const std::vector<update>& updates, std::size_t record_bytes) {
   std::lock_guard<std::mutex> guard{mtx_};
+  auto& latest = contents_.snapshots;
   for (const auto& u : updates) {
     if (u.snapshot)
-      latest_[*u.key] = std::move(*u.snapshot);
+      latest[*u.key] = std::move(*u.snapshot);
     else
-      latest_.erase(*u.key);
+      latest.erase(*u.key);
   }
-  bytes_ += record_bytes;
-  ++next_seq_;
+  contents_.record_bytes += record_bytes;
+  ++contents_.next_seq;
 }
 
 bool snapshot_journal::due(std::size_t bytes) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return bytes_ >= bytes || latest_.size() >= checkpoint_actors;
+  return contents_.record_bytes >= bytes || contents_.snapshots.size() >= checkpoint_actors;
 }
 
 bool snapshot_journal::empty() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return bytes_ == 0 && latest_.empty();
+  return contents_.empty();
 }
 
 void snapshot_journal::checkpoint_batch(kv::backend_batch& batch) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto& group = batch.for_space(state_space());
-  group.ops.reserve(latest_.size());
-  for (const auto& [key, snapshot] : latest_)
-    group.ops.push_back(kv::write_op{kv::write_op::kind::put, key, snapshot});
-  batch.clear(journal_space());
+  contents_.checkpoint_batch(batch);
 }
 
 void snapshot_journal::checkpointed() {
   std::lock_guard<std::mutex> guard{mtx_};
-  latest_.clear();
-  bytes_ = 0;
+  contents_.snapshots.clear();
+  contents_.record_bytes = 0;
 }
 
 }  // namespace ark::detail

@@ -17,10 +17,6 @@ std::string migration_context::describe() const {
 
 namespace detail {
 
-std::string describe(const identity& id) {
-  return "actor " + id.type + " " + kv::key_to_json_text(id.key);
-}
-
 std::string type_name_of(const std::type_info& t) {
   int status = 0;
   char* name = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
@@ -180,7 +176,7 @@ expected<std::string> run_migrations(const type_schema& schema, const identity& 
 
 expected<migration_outcome> migrate_snapshot(const detail::type_schema& schema,
                                              std::shared_ptr<kv::backend> storage,
-                                             const detail::identity& id, std::string_view stored) {
+                                             const stored::identity& id, std::string_view stored) {
   auto snap = detail::parse_snapshot(stored);
   if (!snap)
     return error{errc::corrupt_snapshot,

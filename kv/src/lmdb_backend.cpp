@@ -11,6 +11,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "ark/kv/big_endian.hpp"
 #include "ark/kv/key.hpp"
 #include "ark/kv/store.hpp"
 #include "data_dir.hpp"
@@ -72,22 +73,6 @@ constexpr std::string_view meta_format_version = "format_version";  // u32 big-e
 constexpr std::string_view meta_next_space_id = "next_space_id";    // u64 big-endian
 constexpr std::size_t space_id_size = 8;                            // u64 big-endian prefix
 constexpr std::size_t lmdb_max_key = 511;
-
-std::string be64(std::uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(v);
-  return out;
-}
-
-std::uint64_t read_be(std::string_view s) {
-  std::uint64_t v = 0;
-  for (unsigned char c : s) v = (v << 8) | c;
-  return v;
-}
-
-std::string be32(std::uint32_t v) {
-  return be64(v).substr(4);
-}
 
 // Readers announce themselves here so that a map resize, which LMDB allows
 // only while no transaction of this process is open, can wait for them.
@@ -235,7 +220,7 @@ struct lmdb_backend::impl {
     if (v.mv_size != space_id_size)
       return error{errc::corrupt_value, "space id of " + to_hex(space) + " has " +
                                             std::to_string(v.mv_size) + " bytes, expected 8"};
-    auto id = read_be(lmdb::to_view(v));
+    auto id = get_be(lmdb::to_view(v));
     std::lock_guard lock(cache_mu);
     space_ids.emplace(std::string(space), id);
     return id;
@@ -247,7 +232,7 @@ struct lmdb_backend::impl {
     std::uint64_t id = 1;
     int rc = mdb_get(t, meta, &mk, &mv);
     if (rc == 0) {
-      id = read_be(lmdb::to_view(mv));
+      id = get_be(lmdb::to_view(mv));
     } else if (rc != MDB_NOTFOUND) {
       return lmdb::lmdb_error(rc, "read next_space_id");
     }
@@ -500,7 +485,7 @@ expected<std::shared_ptr<lmdb_backend>> lmdb_backend::open(const std::string& di
   if (rc == 0) {
     if (fv.mv_size != 4)
       return error{errc::corrupt_value, "format_version in " + dir + " has a bad size"};
-    auto version = static_cast<std::uint32_t>(read_be(lmdb::to_view(fv)));
+    auto version = static_cast<std::uint32_t>(get_be(lmdb::to_view(fv)));
     if (version > storage_format_version)
       return error{errc::format_version, "data directory " + dir + " has storage format version " +
                                              std::to_string(version) +

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "ark/kv/big_endian.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv/key.hpp"
 #include "ark/kv/store.hpp"
@@ -76,12 +77,6 @@ constexpr const char* sql_walk_kv = "SELECT space_id, key, value FROM kv ORDER B
 
 // Idle read connections kept for reuse; more may be open while cursors live.
 constexpr std::size_t max_idle_readers = 16;
-
-std::string be64(std::uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(v);
-  return out;
-}
 
 // Binds `b` as a BLOB (a zero-length one for empty input, never NULL).
 int bind_blob(sqlite3_stmt* s, int i, std::string_view b) {

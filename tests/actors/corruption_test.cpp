@@ -5,10 +5,9 @@
 
 #include <doctest/doctest.h>
 
-#include <ark/detail/actor_core.hpp>
-#include <ark/detail/journal.hpp>
 #include <ark/kv/lmdb_backend.hpp>
 #include <ark/kv/store.hpp>
+#include <ark/stored_format.hpp>
 
 #include "actors/host_env.hpp"
 
@@ -29,7 +28,7 @@ std::shared_ptr<ark::kv::lmdb_backend> open_dir(const std::string& dir) {
 }
 
 std::string identity(const std::string& type, const std::string& key) {
-  auto id = ark::detail::make_identity(type, ark::key{key});
+  auto id = ark::stored::make_identity(type, ark::key{key});
   REQUIRE(id);
   return id->encoded;
 }
@@ -37,7 +36,7 @@ std::string identity(const std::string& type, const std::string& key) {
 // The stored snapshot of probe `key` in the (closed) data directory `dir`.
 std::string snapshot_of(const std::string& dir, const std::string& key) {
   auto db = open_dir(dir);
-  auto v = db->get(ark::detail::state_space(), identity("probe", key));
+  auto v = db->get(ark::stored::state_space(), identity("probe", key));
   REQUIRE_MESSAGE(v, (v ? "" : v.error().message()));
   return *v;
 }
@@ -46,7 +45,7 @@ std::string snapshot_of(const std::string& dir, const std::string& key) {
 void put_snapshot(const std::string& dir, const std::string& key, std::string bytes) {
   auto db = open_dir(dir);
   ark::kv::backend_batch b;
-  b.put(ark::detail::state_space(), identity("probe", key), std::move(bytes));
+  b.put(ark::stored::state_space(), identity("probe", key), std::move(bytes));
   REQUIRE(db->apply(b));
 }
 
@@ -102,7 +101,7 @@ TEST_CASE("a damaged snapshot fails only that actor with an error naming it and 
     fault = "is not a {schema, state} map";
   }
   SUBCASE("a state of the wrong type") {
-    bytes = ark::detail::make_snapshot(1, packed(std::string("not a probe state")));
+    bytes = ark::stored::make_snapshot(1, packed(std::string("not a probe state")));
     fault = "does not convert into the state type";
   }
   put_snapshot(env.opts.data_dir, "bad", bytes);
@@ -150,12 +149,12 @@ TEST_CASE("a damaged snapshot in a journal record fails that actor like one in p
   CHECK(ark::test::value_of(env, env.probe("bad", 2)) == 2);
   env.stop();  // checkpoints: the journal is empty
   {
-    ark::detail::journal_record rec;
-    rec.add(ark::detail::journal_entry::snapshot, identity("probe", "bad"),
+    ark::stored::journal_record rec;
+    rec.add(ark::stored::journal_entry::snapshot, identity("probe", "bad"),
             std::string("\x01\xc1", 2));
     auto db = open_dir(env.opts.data_dir);
     ark::kv::backend_batch b;
-    b.put(ark::detail::journal_space(), std::string(7, '\0') + "\x01", rec.bytes());
+    b.put(ark::stored::journal_space(), ark::stored::journal_key(1), rec.bytes());
     REQUIRE(db->apply(b));
   }
   env.start();  // the record frames fine: the directory opens
@@ -171,7 +170,7 @@ TEST_CASE("a snapshot of a newer schema is refused with format_version naming th
   host_env env;
   CHECK(ark::test::value_of(env, env.probe("newer", 5)) == 5);
   env.stop();
-  put_snapshot(env.opts.data_dir, "newer", ark::detail::make_snapshot(99, packed(probe_state{})));
+  put_snapshot(env.opts.data_dir, "newer", ark::stored::make_snapshot(99, packed(probe_state{})));
   env.start();
   auto e = get_error(env, "newer");
   CHECK(e.code() == ark::errc::format_version);
@@ -251,7 +250,7 @@ TEST_CASE("a damaged journal record refuses the data directory naming it and the
   {
     auto db = open_dir(env.opts.data_dir);
     ark::kv::backend_batch b;
-    b.put(ark::detail::journal_space(), std::string(7, '\0') + "\x05", "\x01\x01\x03");
+    b.put(ark::stored::journal_space(), ark::stored::journal_key(5), "\x01\x01\x03");
     REQUIRE(db->apply(b));
   }
   caf::actor_system_config cfg;

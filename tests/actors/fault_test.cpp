@@ -262,7 +262,7 @@ TEST_CASE("a migration whose commit fails leaves neither its snapshot nor its KV
   REQUIRE(h);
   CHECK(ok(ark::call<std::int64_t>(*env.sys, *h, 10s, mig::notes_atom::value)) == 1);
   env.stop();
-  auto snap = ark::detail::parse_snapshot(st::stored_snapshot(env.opts.data_dir, "mig", "m"));
+  auto snap = ark::stored::parse_snapshot(st::stored_snapshot(env.opts.data_dir, "mig", "m"));
   REQUIRE(snap);
   CHECK(snap->schema == 3);
   CHECK_FALSE(st::stored_kv(env.opts.data_dir, "mig", "m", ark::key{"note", "n1"}));

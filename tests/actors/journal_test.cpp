@@ -3,8 +3,8 @@
 
 #include <doctest/doctest.h>
 
-#include <ark/detail/journal.hpp>
 #include <ark/kv/lmdb_backend.hpp>
+#include <ark/stored_format.hpp>
 
 #include "actors/host_env.hpp"
 
@@ -57,13 +57,14 @@ void set(host_env& env, const blob_if& h, const std::string& d) {
 
 // Journal records and their entries in `db`.
 std::pair<std::size_t, std::size_t> journal_contents(ark::kv::backend& db) {
-  auto cur = db.scan(ark::detail::journal_space(), ark::kv::byte_range{}, false);
+  auto cur = db.scan(ark::stored::journal_space(), ark::kv::byte_range{}, false);
   REQUIRE(cur);
   std::size_t records = 0, entries = 0;
   for (auto& c = *cur; c->valid(); c->next()) {
     ++records;
-    auto r = ark::detail::decode_journal_record(
-        c->value(), [&](ark::detail::journal_entry, std::string_view, std::string_view) { ++entries; });
+    auto r = ark::stored::decode_journal_record(
+        c->value(),
+        [&](ark::stored::journal_entry, std::string_view, std::string_view) { ++entries; });
     CHECK(r);
   }
   return {records, entries};
@@ -81,7 +82,7 @@ std::pair<std::size_t, std::size_t> journal_contents(const std::string& dir) {
 ARK_ACTOR("blob", blob_actor);
 
 TEST_CASE("journal records round-trip and a corrupt record is a clear error") {
-  using namespace ark::detail;
+  using namespace ark::stored;
   journal_record rec;
   rec.add(journal_entry::snapshot, "key-a", "value-a");
   rec.add(journal_entry::in_table, "key-b", "");
@@ -137,9 +138,9 @@ TEST_CASE("a snapshot that outgrows the journal limit is written in place and wi
   env.restart();
   auto h = blob(env, "grow");
   set(env, h, "small");                                              // journaled
-  set(env, h, std::string(ark::detail::journal_max_snapshot * 3, 'x'));  // in place
+  set(env, h, std::string(ark::stored::journal_max_snapshot * 3, 'x'));  // in place
   env.restart();  // the journal still holds "small": it must not win
-  CHECK(data_of(env, blob(env, "grow")).size() == ark::detail::journal_max_snapshot * 3);
+  CHECK(data_of(env, blob(env, "grow")).size() == ark::stored::journal_max_snapshot * 3);
   set(env, blob(env, "grow"), "small again");
   env.restart();
   CHECK(data_of(env, blob(env, "grow")) == "small again");
@@ -187,7 +188,7 @@ TEST_CASE("a corrupt journal record refuses to open the data directory, naming i
     auto db = ark::kv::lmdb_backend::open(env.opts.data_dir, {});
     REQUIRE(db);
     ark::kv::backend_batch b;
-    b.put(ark::detail::journal_space(), std::string(7, '\0') + "\x01", "\x01\x01garbage");
+    b.put(ark::stored::journal_space(), ark::stored::journal_key(1), "\x01\x01garbage");
     REQUIRE((*db)->apply(b));
   }
   caf::actor_system_config cfg;

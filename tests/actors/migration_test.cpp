@@ -9,10 +9,9 @@
 #include <map>
 #include <optional>
 
-#include <ark/detail/actor_core.hpp>
-#include <ark/detail/journal.hpp>
 #include <ark/kv/lmdb_backend.hpp>
 #include <ark/kv/store.hpp>
+#include <ark/stored_format.hpp>
 
 #include "actors/host_env.hpp"
 #include "actors/migrating_actor.hpp"
@@ -90,11 +89,11 @@ TEST_CASE("a schema 1 snapshot migrates to schema 3 through two typed steps, wit
   // Persisted: the raw snapshot says schema 3 and holds the new layout, and
   // the KV data moved (old keys gone, new keys present).
   env.stop();
-  auto snap = ark::detail::parse_snapshot(stored_snapshot(env.opts.data_dir, "mig", "a"));
+  auto snap = ark::stored::parse_snapshot(stored_snapshot(env.opts.data_dir, "mig", "a"));
   REQUIRE(snap);
   CHECK(snap->schema == 3);
   mig::settings s;
-  REQUIRE(ark::kv::detail::convert(snap->state, s));
+  REQUIRE(ark::kv::convert_msgpack(snap->state, s));
   CHECK(s.name == "ann");
   CHECK(s.visits == 7);
   CHECK(s.notes == 2);
@@ -278,23 +277,30 @@ class twice_actor : public gap_actor {
 }  // namespace
 
 TEST_CASE("a gap in the migration steps or a step registered twice is a registration error") {
-  const auto& gap = ark::detail::schema_of<gap_actor>();
-  CHECK(gap.current == 4);
-  REQUIRE(gap.errors.size() == 1);
-  CHECK(has(gap.errors[0], "have a gap: no step from 2 to 3"));
-  const auto& twice = ark::detail::schema_of<twice_actor>();
-  REQUIRE(twice.errors.size() == 1);
-  CHECK(has(twice.errors[0], "two migration steps from schema 1"));
-  // The registry reports them with the type name (ark-host refuses to start).
-  ark::actor_registry::global().take_errors();
-  ark::actor_registry::global().add(ark::actor_type{"gap_test", {}, {}, nullptr, &gap});
-  auto errors = ark::actor_registry::global().take_errors();
+  // Registered as ARK_ACTOR registers a type: the registry reports the
+  // problems of the chain with the type name (ark-host refuses to start), and
+  // the type's schema (actor_type::schema, what ark-dash migrate runs) keeps
+  // them.
+  auto& registry = ark::actor_registry::global();
+  registry.take_errors();
+  ark::actor_registrar<gap_actor> gap_registrar{"gap_test"};
+  auto errors = registry.take_errors();
   REQUIRE(errors.size() == 1);
   CHECK(has(errors[0], "actor type 'gap_test': its migration steps (1->2, 3->4) have a gap"));
+  CHECK(has(errors[0], "have a gap: no step from 2 to 3"));
+  const auto* gap = registry.find("gap_test");
+  REQUIRE(gap);
+  REQUIRE(gap->schema);
+  CHECK(gap->schema->current == 4);
+  CHECK(gap->schema->errors.size() == 1);
+  ark::actor_registrar<twice_actor> twice_registrar{"twice_test"};
+  errors = registry.take_errors();
+  REQUIRE(errors.size() == 1);
+  CHECK(has(errors[0], "actor type 'twice_test': two migration steps from schema 1"));
   // The well-formed chains registered without complaint.
-  CHECK(ark::detail::schema_of<mig::migrating_actor>().errors.empty());
-  CHECK(ark::detail::schema_of<mig::gappy_actor>().errors.empty());
-  CHECK(ark::detail::schema_of<probe::probe_actor>().current == 1);
+  CHECK(registry.find("mig")->schema->errors.empty());
+  CHECK(registry.find("gappy")->schema->errors.empty());
+  CHECK(registry.find("probe")->schema->current == 1);
 }
 
 TEST_CASE("migrate_snapshot previews a migration in memory and writes nothing") {
@@ -302,12 +308,13 @@ TEST_CASE("migrate_snapshot previews a migration in memory and writes nothing") 
   env.stop();
   plant(env.opts.data_dir, "mig", "d", 1, mig::settings_v1{"dee", 4}, {{"n1", "one"}});
   auto db = open_dir(env.opts.data_dir);
-  auto id = ark::detail::make_identity("mig", ark::key{"d"});
+  auto id = ark::stored::make_identity("mig", ark::key{"d"});
   REQUIRE(id);
-  auto stored = db->get(ark::detail::state_space(), id->encoded);
+  auto stored = db->get(ark::stored::state_space(), id->encoded);
   REQUIRE(stored);
-  auto out =
-      ark::migrate_snapshot(ark::detail::schema_of<mig::migrating_actor>(), db, *id, *stored);
+  const auto* type = ark::actor_registry::global().find("mig");
+  REQUIRE(type);
+  auto out = ark::migrate_snapshot(*type->schema, db, *id, *stored);
   REQUIRE_MESSAGE(out, (out ? "" : out.error().message()));
   CHECK(out->from == 1);
   CHECK(out->to == 3);
@@ -317,7 +324,7 @@ TEST_CASE("migrate_snapshot previews a migration in memory and writes nothing") 
   CHECK(after->notes == 1);
   REQUIRE(out->kv.ops.size() == 2);  // del ["note","n1"], put ["notes","n1"]
   // Nothing written.
-  CHECK(*db->get(ark::detail::state_space(), id->encoded) == *stored);
+  CHECK(*db->get(ark::stored::state_space(), id->encoded) == *stored);
   CHECK(actor_kv(db, "mig", "d").get<std::string>(ark::key{"note", "n1"}));
   CHECK_FALSE(actor_kv(db, "mig", "d").get<std::string>(ark::key{"notes", "n1"}));
 }

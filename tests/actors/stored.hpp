@@ -10,11 +10,10 @@
 #include <optional>
 #include <string>
 
-#include <ark/detail/actor_core.hpp>
-#include <ark/detail/journal.hpp>
 #include <ark/kv/lmdb_backend.hpp>
 #include <ark/kv/store.hpp>
 #include <ark/kv/value.hpp>
+#include <ark/stored_format.hpp>
 
 namespace ark::test::stored {
 
@@ -25,7 +24,7 @@ inline std::shared_ptr<ark::kv::lmdb_backend> open_dir(const std::string& dir) {
 }
 
 inline std::string identity(const std::string& type, const std::string& key) {
-  auto id = ark::detail::make_identity(type, ark::key{key});
+  auto id = ark::stored::make_identity(type, ark::key{key});
   REQUIRE(id);
   return id->encoded;
 }
@@ -50,8 +49,8 @@ inline void plant(const std::string& dir, const std::string& type, const std::st
                   const std::map<std::string, std::string>& notes = {}) {
   auto db = open_dir(dir);
   ark::kv::backend_batch b;
-  b.put(ark::detail::state_space(), identity(type, key),
-        ark::detail::make_snapshot(schema, packed(state)));
+  b.put(ark::stored::state_space(), identity(type, key),
+        ark::stored::make_snapshot(schema, packed(state)));
   REQUIRE(db->apply(b));
   auto kv = actor_kv(db, type, key);
   for (const auto& [id, text] : notes) REQUIRE(kv.put(ark::key{"note", id}, text));
@@ -62,9 +61,9 @@ inline void plant(const std::string& dir, const std::string& type, const std::st
 inline std::string stored_snapshot(const std::string& dir, const std::string& type,
                                    const std::string& key) {
   auto db = open_dir(dir);
-  auto journal = ark::detail::snapshot_journal::load(*db);
+  auto journal = ark::stored::read_journal(*db);
   REQUIRE(journal);
-  auto v = (*journal)->get(*db, identity(type, key));
+  auto v = journal->latest_snapshot(*db, identity(type, key));
   REQUIRE_MESSAGE(v, (v ? "" : v.error().message()));
   return *v;
 }

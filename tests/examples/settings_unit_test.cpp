@@ -6,8 +6,8 @@
 #include <condition_variable>
 #include <mutex>
 
-#include <ark/detail/actor_core.hpp>
 #include <ark/inspect.hpp>
+#include <ark/stored_format.hpp>
 #include <ark/subscription.hpp>
 #include <ark/testing.hpp>
 
@@ -29,12 +29,10 @@ std::string status(ark::testing::world& w, const settings_if& h) {
 
 // Stores a snapshot as the first release (schema 1) wrote it.
 void plant_v1(ark::testing::world& w, const std::string& name, const preferences_v1& old) {
-  std::string packed;
-  ark::kv::detail::string_writer out{&packed};
-  msgpack::pack(out, old);
+  auto packed = ark::kv::pack_msgpack(old);
   auto id = value_of(ark::inspect::encode_identity("settings", name));
   ark::kv::backend_batch b;
-  b.put(ark::detail::state_space(), id, ark::detail::make_snapshot(1, packed));
+  b.put(ark::stored::state_space(), id, ark::stored::make_snapshot(1, packed));
   REQUIRE(w.storage()->apply(b));
 }
 

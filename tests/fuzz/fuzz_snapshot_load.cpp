@@ -1,11 +1,12 @@
 // Fuzz target: loading actor state from storage.
 //
 // Every input is tried as two things:
-// - a state journal record (actors/include/ark/detail/journal.hpp): it
-//   decodes or fails with corrupt_snapshot; a decoded record re-encodes to
-//   the same bytes; snapshot_journal::load over a backend holding it agrees
-//   with the decoder, and get() returns each actor's newest journaled
-//   snapshot. Every snapshot entry is then activated as below.
+// - a state journal record (ark/stored_format.hpp): it decodes or fails with
+//   corrupt_snapshot; a decoded record re-encodes to the same bytes;
+//   read_journal over a backend holding it (what the runtime's journal
+//   replays at open) agrees with the decoder, and latest_snapshot() returns
+//   each actor's newest journaled snapshot. Every snapshot entry is then
+//   activated as below.
 // - a stored snapshot: it is activated the way actor_core does it
 //   (parse_snapshot, then msgpack conversion into the example actors' state
 //   types). A converted state packs into a snapshot that activates to an
@@ -19,11 +20,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ark/detail/actor_core.hpp"
-#include "ark/detail/journal.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv/memory_backend.hpp"
 #include "ark/kv/value.hpp"
+#include "ark/stored_format.hpp"
 #include "fuzz_check.hpp"
 #include "fuzz_states.hpp"
 
@@ -31,27 +31,27 @@ namespace {
 
 using ark::errc;
 using ark::fuzz::hex;
-namespace detail = ark::detail;
 namespace kv = ark::kv;
+namespace stored = ark::stored;
 
 // What actor_core::load_from_storage does with the snapshot of an actor whose
 // state type is State and whose schema is 1 (the default). It also refuses a
 // state with a field State lacks (dropped_field, doc/migrations.md); this
 // harness checks the conversion and round trip underneath.
 template <class State>
-void activate_as(const detail::snapshot& snap) {
+void activate_as(const stored::snapshot& snap) {
   if (snap.schema > 1) return;  // refused with format_version: newer data
   State fresh{};
-  if (!kv::detail::convert(snap.state, fresh)) return;  // corrupt_snapshot
+  if (!kv::convert_msgpack(snap.state, fresh)) return;  // corrupt_snapshot
   // pack_state(last_snapshot_), then the next commit's snapshot.
   auto v = kv::value::pack(fresh);
   std::string packed(v.payload());
-  auto stored = detail::make_snapshot(snap.schema, packed);
-  auto again = detail::parse_snapshot(stored);
+  auto saved = stored::make_snapshot(snap.schema, packed);
+  auto again = stored::parse_snapshot(saved);
   ARK_FUZZ_CHECK(again.has_value(), "the snapshot of a loaded state does not parse");
   ARK_FUZZ_CHECK(again->schema == snap.schema, "the schema changed across a save");
   State reloaded{};
-  ARK_FUZZ_CHECK(kv::detail::convert(again->state, reloaded),
+  ARK_FUZZ_CHECK(kv::convert_msgpack(again->state, reloaded),
                  "the snapshot of a loaded state does not convert back");
   ARK_FUZZ_CHECK(kv::value::pack(reloaded) == v, "a state changed across save and reload");
   // end_message_failed restores the last snapshot this way.
@@ -63,12 +63,12 @@ void activate_as(const detail::snapshot& snap) {
   (void)kv::json_text(*j);
 }
 
-void load_snapshot(std::string_view stored) {
+void load_snapshot(std::string_view bytes) {
   // ark-dash kv get on the state space: the stored value's JSON.
-  if (auto v = kv::value::decode(stored)) {
+  if (auto v = kv::value::decode(bytes)) {
     if (auto j = kv::value_to_json(*v)) (void)kv::json_text(*j);
   }
-  auto snap = detail::parse_snapshot(stored);
+  auto snap = stored::parse_snapshot(bytes);
   if (!snap) {
     ARK_FUZZ_CHECK(
         snap.error().code() == errc::corrupt_snapshot,
@@ -83,22 +83,16 @@ void load_snapshot(std::string_view stored) {
   activate_as<ark::fuzz::profile_state>(*snap);
 }
 
-std::string be64(std::uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(v);
-  return out;
-}
-
 void load_journal(std::string_view record) {
   struct entry {
-    detail::journal_entry kind;
+    stored::journal_entry kind;
     std::string key, value;
   };
   std::vector<entry> entries;
-  auto r = detail::decode_journal_record(
-      record, [&](detail::journal_entry kind, std::string_view k, std::string_view v) {
+  auto r = stored::decode_journal_record(
+      record, [&](stored::journal_entry kind, std::string_view k, std::string_view v) {
         ARK_FUZZ_CHECK(
-            kind == detail::journal_entry::snapshot || kind == detail::journal_entry::in_table,
+            kind == stored::journal_entry::snapshot || kind == stored::journal_entry::in_table,
             "an entry of unknown kind was accepted");
         entries.push_back({kind, std::string(k), std::string(v)});
       });
@@ -107,38 +101,39 @@ void load_journal(std::string_view record) {
                    "record error is not corrupt_snapshot");
   } else {
     // The format is canonical: the entries re-encode to the same bytes.
-    detail::journal_record rebuilt;
+    stored::journal_record rebuilt;
     for (const auto& e : entries) rebuilt.add(e.kind, e.key, e.value);
     ARK_FUZZ_CHECK(rebuilt.bytes() == record,
                    "a decoded record re-encodes differently: " + hex(std::string(record)));
     for (const auto& e : entries)
-      if (e.kind == detail::journal_entry::snapshot) load_snapshot(e.value);
+      if (e.kind == stored::journal_entry::snapshot) load_snapshot(e.value);
   }
 
   // A restart: the journal replayed from a backend holding this record.
   auto db = kv::memory_backend::create();
   kv::backend_batch batch;
-  batch.put(detail::journal_space(), be64(7), std::string(record));
+  batch.put(stored::journal_space(), stored::journal_key(7), std::string(record));
   ARK_FUZZ_CHECK(db->apply(batch).has_value(), "the memory backend refused a write");
-  auto journal = detail::snapshot_journal::load(*db);
+  auto journal = stored::read_journal(*db);
   ARK_FUZZ_CHECK(journal.has_value() == r.has_value(),
-                 "snapshot_journal::load and decode_journal_record disagree");
+                 "read_journal and decode_journal_record disagree");
   if (!journal) {
     ARK_FUZZ_CHECK(journal.error().code() == errc::corrupt_snapshot,
                    "journal load error is not corrupt_snapshot");
     return;
   }
-  ARK_FUZZ_CHECK((*journal)->next_key() == be64(8), "the next record number is not 8");
+  ARK_FUZZ_CHECK(journal->next_seq == 8, "the next record number is not 8");
   std::unordered_map<std::string, const entry*> newest;
   for (const auto& e : entries) newest[e.key] = &e;
   for (const auto& [k, e] : newest) {
-    auto got = (*journal)->get(*db, k);
-    if (e->kind == detail::journal_entry::snapshot) {
-      ARK_FUZZ_CHECK(got && *got == e->value, "get() is not the newest journaled snapshot");
+    auto got = journal->latest_snapshot(*db, k);
+    if (e->kind == stored::journal_entry::snapshot) {
+      ARK_FUZZ_CHECK(got && *got == e->value,
+                     "latest_snapshot() is not the newest journaled snapshot");
     } else {
       // in_table: the state space holds it, and it is empty here.
       ARK_FUZZ_CHECK(!got && got.error().code() == errc::not_found,
-                     "get() of an in_table entry did not go to the state space");
+                     "latest_snapshot() of an in_table entry did not go to the state space");
     }
   }
 }

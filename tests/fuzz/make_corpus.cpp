@@ -19,12 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "ark/detail/actor_core.hpp"
-#include "ark/detail/host.hpp"
-#include "ark/detail/journal.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv/key.hpp"
 #include "ark/kv/value.hpp"
+#include "ark/stored_format.hpp"
 #include "fuzz_states.hpp"
 
 namespace {
@@ -157,7 +155,7 @@ void value_corpus() {
 
 template <class State>
 std::string snapshot_of(const State& s, std::uint32_t schema = 1) {
-  return ark::detail::make_snapshot(schema, std::string(value::pack(s).payload()));
+  return ark::stored::make_snapshot(schema, std::string(value::pack(s).payload()));
 }
 
 void snapshot_corpus() {
@@ -176,18 +174,18 @@ void snapshot_corpus() {
   // A journal record as the writer thread appends it: snapshots keyed by the
   // actors' encoded identities, and an actor whose snapshot went in place.
   auto id = [](const char* type, const key& k) {
-    return must(ark::detail::make_identity(type, k), "identity").encoded;
+    return must(ark::stored::make_identity(type, k), "identity").encoded;
   };
-  ark::detail::journal_record record;
-  record.add(ark::detail::journal_entry::snapshot, id("counter", key{"visits"}),
+  ark::stored::journal_record record;
+  record.add(ark::stored::journal_entry::snapshot, id("counter", key{"visits"}),
              snapshot_of(counter));
-  record.add(ark::detail::journal_entry::snapshot, id("account", key{"alice"}),
+  record.add(ark::stored::journal_entry::snapshot, id("account", key{"alice"}),
              snapshot_of(account));
-  record.add(ark::detail::journal_entry::in_table, id("chat_room", key{"lobby", 1}), "");
-  record.add(ark::detail::journal_entry::snapshot, id("counter", key{"visits"}),
+  record.add(ark::stored::journal_entry::in_table, id("chat_room", key{"lobby", 1}), "");
+  record.add(ark::stored::journal_entry::snapshot, id("counter", key{"visits"}),
              snapshot_of(ark::fuzz::counter_state{43}));
   write(t, "journal-record", record.bytes());
-  ark::detail::journal_record empty;
+  ark::stored::journal_record empty;
   write(t, "journal-record-empty", empty.bytes());
   write(t, "journal-record-truncated", record.bytes().substr(0, record.bytes().size() - 3));
 }

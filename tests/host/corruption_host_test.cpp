@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <ark/client.hpp>
-#include <ark/detail/host.hpp>
 #include <ark/kv/lmdb_backend.hpp>
+#include <ark/stored_format.hpp>
 
 #include "counter/counter.hpp"
 #include "support/host_process.hpp"
@@ -50,10 +50,10 @@ TEST_CASE("a damaged actor gives remote callers a clear error while the others a
   {
     auto db = ark::kv::lmdb_backend::open(data, {});
     REQUIRE(db);
-    auto id = ark::detail::make_identity("counter", ark::key{"bad"});
+    auto id = ark::stored::make_identity("counter", ark::key{"bad"});
     REQUIRE(id);
     ark::kv::backend_batch b;
-    b.put(ark::detail::state_space(), id->encoded, std::string("\x01\xc1", 2));
+    b.put(ark::stored::state_space(), id->encoded, std::string("\x01\xc1", 2));
     REQUIRE((*db)->apply(b));
   }
   ark::test::host_process host(data, {counter_module});

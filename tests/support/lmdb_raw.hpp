@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include <ark/kv/big_endian.hpp>
+
 namespace ark::test {
 
 /// Stores `value` under `key` in the LMDB database `db` ("meta", "spaces" or
@@ -35,16 +37,12 @@ inline void raw_put(const std::string& dir, const char* db, std::string_view key
 }
 
 /// 8-byte big-endian `v`: a space id, or a state journal record number.
-inline std::string be64(std::uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(v);
-  return out;
-}
+using ark::kv::be64;
 
 /// Sets the data directory's storage format version (meta `format_version`,
 /// u32 big-endian).
 inline void set_format_version(const std::string& dir, std::uint32_t version) {
-  raw_put(dir, "meta", "format_version", be64(version).substr(4));
+  raw_put(dir, "meta", "format_version", ark::kv::be32(version));
 }
 
 }  // namespace ark::test

@@ -58,11 +58,11 @@ struct migrate_fixture {
     // The journal holds the newest snapshot of j (as a host that crashed
     // before its checkpoint leaves it).
     auto db = st::open_dir(data);
-    ark::detail::journal_record rec;
-    rec.add(ark::detail::journal_entry::snapshot, st::identity("mig", "j"),
-            ark::detail::make_snapshot(1, st::packed(mig::settings_v1{"jay", 5})));
+    ark::stored::journal_record rec;
+    rec.add(ark::stored::journal_entry::snapshot, st::identity("mig", "j"),
+            ark::stored::make_snapshot(1, st::packed(mig::settings_v1{"jay", 5})));
     ark::kv::backend_batch b;
-    b.put(ark::detail::journal_space(), std::string("\0\0\0\0\0\0\0\1", 8), rec.bytes());
+    b.put(ark::stored::journal_space(), ark::stored::journal_key(1), rec.bytes());
     REQUIRE(db->apply(b));
   }
 
@@ -160,20 +160,20 @@ TEST_CASE(
                  "2 actor(s) migrated, 1 failed (left unchanged), 0 of unknown types, 1 "
                  "current\n"));
   // a: the new snapshot and the moved notes, together.
-  auto a = ark::detail::parse_snapshot(st::stored_snapshot(fx.data, "mig", "a"));
+  auto a = ark::stored::parse_snapshot(st::stored_snapshot(fx.data, "mig", "a"));
   REQUIRE(a);
   CHECK(a->schema == 3);
   mig::settings s;
-  REQUIRE(ark::kv::detail::convert(a->state, s));
+  REQUIRE(ark::kv::convert_msgpack(a->state, s));
   CHECK(s.visits == 7);
   CHECK(s.notes == 2);
   CHECK(st::stored_kv(fx.data, "mig", "a", ark::key{"notes", "n2"}) == "second");
   CHECK_FALSE(st::stored_kv(fx.data, "mig", "a", ark::key{"note", "n2"}));
   // j: migrated from the journal's copy, which no longer wins at the next open.
-  auto j = ark::detail::parse_snapshot(st::stored_snapshot(fx.data, "mig", "j"));
+  auto j = ark::stored::parse_snapshot(st::stored_snapshot(fx.data, "mig", "j"));
   REQUIRE(j);
   CHECK(j->schema == 3);
-  REQUIRE(ark::kv::detail::convert(j->state, s));
+  REQUIRE(ark::kv::convert_msgpack(j->state, s));
   CHECK(s.name == "jay");
   CHECK(s.visits == 5);
   // f: untouched, its KV too.

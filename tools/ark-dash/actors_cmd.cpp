@@ -281,8 +281,8 @@ int run_state_view(const state_args& a) {
   if (d.contains("snapshot_bytes"))
     std::cout << ", snapshot " << d["snapshot_bytes"].get<std::uint64_t>() << " bytes";
   if (d.contains("active")) std::cout << (d["active"].get<bool>() ? ", active" : ", passivated");
-  if (d.contains("last_commit_ms") && d["last_commit_ms"].is_number())
-    std::cout << ", last commit " << d["last_commit_ms"].get<std::int64_t>() << " ms since the epoch";
+  if (d.contains("last_commit_ms") && d["last_commit_ms"].is_number())  // as the alarm views
+    std::cout << ", last commit " << inspect::iso8601_utc(d["last_commit_ms"].get<std::int64_t>());
   std::cout << "\n";
   if (d.value("truncated", false))
     std::cout << d["preview"].get<std::string>() << "\n(truncated: the state's JSON is "

@@ -22,13 +22,11 @@
 #include <string>
 #include <vector>
 
-#include "ark/detail/actor_core.hpp"
-#include "ark/detail/host.hpp"
-#include "ark/detail/journal.hpp"
 #include "ark/inspect.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/migration.hpp"
 #include "ark/registry.hpp"
+#include "ark/stored_format.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 
@@ -142,17 +140,16 @@ expected<std::vector<std::pair<std::string, ark::key>>> all_actors(const inspect
 // in place first: --apply writes snapshots in place, and a journaled copy
 // would win over them at the next open (doc/state_format.md).
 expected<void> checkpoint_journal(kv::backend& db, const std::string& dir) {
-  auto journal = detail::snapshot_journal::load(db);
+  auto journal = stored::read_journal(db);
   if (!journal)
     return error{journal.error().code(),
                  "data directory " + dir + ": " + journal.error().context()};
-  if ((*journal)->empty()) return {};
+  if (journal->empty()) return {};
   kv::backend_batch batch;
-  (*journal)->checkpoint_batch(batch);
+  journal->checkpoint_batch(batch);
   if (auto r = db.apply(batch); !r)
     return error{r.error().code(), "data directory " + dir +
                                        ": checkpoint of the state journal: " + r.error().context()};
-  (*journal)->checkpointed();
   return {};
 }
 
@@ -193,19 +190,19 @@ int run_migrate(const migrate_args& a) {
       entry["error"] = {{"code", std::string(to_string(e.code()))}, {"message", e.message()}};
       report_doc.push_back(entry);
     };
-    auto id = detail::make_identity(type, key);
+    auto id = stored::make_identity(type, key);
     if (!id) {
       fail(id.error());
       continue;
     }
-    auto stored = reader->snapshot(type, key);
-    if (!stored) {
-      fail(stored.error());
+    auto bytes = reader->snapshot(type, key);
+    if (!bytes) {
+      fail(bytes.error());
       continue;
     }
-    if (auto snap = detail::parse_snapshot(*stored)) entry["from"] = snap->schema;
+    if (auto snap = stored::parse_snapshot(*bytes)) entry["from"] = snap->schema;
     entry["to"] = t->schema->current;
-    auto out = migrate_snapshot(*t->schema, *db, *id, *stored);
+    auto out = migrate_snapshot(*t->schema, *db, *id, *bytes);
     if (!out) {
       fail(out.error());
       continue;
@@ -220,11 +217,11 @@ int run_migrate(const migrate_args& a) {
     if (a.apply) {
       // The migrated snapshot and the steps' KV writes: one transaction.
       kv::backend_batch batch;
-      batch.put(detail::state_space(), id->encoded, detail::make_snapshot(out->to, out->after));
+      batch.put(stored::state_space(), id->encoded, stored::make_snapshot(out->to, out->after));
       if (!out->kv.ops.empty()) batch.append(std::move(out->kv));
       if (auto r = (*db)->apply(batch); !r) {
         fail(error{r.error().code(),
-                   detail::describe(*id) + ": writing its migration: " + r.error().context()});
+                   stored::describe(*id) + ": writing its migration: " + r.error().context()});
         continue;
       }
     }

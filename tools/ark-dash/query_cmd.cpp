@@ -9,10 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "ark/detail/actor_core.hpp"
-#include "ark/detail/host.hpp"
-#include "ark/detail/journal.hpp"
 #include "ark/kv/json.hpp"
+#include "ark/stored_format.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 
@@ -115,8 +113,8 @@ int run_query(const query_args& a) {
   std::vector<std::string> journal_records;
   auto walked = kv::walk_raw(**db, [&](kv::raw_db which, std::string_view k, std::string_view v) {
     if (which == kv::raw_db::spaces) {
-      if (k == detail::state_space()) state_id = std::string(v);
-      if (k == detail::journal_space()) journal_id = std::string(v);
+      if (k == stored::state_space()) state_id = std::string(v);
+      if (k == stored::journal_space()) journal_id = std::string(v);
       return true;
     }
     if (which != kv::raw_db::kv || k.size() < 8) return true;
@@ -133,19 +131,19 @@ int run_query(const query_args& a) {
   if (!walked) return report(walked.error());
   // The journal holds the newest snapshots (doc/state_format.md), in order.
   for (const auto& rec : journal_records) {
-    auto r = detail::decode_journal_record(
-        rec, [&](detail::journal_entry kind, std::string_view key, std::string_view value) {
-          if (kind == detail::journal_entry::snapshot &&
+    auto r = stored::decode_journal_record(
+        rec, [&](stored::journal_entry kind, std::string_view key, std::string_view value) {
+          if (kind == stored::journal_entry::snapshot &&
               key.substr(0, type_prefix->size()) == *type_prefix)
             snapshots[std::string(key)] = std::string(value);
         });
     if (!r) return report(error{errc::corrupt_snapshot, "state journal: " + r.error().context()});
   }
   std::size_t scanned = 0, found = 0, damaged = 0;
-  for (const auto& [identity, stored] : snapshots) {
+  for (const auto& [identity, bytes] : snapshots) {
     ++scanned;
     auto id = decode_key(identity);
-    auto snap = detail::parse_snapshot(stored);
+    auto snap = stored::parse_snapshot(bytes);
     if (!id || id->size() != 2 || !snap) {
       ++damaged;
       continue;

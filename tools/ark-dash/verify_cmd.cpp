@@ -15,14 +15,12 @@
 #include <string_view>
 #include <vector>
 
-#include "ark/alarm.hpp"
-#include "ark/detail/actor_core.hpp"
-#include "ark/detail/host.hpp"
-#include "ark/detail/journal.hpp"
+#include "ark/kv/big_endian.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv/sqlite_backend.hpp"
 #include "ark/kv/store.hpp"
 #include "ark/kv/value.hpp"
+#include "ark/stored_format.hpp"
 #include "commands.hpp"
 #include "progress.hpp"
 
@@ -43,12 +41,6 @@ constexpr std::uint64_t progress_every = 4096;
 // most this often.
 constexpr auto progress_after = std::chrono::seconds(1);
 constexpr auto progress_interval = std::chrono::milliseconds(250);
-
-std::uint64_t read_be(std::string_view s) {
-  std::uint64_t v = 0;
-  for (unsigned char c : s) v = (v << 8) | c;
-  return v;
-}
 
 // Where a problem is: JSON members for --json, and the same as text.
 struct place {
@@ -206,7 +198,7 @@ class verifier {
       has_format_version_ = true;
       if (value.size() != 4) {
         problem("meta", where, "has " + std::to_string(value.size()) + " bytes, expected 4");
-      } else if (auto v = read_be(value); v == 0 || v > kv::storage_format_version) {
+      } else if (auto v = kv::get_be(value); v == 0 || v > kv::storage_format_version) {
         // open() refuses a newer version; 0 was never written.
         problem("meta", where,
                 "is " + std::to_string(v) + "; this ark knows versions 1 to " +
@@ -216,7 +208,7 @@ class verifier {
       if (value.size() != 8)
         problem("meta", where, "has " + std::to_string(value.size()) + " bytes, expected 8");
       else
-        next_space_id_ = read_be(value);
+        next_space_id_ = kv::get_be(value);
     }
   }
 
@@ -235,7 +227,7 @@ class verifier {
               "its space id has " + std::to_string(value.size()) + " bytes, expected 8");
       return;
     }
-    auto id = read_be(value);
+    auto id = kv::get_be(value);
     if (id == 0) {
       problem("spaces", where, "its space id is 0, which is never assigned");
       return;
@@ -289,13 +281,13 @@ class verifier {
       return;
     }
     auto encoded = space_key(*it);
-    if (encoded == detail::state_space())
+    if (encoded == stored::state_space())
       cur_kind_ = space_kind::state;
-    else if (encoded == detail::journal_space())
+    else if (encoded == stored::journal_space())
       cur_kind_ = space_kind::journal;
-    else if (encoded == detail::alarm_space())
+    else if (encoded == stored::alarm_space())
       cur_kind_ = space_kind::alarms;
-    else if (encoded == detail::alarm_due_space())
+    else if (encoded == stored::alarm_due_space())
       cur_kind_ = space_kind::alarm_due;
     else
       cur_kind_ = space_kind::plain;
@@ -311,7 +303,7 @@ class verifier {
       problem("kv", where, "the key is shorter than the 8-byte space id");
       return;
     }
-    auto id = read_be(key.substr(0, space_id_size));
+    auto id = kv::get_be(key.substr(0, space_id_size));
     if (!cur_id_ || *cur_id_ != id) enter_space(id);
     auto user = key.substr(space_id_size);
     switch (cur_kind_) {
@@ -386,17 +378,17 @@ class verifier {
   // key, name] -> "" are written together; each row's index entry and each
   // index entry's row are matched once the walk is done.
 
-  void check_alarm(std::string_view user, std::string_view stored) {
+  void check_alarm(std::string_view user, std::string_view value) {
     auto where = entry_place(user);
     auto k = decode_key(user);
-    if (!k || user.size() > kv::max_key_size) return check_plain(user, stored);
+    if (!k || user.size() > kv::max_key_size) return check_plain(user, value);
     if (k->size() != 3 || (*k)[0].kind() != key_element::type::string ||
         (*k)[1].kind() != key_element::type::tuple || (*k)[2].kind() != key_element::type::string) {
       problem("alarms", where, "the key is not an alarm [type, key, name]");
       return;
     }
-    auto v = kv::value::decode(stored);
-    auto a = v ? v->as<detail::stored_alarm>() : expected<detail::stored_alarm>(v.error());
+    auto v = kv::value::decode(value);
+    auto a = v ? v->as<stored::alarm_row>() : expected<stored::alarm_row>(v.error());
     if (!a) {
       problem("alarms", where, "the alarm does not decode: " + a.error().context());
       alarm_rows_.emplace(std::string(user), std::nullopt);
@@ -451,9 +443,9 @@ class verifier {
     }
   }
 
-  void check_snapshot(const char* area, const place& where, std::string_view stored) {
+  void check_snapshot(const char* area, const place& where, std::string_view value) {
     ++snapshots_;
-    auto snap = detail::parse_snapshot(stored);
+    auto snap = stored::parse_snapshot(value);
     if (!snap) problem(area, where, "the snapshot is damaged: " + snap.error().context());
   }
 
@@ -467,7 +459,7 @@ class verifier {
     ++journal_records_;
     place rec;
     if (user.size() == 8) {
-      auto n = read_be(user);
+      auto n = kv::get_be(user);
       rec.fields["record"] = n;
       rec.text = "journal record " + std::to_string(n);
     } else {
@@ -476,8 +468,8 @@ class verifier {
       problem("journal", rec, "the record key is not an 8-byte record number");
     }
     std::size_t entry = 0;
-    auto r = detail::decode_journal_record(
-        record, [&](detail::journal_entry kind, std::string_view actor, std::string_view value) {
+    auto r = stored::decode_journal_record(
+        record, [&](stored::journal_entry kind, std::string_view actor, std::string_view value) {
           ++entry;
           auto who = key_place(actor, "actor", "");
           place where;
@@ -486,7 +478,7 @@ class verifier {
           where.fields["entry"] = entry;
           where.text = rec.text + " entry " + std::to_string(entry) + " (actor " + who.text + ")";
           if (auto why = identity_problem(actor); !why.empty()) problem("journal", where, why);
-          if (kind == detail::journal_entry::snapshot)
+          if (kind == stored::journal_entry::snapshot)
             check_snapshot("journal", where, value);
           else if (!value.empty())
             problem("journal", where, "an in_table entry carries a value");

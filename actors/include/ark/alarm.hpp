@@ -16,6 +16,7 @@
 
 #include "ark/expected.hpp"
 #include "ark/kv/value.hpp"
+#include "ark/stored_format.hpp"
 
 namespace ark {
 
@@ -57,23 +58,10 @@ inline constexpr std::size_t max_alarm_payload = 64 * 1024;
 
 namespace detail {
 
-/// An alarm as stored in the alarm space (msgpack map; doc/alarms.md). Field
-/// names are on disk: never rename them.
-struct stored_alarm {
-  std::int64_t due_ms = 0;
-  std::uint32_t attempt = 0;
-  std::uint32_t max_attempts = 6;
-  std::int64_t backoff_ms = 1000;
-  std::int64_t max_backoff_ms = 600000;
-  std::string payload;  // msgpack bytes (bin)
-  MSGPACK_DEFINE_MAP(due_ms, attempt, max_attempts, backoff_ms, max_backoff_ms, payload)
-};
-
-/// The encoded space keys of the alarm tables: [null, "alarms"] holds
-/// [type, key, name] -> stored_alarm; [null, "alarm_due"] holds
-/// [due_ms, type, key, name] -> "" (the dispatcher's index by time).
-const std::string& alarm_space();
-const std::string& alarm_due_space();
+// The alarm rows and their spaces are stored formats (ark/stored_format.hpp).
+using stored_alarm = stored::alarm_row;
+using stored::alarm_due_space;
+using stored::alarm_space;
 
 alarm to_alarm(std::string name, const stored_alarm& s);
 

@@ -123,8 +123,8 @@ struct type_schema {
 /// A readable name of a C++ type (demangled).
 std::string type_name_of(const std::type_info& t);
 
-/// "actor TYPE KEY" for messages.
-std::string describe(const identity& id);
+// "actor TYPE KEY" for messages (ark/stored_format.hpp).
+using stored::describe;
 
 /// The first piece of `stored` that a conversion into a type dropped:
 /// `repacked` is the msgpack of the converted value. Walks maps (by string
@@ -314,6 +314,6 @@ struct migration_outcome {
 /// each naming the actor.
 expected<migration_outcome> migrate_snapshot(const detail::type_schema& schema,
                                              std::shared_ptr<kv::backend> storage,
-                                             const detail::identity& id, std::string_view stored);
+                                             const stored::identity& id, std::string_view stored);
 
 }  // namespace ark

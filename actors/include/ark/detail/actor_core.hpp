@@ -69,19 +69,10 @@ struct activation {
 
 namespace detail {
 
-/// Builds the stored snapshot value: msgpack {"schema": N, "state": <state>}
-/// behind the msgpack value tag (doc/state_format.md).
-std::string make_snapshot(std::uint32_t schema, std::string_view state_msgpack);
-
-/// A decoded snapshot: the schema it was written with and the state object.
-struct snapshot {
-  std::uint32_t schema = 0;
-  msgpack::object_handle handle;  // owns the zone
-  msgpack::object state;
-};
-
-/// Decodes a stored snapshot, or corrupt_snapshot naming what is wrong.
-expected<snapshot> parse_snapshot(std::string_view stored);
+// The snapshot value is a stored format (ark/stored_format.hpp).
+using stored::make_snapshot;
+using stored::parse_snapshot;
+using stored::snapshot;
 
 /// The part of ark::actor that does not depend on the interface or state
 /// type, and a private base of it. It owns the message lifecycle (begin,

@@ -20,24 +20,14 @@
 #include "ark/expected.hpp"
 #include "ark/kv/backend.hpp"
 #include "ark/kv/key.hpp"
+#include "ark/stored_format.hpp"
 
 namespace ark::detail {
 
-/// An actor's identity: its type name and structured key. `encoded` is
-/// encode_key({type, key}): the actor's KV space key and, in the state space,
-/// the key of its snapshot (doc/state_format.md).
-struct identity {
-  std::string type;
-  ark::key key;
-  std::string encoded;
-};
-
-/// Builds an identity, or invalid_key / key_too_large naming the actor.
-expected<identity> make_identity(std::string_view type, const ark::key& key);
-
-/// The encoded space key under which snapshots live: [null, "state"]. No
-/// actor's space can collide with it (a type name is a string, never null).
-const std::string& state_space();
+// The identity and the state space are stored formats (ark/stored_format.hpp).
+using stored::identity;
+using stored::make_identity;
+using stored::state_space;
 
 /// An output of a message that any thread may release: a reply, a one-way
 /// message, or a request whose response handler the actor already installed.

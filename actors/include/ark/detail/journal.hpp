@@ -23,43 +23,16 @@
 
 #include "ark/expected.hpp"
 #include "ark/kv/backend.hpp"
+#include "ark/stored_format.hpp"
 
 namespace ark::detail {
 
-/// The encoded space key of the journal: [null, "journal"]. Its keys are
-/// 8-byte big-endian sequence numbers.
-const std::string& journal_space();
-
-/// Snapshots up to this size go to the journal; larger ones fill pages of
-/// their own anyway and are written in place.
-constexpr std::size_t journal_max_snapshot = 1024;
-
-/// Entry kinds inside a journal record (on-disk constants).
-enum class journal_entry : std::uint8_t {
-  snapshot = 1,  ///< the actor's snapshot is the entry's value
-  in_table = 2,  ///< the state space holds the actor's latest snapshot (value empty)
-};
-
-/// Appends entries to one record: a format byte (1), then per entry
-/// [kind u8][key length u32le][key][value length u32le][value].
-class journal_record {
- public:
-  journal_record();
-  void add(journal_entry kind, std::string_view key, std::string_view value);
-  bool empty() const { return entries_ == 0; }
-  std::size_t entries() const { return entries_; }
-  std::string& bytes() { return bytes_; }
-
- private:
-  std::string bytes_;
-  std::size_t entries_ = 0;
-};
-
-/// Decodes one record, calling f(kind, key, value) per entry in order.
-/// Errors: corrupt_snapshot naming the offset (a torn or foreign record).
-expected<void> decode_journal_record(
-    std::string_view record,
-    const std::function<void(journal_entry, std::string_view, std::string_view)>& f);
+// The journal's space and record are stored formats (ark/stored_format.hpp).
+using stored::decode_journal_record;
+using stored::journal_entry;
+using stored::journal_max_snapshot;
+using stored::journal_record;
+using stored::journal_space;
 
 /// The snapshots in the journal (committed, not yet checkpointed into the
 /// state space), newest per actor. Thread-safe: the writer publishes a
@@ -102,9 +75,9 @@ class snapshot_journal {
 
  private:
   mutable std::mutex mtx_;
-  std::unordered_map<std::string, std::string> latest_;
-  std::uint64_t next_seq_ = 1;
-  std::size_t bytes_ = 0;  // record bytes since the last checkpoint
+  // The snapshots, the next record number and the record bytes since the
+  // last checkpoint.
+  stored::journal_contents contents_;
 };
 
 }  // namespace ark::detail

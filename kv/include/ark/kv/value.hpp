@@ -10,13 +10,28 @@
 
 #include "ark/expected.hpp"
 
-namespace ark::kv::detail {
-/// The stream value::pack writes msgpack into.
-struct string_writer {
-  std::string* out;
+namespace ark::kv {
+
+/// The msgpack stream ark packs with: appends to *out. A double (float) is
+/// written as msgpack float64 (float32) always, never as an integer (see the
+/// packer specializations below), so pack with this writer, or with
+/// pack_msgpack(), whatever is meant to be stored or compared with stored
+/// bytes.
+///
+///   std::string bytes;
+///   ark::kv::msgpack_writer w{&bytes};
+///   msgpack::pack(w, value);
+struct msgpack_writer {
+  std::string* out;  ///< not owned; REQUIRES: not null while packing
   void write(const char* buf, std::size_t len) { out->append(buf, len); }
 };
-}  // namespace ark::kv::detail
+
+namespace detail {
+/// The name the runtime's internal code uses for msgpack_writer.
+using string_writer = msgpack_writer;
+}  // namespace detail
+
+}  // namespace ark::kv
 
 // msgpack-c 4 packs whole-number floats as integers, which turns -0.0 into 0
 // and 1.0 into the integer 1. ark stores a double as a double: these
@@ -24,8 +39,7 @@ struct string_writer {
 namespace msgpack {
 MSGPACK_API_VERSION_NAMESPACE(v1) {
   template <>
-  inline packer<ark::kv::detail::string_writer>&
-  packer<ark::kv::detail::string_writer>::pack_double(double d) {
+  inline packer<ark::kv::msgpack_writer>& packer<ark::kv::msgpack_writer>::pack_double(double d) {
     std::uint64_t bits;
     std::memcpy(&bits, &d, sizeof bits);
     char buf[9];
@@ -35,8 +49,7 @@ MSGPACK_API_VERSION_NAMESPACE(v1) {
     return *this;
   }
   template <>
-  inline packer<ark::kv::detail::string_writer>& packer<ark::kv::detail::string_writer>::pack_float(
-      float f) {
+  inline packer<ark::kv::msgpack_writer>& packer<ark::kv::msgpack_writer>::pack_float(float f) {
     std::uint32_t bits;
     std::memcpy(&bits, &f, sizeof bits);
     char buf[5];
@@ -114,10 +127,22 @@ class value {
   std::string data_;  // never empty: data_[0] is the tag
 };
 
-namespace detail {
-/// Converts an unpacked object into `out`; false when the types disagree.
+/// The msgpack bytes of `v` (no value tag: a value's payload), packed with
+/// msgpack_writer (doubles as float64 always). Any type msgpack-c can pack.
+/// Throws what msgpack-c throws for a type it cannot pack.
 template <class T>
-bool convert(const msgpack::object& obj, T& out) noexcept {
+std::string pack_msgpack(const T& v) {
+  std::string out;
+  msgpack_writer writer{&out};
+  msgpack::pack(writer, v);
+  return out;
+}
+
+/// Converts the unpacked msgpack object `obj` into `out` (msgpack-c's
+/// convert); false when the types disagree, with `out` in an unspecified but
+/// valid state. Never throws.
+template <class T>
+bool convert_msgpack(const msgpack::object& obj, T& out) noexcept {
   try {
     obj.convert(out);
     return true;
@@ -125,12 +150,19 @@ bool convert(const msgpack::object& obj, T& out) noexcept {
     return false;
   }
 }
+
+namespace detail {
+/// The name the runtime's internal code uses for convert_msgpack.
+template <class T>
+bool convert(const msgpack::object& obj, T& out) noexcept {
+  return convert_msgpack(obj, out);
+}
 }  // namespace detail
 
 template <class T>
 value value::pack(const T& v) {
   std::string data(1, static_cast<char>(value_kind::msgpack));
-  detail::string_writer writer{&data};
+  msgpack_writer writer{&data};
   msgpack::pack(writer, v);
   return value(std::move(data));
 }
@@ -144,7 +176,7 @@ expected<T> value::as() const {
   auto handle = unpack();
   if (!handle) return handle.error();
   T out{};
-  if (!detail::convert(handle->get(), out))
+  if (!convert_msgpack(handle->get(), out))
     return error{errc::type_mismatch,
                  "the stored msgpack value does not convert to the requested type"};
   return out;
