@@ -4,7 +4,7 @@
 // (doc/testing.md).
 //
 //   ark::testing::world w;                       // memory storage, virtual clock
-//   auto c = w.get<counter_if>("counter", "a");
+//   auto c = w.get_or_create<counter_if>("counter", "a");
 //   CHECK(w.call<std::int64_t>(*c, add_atom::value, std::int64_t{5}).value() == 5);
 //   w.restart_actor("counter", "a");             // passivate: reload from its snapshot
 //   w.advance(std::chrono::minutes(10));         // alarms due by then fire, idle actors passivate
@@ -77,11 +77,25 @@ class world {
   /// The storage that plays the disk: it survives restart() and crashes.
   std::shared_ptr<kv::backend> storage();
 
-  /// The handle of actor (type, key), activating it (as
-  /// runtime::get_or_create).
+  /// The handle of actor (type, key), activating it and creating it when it
+  /// does not exist (runtime::get_or_create).
   template <class Interface, class... Ts>
-  expected<Interface> get(std::string_view type, const ark::key& k, Ts&&... init) {
+  expected<Interface> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
     return runtime().get_or_create<Interface>(type, k, std::forward<Ts>(init)...);
+  }
+
+  /// The handle of actor (type, key) if it exists (runtime::get); not_found,
+  /// with nothing activated or written, when it was never created.
+  template <class Interface>
+  expected<Interface> get(std::string_view type, const ark::key& k) {
+    return runtime().get<Interface>(type, k);
+  }
+
+  /// Creates actor (type, key) (runtime::create); already_exists when it
+  /// exists.
+  template <class Interface, class... Ts>
+  expected<Interface> create(std::string_view type, const ark::key& k, Ts&&... init) {
+    return runtime().create<Interface>(type, k, std::forward<Ts>(init)...);
   }
 
   /// Sends xs... to `h` and waits for the reply (ark::call).
