@@ -61,6 +61,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 /// A type no ARK_MESSAGE_TYPE registers, in the interface of an actor type.
 struct unnamed_point {
   std::int64_t x = 0;
+  friend bool operator==(const unnamed_point& a, const unnamed_point& b) { return a.x == b.x; }
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, unnamed_point& p) {
