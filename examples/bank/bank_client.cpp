@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   auto timeout = std::chrono::seconds(30);
   // A deposit opens the account; every other command needs an existing one
   // (get: a balance query on a mistyped name creates nothing).
-  bool opens = *deposit;
+  bool opens = static_cast<bool>(*deposit);
   auto call = [&](const std::string& name, auto... args) -> ark::expected<std::int64_t> {
     auto h = opens ? c->get_or_create<bank::account_if>("account", name)
                    : c->get<bank::account_if>("account", name);
