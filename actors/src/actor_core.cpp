@@ -46,7 +46,7 @@ caf::error activation_error(const error& e) {
   if (e == errc::corrupt_snapshot || e == errc::format_version || e == errc::migration_failed ||
       e == errc::commit_failed)
     return to_caf(e);
-  return to_caf(errc::activation_failed, e.message());
+  return to_caf(errc::activation_failed, e.summary());
 }
 
 // True when the state in `stored` (a snapshot of `schema`) is byte for byte
@@ -179,7 +179,7 @@ void actor_core::activate() {
   auto store = kv::store::open(overlay_, ark::key{act_.id.type, act_.id.key});
   if (!store) {
     activation_error_ =
-        to_caf(errc::activation_failed, describe() + ": " + store.error().message());
+        to_caf(errc::activation_failed, describe() + ": " + store.error().summary());
   } else if (auto groups = load_kv_groups(); !groups) {
     activation_error_ = to_caf(groups.error());
   } else {
@@ -210,7 +210,7 @@ void actor_core::activate() {
         gate_.drop_outputs();
         activation_error_ = to_caf(init.error().code() == errc::bad_init_args
                                        ? init.error()
-                                       : error{errc::activation_failed, init.error().message()});
+                                       : error{errc::activation_failed, init.error().summary()});
       } else {
         checkpoint(true);
       }

@@ -193,13 +193,15 @@ class account : public ark::actor<account_if, account_state> {
                                    " was not made, nothing was debited (" + err.context() + ")"});
                 return;
               }
+              // The cause's code and context, and one remedy: this actor's.
               reply->deliver_error(ark::error{
                   ark::errc::unreachable,
                   "transfer " + std::to_string(id) + " of " + std::to_string(amount) +
                       " is debited from account " + account_name() +
-                      " but its credit is not yet acknowledged (" + ark::from_caf(e).message() +
-                      "); it completes when the account next activates: check the balances "
-                      "then"});
+                      " but its credit is not yet acknowledged (" + ark::from_caf(e).summary() +
+                      ")",
+                  "nothing to redo: the transfer completes when the account next activates; "
+                  "check the balances then"});
             });
   }
 

@@ -51,8 +51,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto timeout = std::chrono::seconds(30);
+  // A deposit opens the account; every other command needs an existing one
+  // (get: a balance query on a mistyped name creates nothing).
+  bool opens = static_cast<bool>(*deposit);
   auto call = [&](const std::string& name, auto... args) -> ark::expected<std::int64_t> {
-    auto h = c->get_or_create<bank::account_if>("account", name);
+    auto h = opens ? c->get_or_create<bank::account_if>("account", name)
+                   : c->get<bank::account_if>("account", name);
+    if (!h && h.error() == ark::errc::not_found)
+      return ark::error{
+          ark::errc::not_found, "no account '" + name + "'",
+          "check the name, or open the account with: bank-client deposit " + name + " N"};
     if (!h) return h.error();
     return ark::call<std::int64_t>(sys, *h, timeout, args...);
   };

@@ -54,7 +54,19 @@ int main(int argc, char** argv) {
     std::cerr << "chat-client: " << c.error().message() << '\n';
     return 1;
   }
-  auto h = c->get_or_create<chat_room::chat_room_if>("chat_room", room);
+  // history reads an existing room only: a mistyped name creates nothing.
+  bool reads = !*post && !*watch;
+  auto h = reads ? c->get<chat_room::chat_room_if>("chat_room", room)
+                 : c->get_or_create<chat_room::chat_room_if>("chat_room", room);
+  if (!h && h.error() == ark::errc::not_found) {
+    std::cerr << "chat-client: "
+              << ark::error{ark::errc::not_found, "no room '" + room + "'",
+                            "check the name; a room starts with its first post (chat-client post " +
+                                room + " USER TEXT) or watch"}
+                     .message()
+              << '\n';
+    return 1;
+  }
   if (!h) {
     std::cerr << "chat-client: " << h.error().message() << '\n';
     return 1;

@@ -37,7 +37,17 @@ int main(int argc, char** argv) {
     std::cerr << "counter-client: " << c.error().message() << '\n';
     return 1;
   }
-  auto h = c->get_or_create<counter::counter_if>("counter", key);
+  // `get` reads an existing counter only: a mistyped key creates nothing.
+  auto h = *get ? c->get<counter::counter_if>("counter", key)
+                : c->get_or_create<counter::counter_if>("counter", key);
+  if (!h && h.error() == ark::errc::not_found) {
+    std::cerr << "counter-client: "
+              << ark::error{ark::errc::not_found, "no counter '" + key + "'",
+                            "check the key, or start it with: counter-client add " + key}
+                     .message()
+              << '\n';
+    return 1;
+  }
   if (!h) {
     std::cerr << "counter-client: " << h.error().message() << '\n';
     return 1;

@@ -29,7 +29,8 @@ class leaderboard : public ark::actor<leaderboard_if, leaderboard_state> {
     return handlers([this](submit_atom, const std::string& player,
                            std::int64_t points) { return submit(player, points); },
                     [this](top_atom, std::int64_t n) { return top(n); },
-                    [this](score_atom, const std::string& player) { return score(player); });
+                    [this](score_atom, const std::string& player) { return score(player); },
+                    [this](standing_atom, const std::string& player) { return place(player); });
   }
 
  private:
@@ -81,6 +82,19 @@ class leaderboard : public ark::actor<leaderboard_if, leaderboard_state> {
     }
     if (c.status()) return c.status();
     return lines;
+  }
+
+  // The player's rank: 1 + the players with more points, counted over the
+  // ranking entries before the player's first possible one.
+  ark::expected<standing> place(const std::string& player) {
+    auto points = score(player);
+    if (!points) return points.error();
+    ark::kv::list_options better;
+    better.prefix = ark::key{"score"};
+    better.end = ark::key{"score", -*points};
+    auto ahead = kv().count(better);
+    if (!ahead) return ahead.error();
+    return standing{player, *points, static_cast<std::int64_t>(*ahead) + 1, state().players};
   }
 
   ark::expected<std::int64_t> score(const std::string& player) {

@@ -1,6 +1,6 @@
 // leaderboard-client: calls a leaderboard actor on a running ark-host.
 //   leaderboard-client [--host H] [--port P] [--token-file F] [--tls-*] submit BOARD PLAYER POINTS | top BOARD [--n N]
-//                                            | score BOARD PLAYER
+//                                            | score BOARD PLAYER | standing BOARD PLAYER
 
 #include <iostream>
 
@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   auto* score = app.add_subcommand("score", "print PLAYER's best points on BOARD");
   score->add_option("board", board, "leaderboard name")->required();
   score->add_option("player", player, "player name")->required();
+  auto* standing = app.add_subcommand("standing", "print PLAYER's rank and points on BOARD");
+  standing->add_option("board", board, "leaderboard name")->required();
+  standing->add_option("player", player, "player name")->required();
   CLI11_PARSE(app, argc, argv);
 
   auto copts = conn.resolve();
@@ -44,7 +47,19 @@ int main(int argc, char** argv) {
     std::cerr << "leaderboard-client: " << c.error().message() << '\n';
     return 1;
   }
-  auto h = c->get_or_create<leaderboard::leaderboard_if>("leaderboard", board);
+  // Only submit creates a board: top, score and standing on a mistyped name
+  // create nothing.
+  auto h = *submit ? c->get_or_create<leaderboard::leaderboard_if>("leaderboard", board)
+                   : c->get<leaderboard::leaderboard_if>("leaderboard", board);
+  if (!h && h.error() == ark::errc::not_found) {
+    std::cerr << "leaderboard-client: "
+              << ark::error{ark::errc::not_found, "no leaderboard '" + board + "'",
+                            "check the name, or start it with: leaderboard-client submit " + board +
+                                " PLAYER POINTS"}
+                     .message()
+              << '\n';
+    return 1;
+  }
   if (!h) {
     std::cerr << "leaderboard-client: " << h.error().message() << '\n';
     return 1;
@@ -57,6 +72,18 @@ int main(int argc, char** argv) {
       return 1;
     }
     for (const auto& line : *r) std::cout << line << '\n';
+    return 0;
+  }
+  if (*standing) {
+    // A struct in the reply: leaderboard.hpp registers it (ARK_MESSAGE_TYPE).
+    auto r = ark::call<leaderboard::standing>(sys, *h, timeout, leaderboard::standing_atom::value,
+                                              player);
+    if (!r) {
+      std::cerr << "leaderboard-client: " << r.error().message() << '\n';
+      return 1;
+    }
+    std::cout << r->player << ": rank " << r->rank << " of " << r->players << ", " << r->points
+              << " points\n";
     return 0;
   }
   ark::expected<std::int64_t> r =

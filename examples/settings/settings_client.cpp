@@ -121,7 +121,20 @@ int main(int argc, char** argv) {
     std::cerr << "settings-client: " << c.error().message() << '\n';
     return 1;
   }
-  auto h = c->get_or_create<settings::settings_if>("settings", user);
+  // get, history and status read an existing user's settings only: a
+  // mistyped user creates nothing (nor schedules its digest alarm).
+  bool reads = *get || *history || *status;
+  auto h = reads ? c->get<settings::settings_if>("settings", user)
+                 : c->get_or_create<settings::settings_if>("settings", user);
+  if (!h && h.error() == ark::errc::not_found) {
+    std::cerr << "settings-client: "
+              << ark::error{ark::errc::not_found, "no settings for user '" + user + "'",
+                            "check the user; a user's settings start with the first set, theme "
+                            "or snooze (or watch)"}
+                     .message()
+              << '\n';
+    return 1;
+  }
   if (!h) {
     std::cerr << "settings-client: " << h.error().message() << '\n';
     return 1;

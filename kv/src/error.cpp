@@ -66,6 +66,10 @@ std::string_view to_string(errc code) {
       return "migration_failed";
     case errc::rolled_back:
       return "rolled_back";
+    case errc::already_exists:
+      return "already_exists";
+    case errc::unregistered_type:
+      return "unregistered_type";
   }
   return "unknown_error";
 }
@@ -116,7 +120,7 @@ std::string_view remedy(errc code) {
     case errc::read_only:
       return "open the data directory for writing (no host may run on it)";
     case errc::invalid_argument:
-      return "correct the argument the message names (command-line tools: see --help)";
+      return "correct the argument the message names";
     case errc::batch_too_large:
       return "split the batch into several smaller ones";
     case errc::backend_failure:
@@ -132,7 +136,8 @@ std::string_view remedy(errc code) {
     case errc::activation_failed:
       return "see the context; fix the actor's snapshot (ark-dash) or its on_initialize";
     case errc::unreachable:
-      return "check that ark-host runs and listens on the given host and --port";
+      return "the actor or its host went away, or did not answer in time (a blocked handler, a "
+             "stopped host): see the host's log, then retry; the message may have been applied";
     case errc::bad_init_args:
       return "pass get_or_create the arguments of the actor's on_initialize";
     case errc::corrupt_snapshot:
@@ -155,18 +160,35 @@ std::string_view remedy(errc code) {
     case errc::rolled_back:
       return "the request never left and the actor's state() is back at its last durable "
              "snapshot: nothing that message did happened; decide again from that state";
+    case errc::already_exists:
+      return "reach the existing actor with get or get_or_create, or create another key";
+    case errc::unregistered_type:
+      return "register the type in this program: link the header that declares it with "
+             "ARK_MESSAGE_TYPE(T, \"name\") (ark/registry.hpp) and build the actor system from "
+             "ark::client_config, or call cfg.add_message_type<T>(\"name\")";
   }
   return "";
 }
 
-std::string error::message() const {
+std::string error::remedy() const {
+  if (!remedy_.empty()) return remedy_;
+  return std::string(ark::remedy(code_));
+}
+
+std::string error::summary() const {
   if (code_ == errc::none) return "no error";
   std::string out(to_string(code_));
   if (!context_.empty()) {
     out += ": ";
     out += context_;
   }
-  auto fix = remedy(code_);
+  return out;
+}
+
+std::string error::message() const {
+  if (code_ == errc::none) return "no error";
+  std::string out = summary();
+  auto fix = remedy();
   if (!fix.empty()) {
     out += " (remedy: ";
     out += fix;

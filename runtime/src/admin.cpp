@@ -260,6 +260,32 @@ struct admin_server::impl {
     return r;
   }
 
+  // An actor's KV entries. Reads only: nothing is activated or created. An
+  // empty answer for an actor that does not exist (no snapshot, not active,
+  // no KV entry at all) is 404, as the state endpoint's.
+  expected<json> kv(const inspect::query_params& p) {
+    auto reader = rt->inspector();
+    auto r = inspect::answer(reader, "kv", p);
+    if (!r || !(*r)["entries"].empty()) return r;
+    // The parameters are valid here (answer checked them).
+    auto type = p.find("type")->second;
+    auto k = inspect::key_param(p, "key");
+    if (!k || !*k) return r;
+    auto id = inspect::encode_identity(type, **k);
+    if (!id) return id.error();
+    if (rt->active_actor(*id)) return r;
+    auto snap = reader.snapshot(type, **k);
+    if (snap) return r;
+    if (snap.error() != errc::not_found) return snap.error();
+    inspect::kv_query any;
+    any.limit = 1;
+    auto entries = reader.kv(type, **k, any);
+    if (!entries) return entries.error();
+    if (!(*entries)["entries"].empty()) return r;
+    return error{errc::not_found, "actor " + type + " " + kv::key_to_json_text(**k) +
+                                      " does not exist (no snapshot, no KV entry, not active)"};
+  }
+
   expected<json> state(const inspect::query_params& p) {
     auto stored = inspect::answer(rt->inspector(), "state", p, opts.preview_limit);
     if (!stored && stored.error() != errc::not_found) return stored.error();
@@ -319,9 +345,7 @@ expected<std::unique_ptr<admin_server>> admin_server::start(std::shared_ptr<runt
   srv.Get("/api/v1/types", s->handler([s](const qp& q) { return s->types(q); }));
   srv.Get("/api/v1/actors", s->handler([s](const qp& q) { return s->actors(q); }));
   srv.Get("/api/v1/state", s->handler([s](const qp& q) { return s->state(q); }));
-  srv.Get("/api/v1/kv", s->handler([s](const qp& q) {
-    return inspect::answer(s->rt->inspector(), "kv", q);
-  }));
+  srv.Get("/api/v1/kv", s->handler([s](const qp& q) { return s->kv(q); }));
   srv.Get("/api/v1/alarms", s->handler([s](const qp& q) {
     return inspect::answer(s->rt->inspector(), "alarms", q);
   }));

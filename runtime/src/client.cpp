@@ -100,18 +100,73 @@ client_config::client_config(const tls_files& tls) {
   actor_registry::global().configure(*this);
 }
 
+error host_unreachable(const std::string& address, const std::string& context) {
+  return error{errc::unreachable, "ark-host at " + address + ": " + context,
+               "check that ark-host runs and listens on " + address +
+                   " (the client's --host and --port, the host's --bind and --port); a call in "
+                   "flight may or may not have been applied"};
+}
+
+error call_error(bool remote, error e) {
+  if (!remote || e.code() != errc::unreachable || !e.explicit_remedy().empty()) return e;
+  return error{e.code(), e.context(),
+               "check that ark-host runs and listens on the --host and --port the client "
+               "uses; the message may or may not have been applied"};
+}
+
+namespace {
+
+// The answer of one directory request: errors name the host; a host that
+// predates get/create says so.
+expected<caf::actor> directory_answer(expected<caf::actor> out, const std::string& address,
+                                      const char* what) {
+  if (out) return out;
+  const auto& e = out.error();
+  if (e.code() == errc::unreachable) return host_unreachable(address, e.context());
+  if (e.code() == errc::wrong_interface &&
+      e.context().find("does not handle this message") != std::string::npos)
+    return error{errc::wrong_interface,
+                 "ark-host at " + address + " does not offer " + what +
+                     " (it predates lookups without creation)",
+                 "upgrade ark-host, or use get_or_create"};
+  return out;
+}
+
+}  // namespace
+
 expected<caf::actor> client::get_or_create_actor(std::string_view type, const ark::key& k,
                                                  caf::message init,
                                                  const std::set<std::string>& iface) {
+  if (auto e = unregistered_type_error(iface, "actor type '" + std::string(type) + "'")) return e;
   auto encoded = encode_key(k);
   if (!encoded) return encoded.error();
   // Through call(): it sees the connection drop at once, where a blocking
   // receive would wait out the whole timeout for a host that died.
-  auto out = call<caf::actor>(*sys_, dir_, timeout, directory_get_atom::value, token_,
-                              std::string(type), std::move(*encoded), std::move(init), iface);
-  if (!out && out.error().code() == errc::unreachable)
-    return error{errc::unreachable, "ark-host at " + address_ + ": " + out.error().context()};
-  return out;
+  return directory_answer(
+      call<caf::actor>(*sys_, dir_, timeout, directory_get_atom::value, token_, std::string(type),
+                       std::move(*encoded), std::move(init), iface),
+      address_, "get_or_create");
+}
+
+expected<caf::actor> client::get_actor(std::string_view type, const ark::key& k,
+                                       const std::set<std::string>& iface) {
+  if (auto e = unregistered_type_error(iface, "actor type '" + std::string(type) + "'")) return e;
+  auto encoded = encode_key(k);
+  if (!encoded) return encoded.error();
+  return directory_answer(call<caf::actor>(*sys_, dir_, timeout, directory_find_atom::value, token_,
+                                           std::string(type), std::move(*encoded), iface),
+                          address_, "get");
+}
+
+expected<caf::actor> client::create_actor(std::string_view type, const ark::key& k,
+                                          caf::message init, const std::set<std::string>& iface) {
+  if (auto e = unregistered_type_error(iface, "actor type '" + std::string(type) + "'")) return e;
+  auto encoded = encode_key(k);
+  if (!encoded) return encoded.error();
+  return directory_answer(
+      call<caf::actor>(*sys_, dir_, timeout, directory_create_atom::value, token_,
+                       std::string(type), std::move(*encoded), std::move(init), iface),
+      address_, "create");
 }
 
 expected<client> connect(caf::actor_system& sys, const connect_options& opts) {
@@ -119,7 +174,9 @@ expected<client> connect(caf::actor_system& sys, const connect_options& opts) {
   c.sys_ = &sys;
   c.address_ = opts.host + ":" + std::to_string(opts.port);
   c.token_ = opts.token;
-  caf::expected<directory_actor> h{caf::error{}};
+  // The get_or_create part of the interface: a host that predates get and
+  // create publishes only that (it answers those with wrong_interface).
+  caf::expected<directory_get_actor> h{caf::error{}};
   if (opts.tls.enabled()) {
     // CAF raises (and a TLS session would fail obscurely) on bad files:
     // check them first, and that the system has the OpenSSL manager.
@@ -127,15 +184,15 @@ expected<client> connect(caf::actor_system& sys, const connect_options& opts) {
     if (!sys.has_openssl_manager())
       return error{errc::invalid_argument,
                    "TLS needs an actor system built from client_config(tls files)"};
-    h = caf::openssl::remote_actor<directory_actor>(sys, opts.host, opts.port);
+    h = caf::openssl::remote_actor<directory_get_actor>(sys, opts.host, opts.port);
   } else {
-    h = sys.middleman().remote_actor<directory_actor>(opts.host, opts.port);
+    h = sys.middleman().remote_actor<directory_get_actor>(opts.host, opts.port);
   }
   if (!h)
-    return error{errc::unreachable,
-                 "cannot connect to ark-host at " + c.address_ +
-                     (opts.tls.enabled() ? " over TLS: " : ": ") + sys.render(h.error())};
-  c.dir_ = std::move(*h);
+    return host_unreachable(c.address_, std::string("cannot connect") +
+                                            (opts.tls.enabled() ? " over TLS: " : ": ") +
+                                            sys.render(h.error()));
+  c.dir_ = caf::actor_cast<directory_actor>(std::move(*h));
   return c;
 }
 
@@ -157,21 +214,40 @@ directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
                                                   std::weak_ptr<runtime> rt_weak,
                                                   std::string token) {
   (void)self;
+  // Checks the token, decodes the key and runs `f(runtime, key)`.
+  auto serve = [rt_weak, token](const std::string& given, const std::string& key_bytes,
+                                auto f) -> caf::result<caf::actor> {
+    if (!token.empty() && !same_token(given, token))
+      return to_caf(errc::unauthorized, given.empty() ? "this host requires an access token"
+                                                      : "the access token is wrong");
+    auto rt = rt_weak.lock();
+    if (!rt) return to_caf(errc::shutting_down, "the host is stopping");
+    auto k = decode_key(key_bytes);
+    if (!k) return to_caf(k.error());
+    expected<caf::actor> h = f(*rt, *k);
+    if (!h) return to_caf(h.error());
+    return std::move(*h);
+  };
   return {
-      [rt_weak, token](directory_get_atom, const std::string& given, const std::string& type,
-                       const std::string& key_bytes, caf::message& init,
-                       const std::set<std::string>& iface) -> caf::result<caf::actor> {
-        if (!token.empty() && !same_token(given, token))
-          return to_caf(errc::unauthorized, given.empty()
-                                                ? "this host requires an access token"
-                                                : "the access token is wrong");
-        auto rt = rt_weak.lock();
-        if (!rt) return to_caf(errc::shutting_down, "the host is stopping");
-        auto k = decode_key(key_bytes);
-        if (!k) return to_caf(k.error());
-        auto h = rt->get_or_create_actor(type, *k, std::move(init), iface);
-        if (!h) return to_caf(h.error());
-        return std::move(*h);
+      [serve](directory_get_atom, const std::string& given, const std::string& type,
+              const std::string& key_bytes, caf::message& init,
+              const std::set<std::string>& iface) -> caf::result<caf::actor> {
+        return serve(given, key_bytes, [&](runtime& rt, const ark::key& k) {
+          return rt.get_or_create_actor(type, k, std::move(init), iface);
+        });
+      },
+      [serve](directory_find_atom, const std::string& given, const std::string& type,
+              const std::string& key_bytes,
+              const std::set<std::string>& iface) -> caf::result<caf::actor> {
+        return serve(given, key_bytes,
+                     [&](runtime& rt, const ark::key& k) { return rt.get_actor(type, k, iface); });
+      },
+      [serve](directory_create_atom, const std::string& given, const std::string& type,
+              const std::string& key_bytes, caf::message& init,
+              const std::set<std::string>& iface) -> caf::result<caf::actor> {
+        return serve(given, key_bytes, [&](runtime& rt, const ark::key& k) {
+          return rt.create_actor(type, k, std::move(init), iface);
+        });
       },
   };
 }

@@ -186,6 +186,12 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   expected<caf::actor> get_or_create(std::string_view type_name, const ark::key& key,
                                      caf::message init,
                                      const std::set<std::string>& iface) override {
+    return lookup(type_name, key, std::move(init), iface, detail::lookup_mode::get_or_create);
+  }
+
+  expected<caf::actor> lookup(std::string_view type_name, const ark::key& key, caf::message init,
+                              const std::set<std::string>& iface,
+                              detail::lookup_mode mode) override {
     auto* type = actor_registry::global().find(type_name);
     if (!type) {
       std::string known;
@@ -198,6 +204,26 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     if (!iface.empty()) {
       const auto& mine = interface_of(*type);
       if (!std::includes(mine.begin(), mine.end(), iface.begin(), iface.end())) {
+        // A caller whose program lacks a message type (an older client)
+        // sends CAF's placeholder name for it: say which type.
+        if (auto e = unregistered_type_error(iface, "actor type '" + type->name + "'")) {
+          std::string list;
+          for (const auto& t : unregistered_types(iface)) list += (list.empty() ? "" : ", ") + t;
+          return error{e.code(),
+                       "the caller's interface of actor type '" + type->name + "' uses " + list +
+                           ", which the caller's program has not registered as a message type "
+                           "(a client built without the header's ARK_MESSAGE_TYPE)",
+                       e.explicit_remedy()};
+        }
+        // The module's own interface names a type the host cannot name: the
+        // module lacks the type's ARK_MESSAGE_TYPE.
+        if (auto own = unregistered_types(mine); !own.empty())
+          return error{errc::unregistered_type,
+                       "actor type '" + type->name + "' uses " + own.front() +
+                           ", which its module has not registered as a message type, so no "
+                           "remote caller can reach it",
+                       "add ARK_MESSAGE_TYPE(" + own.front() +
+                           ", \"NAME\") to the header that declares it, and load that module"};
         std::string missing;
         for (const auto& sig : iface)
           if (!mine.count(sig)) missing += (missing.empty() ? "" : ", ") + sig;
@@ -211,10 +237,45 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     if (!id) return id.error();
     std::lock_guard<std::mutex> guard{mtx};
     if (!accepting) return error{errc::shutting_down, "the host is stopping"};
-    if (auto it = directory.find(id->encoded); it != directory.end()) return it->second;
+    if (auto it = directory.find(id->encoded); it != directory.end()) {
+      // Active (perhaps created by a commit not yet durable): it exists.
+      if (mode == detail::lookup_mode::create) return exists_error(*id);
+      return it->second;
+    }
+    if (mode != detail::lookup_mode::get_or_create) {
+      // Not active: it exists when it has a snapshot. Read under the
+      // directory lock, so no activation of this identity can start between
+      // the read and the decision; a passivated actor's commits were durable
+      // before it left the directory.
+      auto stored = stored_snapshot(*type, *id);
+      if (!stored && stored.error() != errc::not_found)
+        return error{stored.error().code(),
+                     detail::describe(*id) + ": its snapshot: " + stored.error().context()};
+      if (mode == detail::lookup_mode::create && stored) return exists_error(*id);
+      if (mode == detail::lookup_mode::get && !stored)
+        return error{errc::not_found,
+                     detail::describe(*id) + " does not exist (get creates nothing)",
+                     "create it with create or get_or_create, or check the type and key"};
+      if (mode == detail::lookup_mode::get) init = caf::message{};
+    }
     auto handle = activate(*type, *id, std::move(init));
     if (opts.max_active > 0) evict_oldest();
     return handle;
+  }
+
+  static error exists_error(const detail::identity& id) {
+    return error{errc::already_exists, detail::describe(id) +
+                                           " already exists (create makes "
+                                           "only new actors)"};
+  }
+
+  // The durable snapshot of `id` (memory-only types: in the memory store),
+  // or not_found. One read.
+  expected<std::string> stored_snapshot(const actor_type& type, const detail::identity& id) {
+    if (!type.memory_only) return load_snapshot(id.encoded);
+    auto d = memory_db;
+    if (!d) return error{errc::shutting_down, "the host is stopping"};
+    return d->get(detail::state_space(), id.encoded);
   }
 
   const std::set<std::string>& interface_of(const actor_type& type) {
@@ -366,6 +427,11 @@ struct memory_host final : detail::host {
                                      const std::set<std::string>& iface) override {
     return rt->get_or_create(type, key, std::move(init), iface);
   }
+  expected<caf::actor> lookup(std::string_view type, const ark::key& key, caf::message init,
+                              const std::set<std::string>& iface,
+                              detail::lookup_mode mode) override {
+    return rt->lookup(type, key, std::move(init), iface, mode);
+  }
 };
 
 caf::actor runtime::impl::activate(const actor_type& type, const detail::identity& id,
@@ -479,6 +545,16 @@ expected<caf::actor> runtime::get_or_create_actor(std::string_view type, const a
                                                   caf::message init,
                                                   const std::set<std::string>& iface) {
   return impl_->get_or_create(type, k, std::move(init), iface);
+}
+
+expected<caf::actor> runtime::get_actor(std::string_view type, const ark::key& k,
+                                        const std::set<std::string>& iface) {
+  return impl_->lookup(type, k, caf::message{}, iface, detail::lookup_mode::get);
+}
+
+expected<caf::actor> runtime::create_actor(std::string_view type, const ark::key& k,
+                                           caf::message init, const std::set<std::string>& iface) {
+  return impl_->lookup(type, k, std::move(init), iface, detail::lookup_mode::create);
 }
 
 bool runtime::shutdown(std::chrono::milliseconds timeout) {

@@ -87,8 +87,8 @@ class crashable_backend final : public kv::backend {
 
  private:
   static error dead() {
-    return error{errc::storage_failed,
-                 "the host crashed (ark::testing crash injection); call world::restart()"};
+    return error{errc::storage_failed, "the host crashed (ark::testing crash injection)",
+                 "call world::restart(): the host comes back over what was durable"};
   }
 
   std::shared_ptr<kv::backend> base_;

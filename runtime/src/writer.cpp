@@ -357,7 +357,14 @@ void writer::commit(std::vector<commit_unit>& all) {
       if (u->earliest_alarm != INT64_MAX && opts_.on_alarm_scheduled)
         opts_.on_alarm_scheduled(u->earliest_alarm);
     } else {
-      auto err = to_caf(errc::commit_failed, one.error().message());
+      // One remedy: a stopped engine keeps storage_failed (its remedy is
+      // to restart the host, not to retry); any other cause becomes
+      // commit_failed, its text the context and its remedy kept only when
+      // it was chosen for the situation.
+      const auto& cause = one.error();
+      auto err = cause == errc::storage_failed
+                     ? to_caf(cause)
+                     : to_caf(error{errc::commit_failed, cause.summary(), cause.explicit_remedy()});
       c->failed = true;
       c->failed_epoch = u->epoch;
       notify(*u, err);

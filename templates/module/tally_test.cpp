@@ -12,15 +12,11 @@ using tally::tally_if;
 
 namespace {
 
-// The value of `x`, failing the test case with x's error when there is none.
-template <class T>
-T value_of(ark::expected<T> x) {
-  REQUIRE_MESSAGE(x.has_value(), (x ? std::string() : x.error().message()));
-  return std::move(*x);
-}
+// value_of(x): x's value; a test case fails with x's error when there is none.
+using ark::testing::value_of;
 
 struct tally_world : ark::testing::world {
-  tally_if tally(const std::string& key) { return value_of(get<tally_if>("tally", key)); }
+  tally_if tally(const std::string& key) { return value_of(get_or_create<tally_if>("tally", key)); }
   ark::expected<std::int64_t> add(const tally_if& h, const std::string& item, std::int64_t n) {
     return call<std::int64_t>(h, tally::add_atom::value, item, n);
   }
@@ -67,6 +63,6 @@ TEST_CASE("tally: counts and total survive passivation and a host restart") {
   t = w.tally("t");
   CHECK(value_of(w.add(t, "a", 1)) == 5);
   CHECK(value_of(w.total(t)) == 5);
-  // The durable snapshot, as ark-dash shows it.
-  CHECK(value_of(w.stored_state("tally", "t")).at("state").at("total").get<std::int64_t>() == 5);
+  // The durable snapshot, typed (stored_state_json: as ark-dash shows it).
+  CHECK(value_of(w.stored_state<tally::tally_state>("tally", "t")).total == 5);
 }

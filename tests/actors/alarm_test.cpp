@@ -104,7 +104,7 @@ using ark::testing::world;
 namespace {
 
 alarm_if get(world& w, const std::string& key, const char* type = "alarm_probe") {
-  auto h = w.get<alarm_if>(type, key);
+  auto h = w.get_or_create<alarm_if>(type, key);
   REQUIRE_MESSAGE(h, (h ? "" : h.error().message()));
   return *h;
 }

@@ -87,7 +87,7 @@ namespace {
 
 void sched(world& w, const char* type, const char* key, const std::string& name,
            std::int64_t delay_ms, const std::string& note = "", std::int64_t fail_times = 0) {
-  auto h = w.get<view_if>(type, key);
+  auto h = w.get_or_create<view_if>(type, key);
   REQUIRE_MESSAGE(h, (h ? "" : h.error().message()));
   auto r = w.call<bool>(*h, sched_atom::value, name, delay_ms, note, fail_times);
   REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
@@ -260,7 +260,7 @@ TEST_CASE("a delivered alarm leaves the list, and a failed one shows its attempt
   CHECK(doc["alarms"][0]["due_ms"] == t0 + 2'000 + 10'000);
   REQUIRE(w.advance(10s));
   CHECK(names(list(w)) == strings{"later"});
-  auto h = w.get<view_if>("alarm_view", "a");
+  auto h = w.get_or_create<view_if>("alarm_view", "a");
   REQUIRE(h);
   REQUIRE(w.call<bool>(*h, cancel_atom::value, std::string("later")));
   CHECK(list(w)["alarms"].empty());

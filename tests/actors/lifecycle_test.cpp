@@ -45,7 +45,7 @@ std::vector<life::callback_seen> callbacks_once_idle(world& w, const std::string
 
 TEST_CASE("on_activate runs again when an actor reloads its state for a handle that stayed alive") {
   world w;
-  auto h = must(w.get<life_if>("life", "a"));
+  auto h = must(w.get_or_create<life_if>("life", "a"));
   CHECK(activations(w, h) == 1);
   // The test holds `h`: the actor stays addressable, its state leaves memory
   // and the next message reloads it.
@@ -58,7 +58,7 @@ TEST_CASE("on_activate runs again when an actor reloads its state for a handle t
 
 TEST_CASE("on_activate's changes after a reload commit on their own, before the first reply") {
   world w;
-  auto h = must(w.get<life_if>("life", "a"));
+  auto h = must(w.get_or_create<life_if>("life", "a"));
   CHECK(activations(w, h) == 1);
   REQUIRE(w.restart_actor("life", "a"));
   auto before = w.commits();
@@ -71,7 +71,7 @@ TEST_CASE("on_activate's changes after a reload commit on their own, before the 
 
 TEST_CASE("the first reply after a reload waits for on_activate's commit: a crash there fails it") {
   world w;
-  auto h = must(w.get<life_if>("life", "a"));
+  auto h = must(w.get_or_create<life_if>("life", "a"));
   CHECK(must(w.call<std::int64_t>(h, life::add_atom::value, std::int64_t{7})) == 7);
   REQUIRE(w.restart_actor("life", "a"));
   w.crash_at_commit(crash_point::before_commit, 1);
@@ -79,7 +79,7 @@ TEST_CASE("the first reply after a reload waits for on_activate's commit: a cras
   CHECK_FALSE(r);
   CHECK(w.crashed());
   w.restart();
-  h = must(w.get<life_if>("life", "a"));
+  h = must(w.get_or_create<life_if>("life", "a"));
   // The reload's on_activate was lost with the crash; this activation's counts.
   CHECK(activations(w, h) == 2);
   CHECK(must(w.call<std::int64_t>(h, life::value_atom::value)) == 7);
@@ -87,8 +87,8 @@ TEST_CASE("the first reply after a reload waits for on_activate's commit: a cras
 
 TEST_CASE("a request whose message's commit failed never leaves: its error callback gets rolled_back") {
   world w;
-  auto a = must(w.get<life_if>("life", "a"));
-  auto b = must(w.get<life_if>("life", "b"));
+  auto a = must(w.get_or_create<life_if>("life", "a"));
+  auto b = must(w.get_or_create<life_if>("life", "b"));
   CHECK(must(w.call<std::int64_t>(a, life::add_atom::value, std::int64_t{5})) == 5);
   CHECK(must(w.call<std::int64_t>(b, life::value_atom::value)) == 0);
   w.crash_at_commit(crash_point::before_commit, 1);
@@ -109,8 +109,8 @@ TEST_CASE("a request whose message's commit failed never leaves: its error callb
 
 TEST_CASE("a request whose handler failed never leaves: its error callback gets rolled_back") {
   world w;
-  auto a = must(w.get<life_if>("life", "c"));
-  auto b = must(w.get<life_if>("life", "d"));
+  auto a = must(w.get_or_create<life_if>("life", "c"));
+  auto b = must(w.get_or_create<life_if>("life", "d"));
   CHECK(must(w.call<std::int64_t>(a, life::add_atom::value, std::int64_t{5})) == 5);
   auto r = w.call<std::int64_t>(a, life::ask_throw_atom::value, std::string("d"), std::int64_t{10});
   REQUIRE_FALSE(r);
@@ -134,7 +134,7 @@ TEST_CASE("a promise of a fresh actor whose creation commit fails is answered wi
   ark::testing::world_options o;
   o.call_timeout = 3s;
   world w(o);
-  auto peer = must(w.get<life_if>("life", "peer"));
+  auto peer = must(w.get_or_create<life_if>("life", "peer"));
   CHECK(must(w.call<std::int64_t>(peer, life::value_atom::value)) == 0);
   for (int i = 0; i < 12; ++i) {
     CAPTURE(i);
@@ -157,13 +157,13 @@ TEST_CASE("world get returns once a new actor's creation is durable") {
   for (int i = 0; i < 10; ++i) {
     CAPTURE(i);
     auto key = "new" + std::to_string(i);
-    auto h = must(w.get<life_if>("life", key));
+    auto h = must(w.get_or_create<life_if>("life", key));
     CHECK(w.stored_state_json("life", key));  // durable already
     // So a crash armed now hits the message's commit, not the creation's.
     w.crash_at_commit(crash_point::before_commit, 1);
     CHECK_FALSE(w.call<std::int64_t>(h, life::add_atom::value, std::int64_t{5}));
     w.restart();
-    h = must(w.get<life_if>("life", key));
+    h = must(w.get_or_create<life_if>("life", key));
     CHECK(must(w.call<std::int64_t>(h, life::value_atom::value)) == 0);
     CHECK(activations(w, h) == 2);  // the creation's activation, this one
   }
@@ -171,7 +171,7 @@ TEST_CASE("world get returns once a new actor's creation is durable") {
 
 TEST_CASE("world stored_state decodes the durable snapshot into the state type") {
   world w;
-  auto h = must(w.get<life_if>("life", "typed"));
+  auto h = must(w.get_or_create<life_if>("life", "typed"));
   CHECK(must(w.call<std::int64_t>(h, life::add_atom::value, std::int64_t{9})) == 9);
   auto st = must(w.stored_state<life::life_state>("life", "typed"));
   CHECK(st.value == 9);
@@ -185,8 +185,8 @@ TEST_CASE("world stored_state decodes the durable snapshot into the state type")
 
 TEST_CASE("world wait_until_idle returns once the actors finished their own work") {
   world w;
-  auto a = must(w.get<life_if>("life", "idle-a"));
-  must(w.get<life_if>("life", "idle-b"));
+  auto a = must(w.get_or_create<life_if>("life", "idle-a"));
+  must(w.get_or_create<life_if>("life", "idle-b"));
   // ask replies at once; the request to idle-b and its callback follow on
   // their own.
   for (int i = 0; i < 5; ++i)

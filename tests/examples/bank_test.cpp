@@ -425,7 +425,7 @@ TEST_CASE("bank-client: deposit, transfer, balance, total and errors") {
   CHECK(out == "bob = 25\n");
   std::tie(rc, out) = ark::test::run_command(client + " balance bob");
   CHECK(out == "bob = 25\n");
-  std::tie(rc, out) = ark::test::run_command(client + " total alice bob carol");
+  std::tie(rc, out) = ark::test::run_command(client + " total alice bob");
   CHECK(rc == 0);
   CHECK(out == "total = 85\n");
   std::tie(rc, out) = ark::test::run_command(client + " transfer bob alice 26");
@@ -435,4 +435,36 @@ TEST_CASE("bank-client: deposit, transfer, balance, total and errors") {
   std::tie(rc, out) = ark::test::run_command(client + " balance bob");
   CHECK(rc == 1);
   CHECK(out.find("unreachable") != std::string::npos);
+}
+
+TEST_CASE("bank-client: reading an account never opened says not found and opens nothing") {
+  ark::test::temp_dir dir;
+  ark::test::host_process host(dir.sub("data"), {bank_module});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  std::string client =
+      std::string(ARK_BIN_DIR) + "/bank-client --port " + std::to_string(host.port());
+  const std::string not_found =
+      "bank-client: not_found: no account 'carol' (remedy: check the name, or open the account "
+      "with: bank-client deposit carol N)\n";
+  auto [rc, out] = ark::test::run_command(client + " balance carol");
+  CHECK(rc == 1);
+  CHECK(out == not_found);
+  std::tie(rc, out) = ark::test::run_command(client + " withdraw carol 5");
+  CHECK(rc == 1);
+  CHECK(out == not_found);
+  std::tie(rc, out) = ark::test::run_command(client + " deposit alice 10");
+  REQUIRE(rc == 0);
+  std::tie(rc, out) = ark::test::run_command(client + " total alice carol");
+  CHECK(rc == 1);
+  CHECK(out == not_found);
+  // None of them created carol: a remote get still finds nothing.
+  {
+    ark::test::remote_client r(host.port());
+    CHECK(r.c.get<bank::account_if>("account", "carol").error() == ark::errc::not_found);
+  }
+  std::tie(rc, out) = ark::test::run_command(client + " deposit carol 7");
+  CHECK(out == "carol = 7\n");
+  std::tie(rc, out) = ark::test::run_command(client + " balance carol");
+  CHECK(out == "carol = 7\n");
+  CHECK(host.stop() == 0);
 }

@@ -20,7 +20,9 @@ using bank::account_if;
 namespace {
 
 struct bank_world : ark::testing::world {
-  account_if account(const std::string& name) { return value_of(get<account_if>("account", name)); }
+  account_if account(const std::string& name) {
+    return value_of(get_or_create<account_if>("account", name));
+  }
   ark::expected<std::int64_t> deposit(const account_if& h, std::int64_t amount) {
     return call<std::int64_t>(h, bank::deposit_atom::value, amount);
   }

@@ -21,7 +21,7 @@ using lines = std::vector<std::string>;
 
 struct chat_world : ark::testing::world {
   chat_room_if room(const std::string& name) {
-    return value_of(get<chat_room_if>("chat_room", name));
+    return value_of(get_or_create<chat_room_if>("chat_room", name));
   }
   ark::expected<std::int64_t> post(const chat_room_if& h, const std::string& user,
                                    const std::string& text) {

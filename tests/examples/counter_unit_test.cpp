@@ -15,7 +15,9 @@ namespace {
 
 // A world with the counter's messages as functions.
 struct counter_world : ark::testing::world {
-  counter_if counter(const std::string& key) { return value_of(get<counter_if>("counter", key)); }
+  counter_if counter(const std::string& key) {
+    return value_of(get_or_create<counter_if>("counter", key));
+  }
   ark::expected<std::int64_t> add(const counter_if& h, std::int64_t n) {
     return call<std::int64_t>(h, counter::add_atom::value, n);
   }
@@ -48,12 +50,23 @@ TEST_CASE("counter: add, get and reset, one actor per key") {
 TEST_CASE("counter: takes no initial value: a creation with one is refused and creates nothing") {
   counter_world w;
   // The activation runs on_initialize; its error answers the first message.
-  auto h = value_of(w.get<counter_if>("counter", "a", std::int64_t{7}));
+  auto h = value_of(w.get_or_create<counter_if>("counter", "a", std::int64_t{7}));
   auto r = w.value(h);
   REQUIRE_FALSE(r);
   CHECK(r.error() == ark::errc::bad_init_args);
   CHECK(w.stored_state_json("counter", "a").error() == ark::errc::not_found);
   CHECK(value_of(w.value(w.counter("a"))) == 0);  // the next get_or_create starts afresh
+}
+
+TEST_CASE("counter: get reads only a counter that exists, create makes only a new one") {
+  counter_world w;
+  CHECK(w.get<counter_if>("counter", "a").error() == ark::errc::not_found);
+  CHECK(w.stored_state("counter", "a").error() == ark::errc::not_found);  // nothing created
+  auto a = value_of(w.create<counter_if>("counter", "a"));
+  CHECK(value_of(w.add(a, 2)) == 2);
+  CHECK(w.create<counter_if>("counter", "a").error() == ark::errc::already_exists);
+  w.restart();
+  CHECK(value_of(w.value(value_of(w.get<counter_if>("counter", "a")))) == 2);
 }
 
 TEST_CASE("counter: the value survives restart_actor and a world restart") {

@@ -171,3 +171,37 @@ TEST_CASE("leaderboard-client submits and prints scores and the top N") {
   CHECK(out.find("not_found") != std::string::npos);
   CHECK(host.stop() == 0);
 }
+
+TEST_CASE("leaderboard: standing() sends a struct registered with ARK_MESSAGE_TYPE") {
+  ark::test::temp_dir dir;
+  ark::test::host_process host(dir.sub("data"), {leaderboard_module});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  board_remote r(host.port());
+  auto b = r.board("weekly");
+  REQUIRE(r.submit(b, "alice", 50));
+  REQUIRE(r.submit(b, "bob", 80));
+  REQUIRE(r.submit(b, "carol", 50));
+  auto s = ark::call<leaderboard::standing>(r.sys, b, 10s, leaderboard::standing_atom::value,
+                                            std::string("carol"));
+  REQUIRE_MESSAGE(s, s.error().message());
+  CHECK(*s == leaderboard::standing{"carol", 50, 2, 3});  // tied with alice, behind bob
+  auto none = ark::call<leaderboard::standing>(r.sys, b, 10s, leaderboard::standing_atom::value,
+                                               std::string("zed"));
+  REQUIRE_FALSE(none);
+  CHECK(none.error() == ark::errc::not_found);
+
+  std::string client =
+      std::string(ARK_BIN_DIR) + "/leaderboard-client --port " + std::to_string(host.port());
+  auto [rc, out] = ark::test::run_command(client + " standing weekly bob");
+  CHECK(rc == 0);
+  CHECK(out == "bob: rank 1 of 3, 80 points\n");
+  // A query on a board never created says so and creates nothing.
+  std::tie(rc, out) = ark::test::run_command(client + " top monthly");
+  CHECK(rc == 1);
+  CHECK(out ==
+        "leaderboard-client: not_found: no leaderboard 'monthly' (remedy: check the name, or "
+        "start it with: leaderboard-client submit monthly PLAYER POINTS)\n");
+  CHECK(r.c.get<leaderboard::leaderboard_if>("leaderboard", "monthly").error() ==
+        ark::errc::not_found);
+  CHECK(host.stop() == 0);
+}

@@ -23,7 +23,7 @@ using lines = std::vector<std::string>;
 struct board_world : ark::testing::world {
   using world::world;
   leaderboard_if board(const std::string& name) {
-    return value_of(get<leaderboard_if>("leaderboard", name));
+    return value_of(get_or_create<leaderboard_if>("leaderboard", name));
   }
   ark::expected<std::int64_t> submit(const leaderboard_if& h, const std::string& player,
                                      std::int64_t points) {
@@ -124,4 +124,21 @@ TEST_CASE("leaderboard: an idle board passivates in virtual time and comes back 
   CHECK(activation() == second);
   REQUIRE(w.advance(2min));
   CHECK(w.active_actors_become(0));
+}
+
+TEST_CASE("standing ranks a player among the board's players, tied players sharing a rank") {
+  board_world w;
+  auto b = w.board("weekly");
+  REQUIRE(w.submit(b, "alice", 50));
+  REQUIRE(w.submit(b, "bob", 80));
+  REQUIRE(w.submit(b, "carol", 50));
+  REQUIRE(w.submit(b, "dan", 10));
+  auto standing_of = [&](const std::string& p) {
+    return w.call<leaderboard::standing>(b, leaderboard::standing_atom::value, p);
+  };
+  CHECK(value_of(standing_of("bob")) == leaderboard::standing{"bob", 80, 1, 4});
+  CHECK(value_of(standing_of("alice")) == leaderboard::standing{"alice", 50, 2, 4});
+  CHECK(value_of(standing_of("carol")) == leaderboard::standing{"carol", 50, 2, 4});
+  CHECK(value_of(standing_of("dan")) == leaderboard::standing{"dan", 10, 4, 4});
+  CHECK(standing_of("zed").error() == ark::errc::not_found);
 }

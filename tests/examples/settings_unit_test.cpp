@@ -20,7 +20,7 @@ using ark::testing::value_of;
 namespace {
 
 settings_if user(ark::testing::world& w, const std::string& name) {
-  return value_of(w.get<settings_if>("settings", name));
+  return value_of(w.get_or_create<settings_if>("settings", name));
 }
 
 std::string status(ark::testing::world& w, const settings_if& h) {

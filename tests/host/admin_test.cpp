@@ -179,6 +179,37 @@ TEST_CASE("the admin API lists types, actors, state, KV, stats and metrics of a 
   CHECK(host.stop() == 0);
 }
 
+TEST_CASE("the admin API answers 404 for an actor that does not exist and creates nothing") {
+  ark::test::temp_dir dir;
+  ark::test::host_process host(dir.sub("data"), {counter_module, chat_module},
+                               {"--admin-port", "0"});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  fill(host.port());
+  int port = admin_port(host);
+  auto before = get(port, "/api/v1/stats");
+  REQUIRE(before.status == 200);
+  for (std::string path : {"/api/v1/state", "/api/v1/kv"}) {
+    CAPTURE(path);
+    auto missing = get(port, path, {{"type", "chat_room"}, {"key", "[\"ghost\"]"}});
+    CHECK(missing.status == 404);
+    CHECK(missing.body["error"]["code"] == "not_found");
+    CHECK(missing.body["error"]["message"].get<std::string>().find("chat_room [\"ghost\"]") !=
+          std::string::npos);
+  }
+  // An actor that exists with no KV entry is not 404: its KV is empty.
+  auto empty = get(port, "/api/v1/kv", {{"type", "counter"}, {"key", "[\"a\"]"}});
+  CHECK(empty.status == 200);
+  CHECK(empty.body["entries"].empty());
+  // Nothing was activated, and no actor was created.
+  auto after = get(port, "/api/v1/stats");
+  CHECK(after.body["active_actors"] == before.body["active_actors"]);
+  CHECK(after.body["commits"] == before.body["commits"]);
+  auto listed = get(port, "/api/v1/actors", {{"type", "chat_room"}});
+  REQUIRE(listed.body["actors"].size() == 1);
+  CHECK(listed.body["actors"][0]["key"] == json::array({"lobby"}));
+  CHECK(host.stop() == 0);
+}
+
 TEST_CASE("the admin API requires its token when one is set, and beyond loopback") {
   ark::test::temp_dir dir;
   auto token_path = dir.sub("admin-token");

@@ -61,7 +61,16 @@ void add_backend_option(CLI::App& cmd, std::optional<kv::backend_kind>& kind) {
 }
 
 int report(const error& e) {
-  std::cerr << "ark-dash: " << e.message() << "\n";
+  // A bad argument here came from this command line: point at --help (an
+  // error's generic remedy cannot know it was a command line).
+  if (e.code() == errc::invalid_argument && e.explicit_remedy().empty())
+    std::cerr << "ark-dash: "
+              << error{e.code(), e.context(),
+                       std::string(remedy(e.code())) + " (see ark-dash --help)"}
+                     .message()
+              << "\n";
+  else
+    std::cerr << "ark-dash: " << e.message() << "\n";
   switch (e.code()) {
     case errc::invalid_key:
     case errc::key_too_large:

@@ -596,10 +596,20 @@ class actor : public Interface::base, private detail::actor_core {
   /// The handle of another actor of this host, activating it if needed.
   template <class I, class... Ts>
   expected<I> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
-    auto h = host_of()->get_or_create(type, k, caf::make_message(std::forward<Ts>(init)...),
-                                      this->system().template message_types<I>());
-    if (!h) return h.error();
-    return caf::actor_cast<I>(std::move(*h));
+    return lookup<I>(type, k, detail::lookup_mode::get_or_create, std::forward<Ts>(init)...);
+  }
+
+  /// The handle of another actor that exists (runtime::get): not_found when
+  /// it was never created, and then nothing is activated.
+  template <class I>
+  expected<I> get(std::string_view type, const ark::key& k) {
+    return lookup<I>(type, k, detail::lookup_mode::get);
+  }
+
+  /// Creates another actor (runtime::create): already_exists when it exists.
+  template <class I, class... Ts>
+  expected<I> create(std::string_view type, const ark::key& k, Ts&&... init) {
+    return lookup<I>(type, k, detail::lookup_mode::create, std::forward<Ts>(init)...);
   }
 
   template <class Handle, class Args>
@@ -693,6 +703,15 @@ class actor : public Interface::base, private detail::actor_core {
   void on_exit() override {
     exited();
     super::on_exit();
+  }
+
+  template <class I, class... Ts>
+  expected<I> lookup(std::string_view type, const ark::key& k, detail::lookup_mode mode,
+                     Ts&&... init) {
+    auto h = host_of()->lookup(type, k, caf::make_message(std::forward<Ts>(init)...),
+                               this->system().template message_types<I>(), mode);
+    if (!h) return h.error();
+    return caf::actor_cast<I>(std::move(*h));
   }
 
   behavior_type make_behavior() final {

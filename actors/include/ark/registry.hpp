@@ -93,6 +93,17 @@ struct message_type_registrar {
   }
 };
 
+/// The C++ types (demangled, e.g. "leaderboard::standing") that CAF could not
+/// name in `message_types` (actor_system::message_types<I>() of this program):
+/// types used by the interface that this program never registered, so it can
+/// neither send nor receive them across processes. Empty when all are known.
+std::vector<std::string> unregistered_types(const std::set<std::string>& message_types);
+
+/// unregistered_type naming the first such type, the interface's user
+/// (`what`, e.g. "actor type 'leaderboard'") and the remedy; no error when
+/// every type of `message_types` is registered.
+error unregistered_type_error(const std::set<std::string>& message_types, const std::string& what);
+
 }  // namespace ark
 
 #define ARK_PP_CAT_(a, b) a##b
@@ -104,8 +115,24 @@ struct message_type_registrar {
     name                                                                                \
   }
 
-/// ARK_MESSAGE_TYPE(chat_line, "chat_line"): registers a message type for
-/// remote use (the type needs a CAF inspect() overload).
+/// ARK_MESSAGE_TYPE(leaderboard::standing, "leaderboard::standing"):
+/// registers a message type of your own (a struct a handler takes or returns)
+/// for use across processes. Every program that sends or receives it needs
+/// the registration: write the line in the header that declares the type
+/// and the interface, next to a CAF inspect() overload, so the module and
+/// every client that includes the header register it (the actor system must
+/// come from ark::client_config, or call actor_registry::configure on it).
+/// `name` is the type's name on the wire: the same in every program, never
+/// changed once clients use it. In-process calls (ark::testing) need no
+/// registration. A client whose program lacks it gets unregistered_type
+/// naming the type from get/create/get_or_create (examples/leaderboard).
+///
+///   struct standing { std::string player; std::int64_t points = 0; };
+///   template <class Inspector>
+///   typename Inspector::result_type inspect(Inspector& f, standing& x) {
+///     return f(caf::meta::type_name("standing"), x.player, x.points);
+///   }
+///   ARK_MESSAGE_TYPE(standing, "leaderboard::standing");
 #define ARK_MESSAGE_TYPE(type, name)                                                          \
   static const ::ark::message_type_registrar<type> ARK_PP_CAT(ark_msg_registrar_, __LINE__) { \
     name                                                                                      \

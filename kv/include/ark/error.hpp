@@ -43,6 +43,8 @@ enum class errc : std::uint8_t {
   unauthorized = 28,        ///< A request without the host's access token (or with a wrong one).
   migration_failed = 29,    ///< A state snapshot cannot be brought to the code's schema version.
   rolled_back = 30,         ///< A request was never sent: the message that made it was rolled back.
+  already_exists = 31,      ///< create() of an actor that exists (stored, or active now).
+  unregistered_type = 32,   ///< A message type this program has not registered with CAF.
 };
 
 /// Returns the name of `code` (e.g. "key_too_large").
@@ -56,20 +58,38 @@ std::string_view remedy(errc code);
 
 /// An error value: a code plus context naming what failed (which key, which
 /// file, which actor). Default-constructed means "no error". Cheap to move.
+///
+/// Remedies: message() adds one remedy, the code's (ark::remedy(code)), unless
+/// the party that knows the situation set its own (the third constructor
+/// argument): a remote client says which host and port to check, the test kit
+/// says to call world::restart(). Forwarding an error keeps its code, context
+/// and remedy; wrapping it in another error's context uses summary(), which
+/// has no remedy, so a message never carries two.
 class error {
  public:
   error() = default;
   error(errc code, std::string context) : code_(code), context_(std::move(context)) {}
+  /// An error whose remedy replaces the code's default (empty: the default).
+  error(errc code, std::string context, std::string remedy)
+      : code_(code), context_(std::move(context)), remedy_(std::move(remedy)) {}
   explicit error(errc code) : code_(code) {}
 
   errc code() const { return code_; }
   const std::string& context() const { return context_; }
+  /// The remedy set by whoever made the error; empty when it is the code's.
+  const std::string& explicit_remedy() const { return remedy_; }
+  /// The remedy message() shows: the explicit one, else ark::remedy(code()).
+  std::string remedy() const;
 
   /// True when this holds an error (as caf::error).
   explicit operator bool() const { return code_ != errc::none; }
 
-  /// "key_too_large: key [\"user\", ...] is 600 bytes, limit 503. Remedy: ..."
+  /// "key_too_large: key [\"user\", ...] is 600 bytes, limit 503 (remedy: ...)"
   std::string message() const;
+
+  /// "key_too_large: key [\"user\", ...] is 600 bytes, limit 503": the code and
+  /// context without a remedy, for the context of an error that wraps this one.
+  std::string summary() const;
 
   friend bool operator==(const error& e, errc c) { return e.code_ == c; }
   friend bool operator!=(const error& e, errc c) { return e.code_ != c; }
@@ -77,6 +97,7 @@ class error {
  private:
   errc code_ = errc::none;
   std::string context_;
+  std::string remedy_;
 };
 
 std::ostream& operator<<(std::ostream& out, const error& e);

@@ -19,14 +19,29 @@
 
 namespace ark {
 
+/// get_or_create (every ark version).
 using directory_get_atom = caf::atom_constant<caf::atom("arkget")>;
+/// get: an existing actor only.
+using directory_find_atom = caf::atom_constant<caf::atom("arkfind")>;
+/// create: a new actor only.
+using directory_create_atom = caf::atom_constant<caf::atom("arkcreate")>;
 
 /// The actor ark-host publishes on its middleman port: resolves an identity
-/// (access token, type name, encoded key) to the actor's handle, activating
-/// it. A host with a token answers unauthorized to a request without it.
-using directory_actor =
+/// (access token, type name, encoded key, the caller's interface) to the
+/// actor's handle, as runtime::get_or_create (directory_get_atom, with
+/// on_initialize's arguments), runtime::get (directory_find_atom) or
+/// runtime::create (directory_create_atom). A host with a token answers
+/// unauthorized to a request without it. Clients connect with the
+/// get_or_create part only (directory_get_actor), so they also reach a host
+/// that predates get and create (those then fail with wrong_interface).
+using directory_get_actor =
     caf::typed_actor<caf::replies_to<directory_get_atom, std::string, std::string, std::string,
                                      caf::message, std::set<std::string>>::with<caf::actor>>;
+using directory_actor = directory_get_actor::extend<
+    caf::replies_to<directory_find_atom, std::string, std::string, std::string,
+                    std::set<std::string>>::with<caf::actor>,
+    caf::replies_to<directory_create_atom, std::string, std::string, std::string, caf::message,
+                    std::set<std::string>>::with<caf::actor>>;
 
 /// TLS files (PEM). With a certificate, CAF's TLS is mutual: each side shows
 /// a certificate that the other's `ca` signed (doc/security.md).
@@ -76,13 +91,21 @@ class client_config : public caf::actor_system_config {
   explicit client_config(const tls_files& tls = {});
 };
 
+/// unreachable for the ark-host at `address` ("host:port"): the context
+/// names it, the remedy says to check that ark-host runs and listens there.
+/// Only a remote client knows that a host and a port are involved; errors of
+/// in-process calls keep unreachable's generic remedy.
+error host_unreachable(const std::string& address, const std::string& context);
+
 /// A connection to a running ark-host. Copyable; handles it returns stay
 /// valid while the host runs.
 class client {
  public:
   /// The typed handle of actor (type, key) on the host, activating it there
   /// (see runtime::get_or_create). Errors: unknown_actor_type,
-  /// wrong_interface, invalid_key, unreachable (the host went away).
+  /// wrong_interface, invalid_key, unreachable (the host went away),
+  /// unregistered_type (Interface uses a type this program did not register
+  /// with ARK_MESSAGE_TYPE; checked before anything is sent).
   template <class Interface, class... Ts>
   expected<Interface> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
     auto h = get_or_create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
@@ -91,8 +114,35 @@ class client {
     return caf::actor_cast<Interface>(std::move(*h));
   }
 
+  /// The typed handle of actor (type, key) if it exists (runtime::get): a
+  /// status query that must not create. Errors: not_found (nothing was
+  /// created or activated); those of get_or_create; wrong_interface from a
+  /// host that predates get.
+  template <class Interface>
+  expected<Interface> get(std::string_view type, const ark::key& k) {
+    auto h = get_actor(type, k, sys_->message_types<Interface>());
+    if (!h) return h.error();
+    return caf::actor_cast<Interface>(std::move(*h));
+  }
+
+  /// Creates actor (type, key) on the host (runtime::create). Errors:
+  /// already_exists; those of get_or_create; wrong_interface from a host
+  /// that predates create.
+  template <class Interface, class... Ts>
+  expected<Interface> create(std::string_view type, const ark::key& k, Ts&&... init) {
+    auto h = create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
+                          sys_->message_types<Interface>());
+    if (!h) return h.error();
+    return caf::actor_cast<Interface>(std::move(*h));
+  }
+
+  /// The untyped forms: `iface` is the caller's interface (caf message types).
   expected<caf::actor> get_or_create_actor(std::string_view type, const ark::key& k,
                                            caf::message init, const std::set<std::string>& iface);
+  expected<caf::actor> get_actor(std::string_view type, const ark::key& k,
+                                 const std::set<std::string>& iface);
+  expected<caf::actor> create_actor(std::string_view type, const ark::key& k, caf::message init,
+                                    const std::set<std::string>& iface);
 
   /// Subscribes to the actor `publisher` (a handle from get_or_create):
   /// cbs.on_state gets its current state, then its state after each durable
@@ -106,7 +156,7 @@ class client {
     auto r = subscribe_actor(*sys_, caf::actor_cast<caf::actor>(publisher), mode, std::move(cbs),
                              timeout);
     if (!r && r.error().code() == errc::unreachable)
-      return error{errc::unreachable, "ark-host at " + address_ + ": " + r.error().context()};
+      return host_unreachable(address_, r.error().context());
     return r;
   }
 
@@ -126,6 +176,11 @@ class client {
   std::string address_;
   std::string token_;
 };
+
+/// `e` as a remote call's caller shows it: an unreachable error gets the
+/// remote remedy (check that ark-host runs and listens on --host/--port)
+/// when `remote`; anything else is returned unchanged.
+error call_error(bool remote, error e);
 
 /// Connects to the ark-host listening on opts.host:opts.port (its --port).
 /// `sys` must come from a client_config (built with opts.tls when TLS is
@@ -197,12 +252,15 @@ expected<R> call(caf::actor_system& sys, const Handle& dest, std::chrono::millis
       done->set_value(std::move(r));
       self->quit();
     };
+    // Only a remote handle's failure is about a host and a port.
+    auto ptr = caf::actor_cast<caf::strong_actor_ptr>(dest);
+    bool remote = ptr && ptr->node() != self->node();
     self->monitor(dest);
-    self->set_down_handler([finish](caf::down_msg& m) {
-      finish(error{errc::unreachable,
-                   "the actor or its host went away (" + caf::to_string(m.reason) + ")"});
+    self->set_down_handler([finish, remote](caf::down_msg& m) {
+      finish(call_error(remote, error{errc::unreachable, "the actor or its host went away (" +
+                                                             caf::to_string(m.reason) + ")"}));
     });
-    auto on_error = [finish](caf::error& e) { finish(from_caf(e)); };
+    auto on_error = [finish, remote](caf::error& e) { finish(call_error(remote, from_caf(e))); };
     std::apply(
         [&](const auto&... a) {
           if constexpr (std::is_void_v<R>)

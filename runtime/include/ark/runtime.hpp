@@ -144,10 +144,42 @@ class runtime {
     return caf::actor_cast<Interface>(std::move(*h));
   }
 
-  /// The untyped form: `iface` is the caller's interface (caf message types);
+  /// The typed handle of actor (type, key) if it exists, activating it: a
+  /// stored actor (its snapshot, in the state journal or the state space; for
+  /// a memory-only type, in the host's memory) or an active one (even one
+  /// whose creation is not yet durable). Cheap when it does not exist: one
+  /// read, nothing activated, nothing written. Errors: not_found naming the
+  /// actor; unknown_actor_type, wrong_interface, invalid_key, key_too_large,
+  /// shutting_down as get_or_create.
+  template <class Interface>
+  expected<Interface> get(std::string_view type, const ark::key& k) {
+    auto h = get_actor(type, k, system().template message_types<Interface>());
+    if (!h) return h.error();
+    return caf::actor_cast<Interface>(std::move(*h));
+  }
+
+  /// Creates actor (type, key): on_initialize(init...) runs and its result is
+  /// persisted before the first reply, as get_or_create does for a new actor.
+  /// Atomic against concurrent lookups of the same identity: of two creates,
+  /// one gets the handle and the other already_exists. Errors:
+  /// already_exists (stored or active, even not yet durable) naming the actor;
+  /// the errors of get_or_create.
+  template <class Interface, class... Ts>
+  expected<Interface> create(std::string_view type, const ark::key& k, Ts&&... init) {
+    auto h = create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
+                          system().template message_types<Interface>());
+    if (!h) return h.error();
+    return caf::actor_cast<Interface>(std::move(*h));
+  }
+
+  /// The untyped forms: `iface` is the caller's interface (caf message types);
   /// empty skips the check.
   expected<caf::actor> get_or_create_actor(std::string_view type, const ark::key& k,
                                            caf::message init, const std::set<std::string>& iface);
+  expected<caf::actor> get_actor(std::string_view type, const ark::key& k,
+                                 const std::set<std::string>& iface);
+  expected<caf::actor> create_actor(std::string_view type, const ark::key& k, caf::message init,
+                                    const std::set<std::string>& iface);
 
   /// Stops accepting work, lets every actor finish the commits in flight and
   /// release their replies, commits the rest and stops the writer. Waits at

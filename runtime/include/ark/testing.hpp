@@ -4,7 +4,7 @@
 // (doc/testing.md).
 //
 //   ark::testing::world w;                       // memory storage, virtual clock
-//   auto c = w.get<counter_if>("counter", "a");
+//   auto c = w.get_or_create<counter_if>("counter", "a");
 //   CHECK(w.call<std::int64_t>(*c, add_atom::value, std::int64_t{5}).value() == 5);
 //   w.restart_actor("counter", "a");             // passivate: reload from its snapshot
 //   w.advance(std::chrono::minutes(10));         // alarms due by then fire, idle actors passivate
@@ -115,16 +115,33 @@ class world {
   /// The storage that plays the disk: it survives restart() and crashes.
   std::shared_ptr<kv::backend> storage();
 
-  /// The handle of actor (type, key), activating it (as
-  /// runtime::get_or_create). Returns once the activation settled: a new
-  /// actor's creation (on_initialize's state) is durable, or failed (its
-  /// calls then fail with commit_failed), so a crash_at_commit armed next
-  /// hits a message's commit, never the creation's. Errors: those of
-  /// runtime::get_or_create; unreachable when the actor did not settle
+  /// The handle of actor (type, key), activating it and creating it when it
+  /// does not exist (runtime::get_or_create). Returns once the activation
+  /// settled: a new actor's creation (on_initialize's state) is durable, or
+  /// failed (its calls then fail with commit_failed), so a crash_at_commit
+  /// armed next hits a message's commit, never the creation's. Errors: those
+  /// of runtime::get_or_create; unreachable when the actor did not settle
   /// within call_timeout.
   template <class Interface, class... Ts>
-  expected<Interface> get(std::string_view type, const ark::key& k, Ts&&... init) {
+  expected<Interface> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
     auto h = runtime().get_or_create<Interface>(type, k, std::forward<Ts>(init)...);
+    if (!h) return h;
+    ARK_TRY(settle_actor(caf::actor_cast<caf::actor>(*h)));
+    return h;
+  }
+
+  /// The handle of actor (type, key) if it exists (runtime::get); not_found,
+  /// with nothing activated or written, when it was never created.
+  template <class Interface>
+  expected<Interface> get(std::string_view type, const ark::key& k) {
+    return runtime().get<Interface>(type, k);
+  }
+
+  /// Creates actor (type, key) (runtime::create); already_exists when it
+  /// exists.
+  template <class Interface, class... Ts>
+  expected<Interface> create(std::string_view type, const ark::key& k, Ts&&... init) {
+    auto h = runtime().create<Interface>(type, k, std::forward<Ts>(init)...);
     if (!h) return h;
     ARK_TRY(settle_actor(caf::actor_cast<caf::actor>(*h)));
     return h;

@@ -123,6 +123,15 @@ struct stashed_memory {
   explicit operator bool() const { return object != nullptr; }
 };
 
+/// How a lookup treats an actor that does (not) exist yet. An actor exists
+/// when it has a stored snapshot or an activation (even one whose creation is
+/// not yet durable).
+enum class lookup_mode : std::uint8_t {
+  get_or_create,  ///< activate it, creating it when it does not exist
+  get,            ///< activate it only when it exists (else not_found)
+  create,         ///< create it only when it does not exist (else already_exists)
+};
+
 /// What an actor needs from the process that hosts it. ark_runtime implements
 /// it over the group-commit writer; a test kit may implement it in memory.
 class host {
@@ -192,6 +201,16 @@ class host {
   virtual expected<caf::actor> get_or_create(std::string_view type, const ark::key& key,
                                              caf::message init,
                                              const std::set<std::string>& iface) = 0;
+
+  /// As get_or_create, by `mode` (lookup_mode): get activates an existing
+  /// actor only (not_found otherwise, activating nothing); create makes a new
+  /// one only (already_exists when it is stored or active). Atomic against
+  /// every other lookup of the same identity.
+  virtual expected<caf::actor> lookup(std::string_view type, const ark::key& key, caf::message init,
+                                      const std::set<std::string>& iface, lookup_mode mode) {
+    if (mode == lookup_mode::get_or_create) return get_or_create(type, key, std::move(init), iface);
+    return error{errc::invalid_argument, "this host offers get_or_create only"};
+  }
 
   // -- subscriptions (doc/subscriptions.md) -------------------------------------
 
