@@ -11,11 +11,6 @@
 
 namespace tally {
 
-struct tally_state {
-  std::int64_t total = 0;
-  MSGPACK_DEFINE_MAP(total)  // field names are kept on disk and in ark-dash
-};
-
 class tally : public ark::actor<tally_if, tally_state> {
  public:
   using actor::actor;

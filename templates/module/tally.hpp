@@ -9,6 +9,7 @@
 #include <string>
 
 #include <caf/all.hpp>
+#include <msgpack.hpp>
 
 namespace tally {
 
@@ -20,5 +21,11 @@ using tally_if =
     caf::typed_actor<caf::replies_to<add_atom, std::string, std::int64_t>::with<std::int64_t>,
                      caf::replies_to<count_atom, std::string>::with<std::int64_t>,
                      caf::replies_to<total_atom>::with<std::int64_t>>;
+
+/// The tally's state (its snapshot): here so unit tests can read it typed.
+struct tally_state {
+  std::int64_t total = 0;
+  MSGPACK_DEFINE_MAP(total)  // field names are kept on disk and in ark-dash
+};
 
 }  // namespace tally
