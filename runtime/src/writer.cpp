@@ -359,12 +359,13 @@ void writer::commit(std::vector<commit_unit>& all) {
     } else {
       // One remedy: a stopped engine keeps storage_failed (its remedy is
       // to restart the host, not to retry); any other cause becomes
-      // commit_failed, its text the context and its remedy kept only when
-      // it was chosen for the situation.
+      // commit_failed with the cause's text as context and the cause's
+      // remedy (free space, check the disk), which knows what to do.
       const auto& cause = one.error();
       auto err = cause == errc::storage_failed
                      ? to_caf(cause)
-                     : to_caf(error{errc::commit_failed, cause.summary(), cause.explicit_remedy()});
+                     : to_caf(error{errc::commit_failed, cause.summary(),
+                                    cause.remedy() + "; the message had no effect"});
       c->failed = true;
       c->failed_epoch = u->epoch;
       notify(*u, err);
