@@ -26,9 +26,11 @@ void answer_requester(detached_output& o, caf::error e) {
 // left: rolled_back, naming the cause.
 caf::error rolled_back_error(const caf::error& cause) {
   auto c = from_caf(cause);
-  std::string why = c == errc::commit_failed
-                        ? "its commit failed: " + c.context()
-                        : std::string(to_string(c.code())) + ": " + c.context();
+  // A commit that failed (commit_failed names its cause; storage_failed is
+  // the engine refusing every write) versus a handler that failed.
+  std::string why = c == errc::commit_failed    ? "its commit failed: " + c.context()
+                    : c == errc::storage_failed ? "its commit failed: " + c.summary()
+                                                : c.summary();
   return to_caf(errc::rolled_back,
                 "the request was not sent: the message that made it was rolled back (" + why + ")");
 }

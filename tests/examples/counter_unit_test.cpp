@@ -61,7 +61,7 @@ TEST_CASE("counter: takes no initial value: a creation with one is refused and c
 TEST_CASE("counter: get reads only a counter that exists, create makes only a new one") {
   counter_world w;
   CHECK(w.get<counter_if>("counter", "a").error() == ark::errc::not_found);
-  CHECK(w.stored_state("counter", "a").error() == ark::errc::not_found);  // nothing created
+  CHECK(w.stored_state_json("counter", "a").error() == ark::errc::not_found);  // nothing created
   auto a = value_of(w.create<counter_if>("counter", "a"));
   CHECK(value_of(w.add(a, 2)) == 2);
   CHECK(w.create<counter_if>("counter", "a").error() == ark::errc::already_exists);
