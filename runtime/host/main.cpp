@@ -69,9 +69,9 @@ void bind_flags(CLI::App& app, host_config& c) {
                  "shared library registering actor types (repeatable; see examples/ and "
                  "templates/module/)")
       ->check(CLI::ExistingFile);
-  const std::map<std::string, ark::kv::durability> modes{{"sync", ark::kv::durability::sync},
-                                                         {"relaxed", ark::kv::durability::relaxed},
-                                                         {"none", ark::kv::durability::none}};
+  std::map<std::string, ark::kv::durability> modes;  // names as ark::to_string spells them
+  for (auto m : {ark::kv::durability::sync, ark::kv::durability::relaxed, ark::kv::durability::none})
+    modes.emplace(ark::to_string(m), m);
   app.add_option("--durability", rt.storage.mode,
                  "sync: reply after fsync; relaxed: no meta-page fsync; none: no fsync, "
                  "periodic sync")

@@ -134,39 +134,46 @@ expected<caf::actor> directory_answer(expected<caf::actor> out, const std::strin
 
 }  // namespace
 
-expected<caf::actor> client::get_or_create_actor(std::string_view type, const ark::key& k,
-                                                 caf::message init,
-                                                 const std::set<std::string>& iface) {
+namespace {
+
+// One directory request for actor (type, k): refused before anything is sent
+// when `iface` names a type this program has not registered; `what` names
+// the request in errors (directory_answer); `init` (on_initialize's
+// arguments, for get_or_create and create) goes between the key and iface.
+template <class Atom, class... Ts>
+expected<caf::actor> ask_directory(caf::actor_system& sys, const directory_actor& dir,
+                                   std::chrono::milliseconds timeout, const std::string& token, const std::string& address,
+                                   const char* what, std::string_view type, const ark::key& k,
+                                   const std::set<std::string>& iface, Ts&&... init) {
   if (auto e = unregistered_type_error(iface, "actor type '" + std::string(type) + "'")) return e;
   auto encoded = encode_key(k);
   if (!encoded) return encoded.error();
   // Through call(): it sees the connection drop at once, where a blocking
   // receive would wait out the whole timeout for a host that died.
-  return directory_answer(
-      call<caf::actor>(*sys_, dir_, timeout, directory_get_atom::value, token_, std::string(type),
-                       std::move(*encoded), std::move(init), iface),
-      address_, "get_or_create");
+  return directory_answer(call<caf::actor>(sys, dir, timeout, Atom::value, token,
+                                           std::string(type), std::move(*encoded),
+                                           std::forward<Ts>(init)..., iface),
+                          address, what);
+}
+
+}  // namespace
+
+expected<caf::actor> client::get_or_create_actor(std::string_view type, const ark::key& k,
+                                                 caf::message init,
+                                                 const std::set<std::string>& iface) {
+  return ask_directory<directory_get_atom>(*sys_, dir_, timeout, token_, address_, "get_or_create", type,
+                                           k, iface, std::move(init));
 }
 
 expected<caf::actor> client::get_actor(std::string_view type, const ark::key& k,
                                        const std::set<std::string>& iface) {
-  if (auto e = unregistered_type_error(iface, "actor type '" + std::string(type) + "'")) return e;
-  auto encoded = encode_key(k);
-  if (!encoded) return encoded.error();
-  return directory_answer(call<caf::actor>(*sys_, dir_, timeout, directory_find_atom::value, token_,
-                                           std::string(type), std::move(*encoded), iface),
-                          address_, "get");
+  return ask_directory<directory_find_atom>(*sys_, dir_, timeout, token_, address_, "get", type, k, iface);
 }
 
 expected<caf::actor> client::create_actor(std::string_view type, const ark::key& k,
                                           caf::message init, const std::set<std::string>& iface) {
-  if (auto e = unregistered_type_error(iface, "actor type '" + std::string(type) + "'")) return e;
-  auto encoded = encode_key(k);
-  if (!encoded) return encoded.error();
-  return directory_answer(
-      call<caf::actor>(*sys_, dir_, timeout, directory_create_atom::value, token_,
-                       std::string(type), std::move(*encoded), std::move(init), iface),
-      address_, "create");
+  return ask_directory<directory_create_atom>(*sys_, dir_, timeout, token_, address_, "create", type, k,
+                                              iface, std::move(init));
 }
 
 expected<client> connect(caf::actor_system& sys, const connect_options& opts) {
