@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -69,13 +68,14 @@ void bind_flags(CLI::App& app, host_config& c) {
                  "shared library registering actor types (repeatable; see examples/ and "
                  "templates/module/)")
       ->check(CLI::ExistingFile);
-  std::map<std::string, ark::kv::durability> modes;  // names as ark::to_string spells them
+  std::vector<std::string> modes;  // as ark::to_string spells them
   for (auto m : {ark::kv::durability::sync, ark::kv::durability::relaxed, ark::kv::durability::none})
-    modes.emplace(ark::to_string(m), m);
-  app.add_option("--durability", rt.storage.mode,
-                 "sync: reply after fsync; relaxed: no meta-page fsync; none: no fsync, "
-                 "periodic sync")
-      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
+    modes.emplace_back(ark::to_string(m));
+  app.add_option_function<std::string>(
+         "--durability",
+         [&rt](const std::string& text) { rt.storage.mode = *ark::parse_durability(text); },
+         "sync: reply after fsync; relaxed: no meta-page fsync; none: no fsync, periodic sync")
+      ->check(CLI::IsMember(modes))
       ->default_str(std::string(ark::to_string(rt.storage.mode)));
   app.add_option("--backend", c.backend,
                  "storage engine of a new data directory: lmdb (the default) or sqlite "
