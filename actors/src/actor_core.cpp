@@ -102,7 +102,11 @@ expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
   if (auto a = alarms_.load(act_.host->storage(), act_.id); !a)
     return error{a.error().code(), describe() + ": its alarms: " + a.error().context()};
   if (migrated) *migrated = false;
-  auto stored = act_.host->load_snapshot(act_.id.encoded);
+  std::uint64_t claim = 0;
+  auto stored = act_.host->claim_snapshot(act_.id.encoded, claim);
+  // Units started from now on are fenced by this claim (a later claim by
+  // another process makes their commits fail with `fenced`).
+  gate_.set_fence_epoch(claim);
   if (!stored) {
     if (stored.error() == errc::not_found) return {};
     return error{stored.error().code(), describe() + ": " + stored.error().context()};
@@ -404,7 +408,17 @@ void actor_core::request_wake() {
 
 void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf::error& err) {
   if (epoch != gate_.epoch()) return;  // a unit of a generation that already failed
-  if (err) {
+  if (err && from_caf(err) == errc::fenced) {
+    // Another process claimed the actor: this activation no longer owns it.
+    // Reloading would claim it back; leave instead, answer what is queued
+    // with `fenced` and quit (the next lookup here activates it anew).
+    gate_.fail_epoch();
+    overlay_->reset();
+    activation_error_ = err;
+    leave_directory(true);
+    schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
+    fail_promises(activation_error_);
+  } else if (err) {
     // Everything not yet durable is lost: the writer fails the outputs that
     // wait on it and refuses later units of this epoch. Back to the durable
     // state.

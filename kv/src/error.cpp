@@ -70,6 +70,8 @@ std::string_view to_string(errc code) {
       return "already_exists";
     case errc::unregistered_type:
       return "unregistered_type";
+    case errc::fenced:
+      return "fenced";
   }
   return "unknown_error";
 }
@@ -166,6 +168,10 @@ std::string_view remedy(errc code) {
       return "register the type in this program: link the header that declares it with "
              "ARK_MESSAGE_TYPE(T, \"name\") (ark/registry.hpp) and build the actor system from "
              "ark::client_config, or call cfg.add_message_type<T>(\"name\")";
+    case errc::fenced:
+      return "another host activated the actor (it claimed it in the shared database), so this "
+             "activation's write was refused and had no effect; call the actor again: the call "
+             "reaches its current owner";
   }
   return "";
 }

@@ -1,9 +1,17 @@
 #include "ark/kv/open.hpp"
 
+#include <sys/stat.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 
 #include "ark/kv/lmdb_backend.hpp"
+#include "ark/kv/pg_backend.hpp"
 #include "ark/kv/sqlite_backend.hpp"
 #include "data_dir.hpp"
 
@@ -13,8 +21,9 @@ namespace fs = std::filesystem;
 expected<backend_kind> parse_backend_kind(std::string_view text) {
   if (text == "lmdb") return backend_kind::lmdb;
   if (text == "sqlite") return backend_kind::sqlite;
+  if (text == "postgres") return backend_kind::postgres;
   return error{errc::invalid_argument,
-               "unknown backend '" + std::string(text) + "': choose lmdb or sqlite"};
+               "unknown backend '" + std::string(text) + "': choose lmdb, sqlite or postgres"};
 }
 
 std::string_view to_string(backend_kind kind) {
@@ -23,6 +32,8 @@ std::string_view to_string(backend_kind kind) {
       return "lmdb";
     case backend_kind::sqlite:
       return "sqlite";
+    case backend_kind::postgres:
+      return "postgres";
   }
   return "unknown";
 }
@@ -48,6 +59,18 @@ namespace {
 
 expected<std::shared_ptr<backend>> open_kind(const std::string& dir, const open_options& opts,
                                              backend_kind kind) {
+  if (kind == backend_kind::postgres) {
+    pg_options po;
+    po.conninfo = opts.pg_conninfo;
+    po.schema = opts.pg_schema;
+    po.read_only = opts.read_only;
+    po.create_if_missing = opts.create_if_missing;
+    po.mode = opts.mode;
+    po.exclusive = opts.pg_exclusive;
+    auto b = pg_backend::open(po);
+    if (!b) return b.error();
+    return std::shared_ptr<backend>(std::move(*b));
+  }
   if (kind == backend_kind::sqlite) {
     sqlite_options so;
     so.read_only = opts.read_only;
@@ -86,6 +109,7 @@ expected<std::optional<backend_kind>> existing_kind(const std::string& dir,
 }  // namespace
 
 expected<std::shared_ptr<backend>> open_backend(const std::string& dir, const open_options& opts) {
+  if (opts.kind == backend_kind::postgres) return open_kind(dir, opts, backend_kind::postgres);
   auto held = existing_kind(dir, opts);
   if (!held) return held.error();
   if (!opts.kind) return open_kind(dir, opts, held->value_or(backend_kind::lmdb));
@@ -102,15 +126,64 @@ expected<std::shared_ptr<backend>> open_backend(const std::string& dir, const op
 }
 
 expected<std::shared_ptr<backend>> open_detected(const std::string& dir, open_options opts) {
+  if (opts.kind == backend_kind::postgres) return open_kind(dir, opts, backend_kind::postgres);
   auto held = existing_kind(dir, opts);
   if (!held) return held.error();
   return open_kind(dir, opts, held->value_or(opts.kind.value_or(backend_kind::lmdb)));
 }
 
+expected<void> configure_postgres(open_options& opts, const std::string& pg,
+                                  const std::string& pg_file) {
+  if (pg.empty() && pg_file.empty()) return {};
+  if (!pg.empty() && !pg_file.empty())
+    return error{errc::invalid_argument, "--pg and --pg-file both given: pass one of them"};
+  if (opts.kind && *opts.kind != backend_kind::postgres)
+    return error{errc::invalid_argument, "--pg/--pg-file name a PostgreSQL server, but --backend " +
+                                             std::string(to_string(*opts.kind)) +
+                                             " was given: drop one of them"};
+  std::string conninfo = pg;
+  if (!pg.empty()) {
+    if (conninfo_has_password(pg))
+      return error{errc::invalid_argument,
+                   "the --pg connection string holds a password, which every user of this "
+                   "machine can read in the process list",
+                   "remove it and put it in ~/.pgpass (or the file PGPASSFILE names), or put "
+                   "the whole connection string in a file readable only by you (chmod 600) and "
+                   "pass --pg-file FILE"};
+  } else {
+    struct stat st {};
+    if (::stat(pg_file.c_str(), &st) != 0)
+      return error{errc::invalid_argument, "--pg-file " + pg_file + ": " + std::strerror(errno)};
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+      return error{errc::invalid_argument,
+                   "--pg-file " + pg_file +
+                       " is readable by group or others, and may hold a password",
+                   "chmod 600 " + pg_file};
+    std::ifstream in(pg_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in && !in.eof())
+      return error{errc::invalid_argument, "--pg-file " + pg_file + ": cannot read it"};
+    conninfo = text.str();
+    while (!conninfo.empty() && std::isspace(static_cast<unsigned char>(conninfo.back())))
+      conninfo.pop_back();
+    if (conninfo.empty())
+      return error{errc::invalid_argument, "--pg-file " + pg_file + " is empty"};
+  }
+  if (auto d = describe_conninfo(conninfo); !d)
+    return error{errc::invalid_argument, (pg.empty() ? "--pg-file " + pg_file : "--pg") + ": " +
+                                             d.error().context()};
+  opts.kind = backend_kind::postgres;
+  opts.pg_conninfo = std::move(conninfo);
+  return {};
+}
+
 expected<void> walk_raw(backend& b, const raw_visitor& visit) {
   if (auto* l = dynamic_cast<lmdb_backend*>(&b)) return l->walk_raw(visit);
   if (auto* s = dynamic_cast<sqlite_backend*>(&b)) return s->walk_raw(visit);
-  return error{errc::invalid_argument, "walk_raw reads data directories (lmdb, sqlite), not a " +
+  if (auto* p = dynamic_cast<pg_backend*>(&b)) return p->walk_raw(visit);
+  return error{errc::invalid_argument,
+               "walk_raw reads durable backends (lmdb, sqlite, postgres), not a " +
                                            std::string(b.name()) + " backend"};
 }
 

@@ -23,6 +23,7 @@
 
 #include "ark/admin.hpp"
 #include "ark/client.hpp"
+#include "ark/kv/pg_backend.hpp"
 #include "ark/registry.hpp"
 #include "ark/runtime.hpp"
 
@@ -42,6 +43,8 @@ struct host_config {
   bool admin_on = false;  // --admin-port given
   std::vector<std::string> modules;
   std::string backend;  // --backend; empty: runtime.storage.kind stays unset
+  std::string pg;       // --pg
+  std::string pg_file;  // --pg-file
   std::string token_file;
   std::string admin_token_file;
   ark::tls_files tls;
@@ -80,8 +83,19 @@ void bind_flags(CLI::App& app, host_config& c) {
   app.add_option("--backend", c.backend,
                  "storage engine of a new data directory: lmdb (the default) or sqlite "
                  "(doc/backends.md); an existing directory opens with the engine it holds, "
-                 "and a different --backend is refused")
-      ->check(CLI::IsMember({"lmdb", "sqlite"}));
+                 "and a different --backend is refused; postgres: a PostgreSQL server "
+                 "(--pg or --pg-file), no data directory")
+      ->check(CLI::IsMember({"lmdb", "sqlite", "postgres"}));
+  app.add_option("--pg", c.pg,
+                 "PostgreSQL connection string or URI (implies --backend postgres), e.g. "
+                 "'postgresql://ark@db.internal/app'; no password here: use ~/.pgpass, "
+                 "PGPASSFILE or --pg-file");
+  app.add_option("--pg-file", c.pg_file,
+                 "file holding the PostgreSQL connection string (chmod 600; may hold a "
+                 "password)");
+  app.add_option("--pg-schema", rt.storage.pg_schema,
+                 "PostgreSQL schema of ark's tables (one host per schema)")
+      ->capture_default_str();
   app.add_option("--port", c.serve.port,
                  "middleman port for remote typed clients (0: any free port)")
       ->capture_default_str();
@@ -152,6 +166,11 @@ void bind_flags(CLI::App& app, host_config& c) {
 ark::expected<void> validate(host_config& c) {
   using ark::errc;
   if (!c.backend.empty()) c.runtime.storage.kind = *ark::kv::parse_backend_kind(c.backend);
+  if (auto r = ark::kv::configure_postgres(c.runtime.storage, c.pg, c.pg_file); !r) return r;
+  if (c.runtime.storage.kind == ark::kv::backend_kind::postgres &&
+      c.runtime.storage.pg_conninfo.empty())
+    return ark::error{errc::invalid_argument,
+                      "--backend postgres needs the server: --pg CONNINFO or --pg-file FILE"};
   auto token = ark::resolve_token(c.token_file);
   if (!token) return token.error();
   c.serve.token = std::move(*token);
@@ -234,10 +253,16 @@ int run(host_config& c) {
     spdlog::critical("{}; stopping", e.message());
     ::kill(::getpid(), SIGTERM);
   };
+  // What the log calls the storage: the data directory, or the server.
+  std::string where = opts.data_dir;
+  if (opts.storage.kind == ark::kv::backend_kind::postgres)
+    where = "PostgreSQL " + ark::kv::describe_conninfo(opts.storage.pg_conninfo).value_or("") +
+            " schema " + opts.storage.pg_schema;
   auto rt = ark::runtime::open(sys, opts);
   if (!rt) {
     sys.await_actors_before_shutdown(false);
-    return fail("cannot open " + opts.data_dir + ": " + rt.error().message());
+    if (opts.storage.kind == ark::kv::backend_kind::postgres) return fail(rt.error().message());
+    return fail("cannot open " + where + ": " + rt.error().message());
   }
   auto served = ark::serve(*rt, c.serve);
   if (!served) {
@@ -263,7 +288,7 @@ int run(host_config& c) {
   std::printf(
       "ark-host ready: data=%s port=%u bind=%s durability=%s backend=%s tls=%s token=%s "
       "admin=%s types=[%s]\n",
-      opts.data_dir.c_str(), static_cast<unsigned>(served->port), c.serve.bind.c_str(),
+      where.c_str(), static_cast<unsigned>(served->port), c.serve.bind.c_str(),
       std::string(ark::to_string(opts.storage.mode)).c_str(),
       std::string((*rt)->storage()->name()).c_str(), c.serve.tls ? "on" : "off",
       c.serve.token.empty() ? "none" : "required", admin_text.c_str(),

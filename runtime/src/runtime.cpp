@@ -16,6 +16,7 @@
 #include "runtime_access.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv/memory_backend.hpp"
+#include "ark/kv/pg_backend.hpp"
 #include "ark/registry.hpp"
 #include "alarm_dispatcher.hpp"
 #include "subscriptions.hpp"
@@ -94,6 +95,19 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     if (!d) return error{errc::shutting_down, "the host is stopping"};
     if (journal) return journal->get(*d, state_key);
     return d->get(detail::state_space(), state_key);
+  }
+
+  expected<std::string> claim_snapshot(const std::string& state_key,
+                                       std::uint64_t& epoch) override {
+    epoch = 0;
+    auto d = db;
+    if (!d) return error{errc::shutting_down, "the host is stopping"};
+    if (!d->shared()) return load_snapshot(state_key);
+    auto c = d->claim(detail::state_space(), state_key);
+    if (!c) return c.error();
+    epoch = c->epoch;
+    if (!c->value) return error{errc::not_found, "no snapshot"};
+    return std::move(*c->value);
   }
 
   void submit(detail::commit_unit unit) override { writer->submit(std::move(unit)); }
@@ -478,10 +492,15 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
           opts.data_dir + "` lists every damaged entry)";
     return error{journal.error().code(), "data directory " + opts.data_dir + ": " + why};
   }
+  // A server has no directory: messages, the admin API and the dashboard
+  // name the server and schema instead.
+  if (auto* pg = dynamic_cast<kv::pg_backend*>(db.get())) opts.data_dir = pg->location();
   auto p = std::make_shared<impl>(sys, std::move(opts));
   p->db = std::move(db);
   p->lmdb = std::move(lmdb);
-  if (p->opts.checkpoint_bytes > 0) {
+  // A shared backend keeps no journal: another process reading the state
+  // space must find the newest snapshot there.
+  if (p->opts.checkpoint_bytes > 0 && !p->db->shared()) {
     p->journal = std::move(*journal);
   } else if (!(*journal)->empty()) {
     // No journal from now on: what the last run left in it goes in place.

@@ -1,11 +1,14 @@
 #include "writer.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 #include <caf/all.hpp>
 
 #include "ark/detail/actor_core.hpp"
 #include "ark/errors.hpp"
+#include "ark/kv/json.hpp"
+#include "ark/kv/key.hpp"
 
 namespace ark::detail {
 
@@ -20,6 +23,12 @@ constexpr std::chrono::microseconds inline_after_quiet{20};
 // What the outputs of a unit get when an earlier unit of its actor failed.
 caf::error earlier_failure() {
   return to_caf(errc::commit_failed, "an earlier commit of this actor failed");
+}
+
+// The actor whose encoded identity is `state_key`, for messages.
+std::string describe_state_key(const std::string& state_key) {
+  auto k = ark::decode_key(state_key);
+  return k ? kv::key_to_json_text(*k) : ark::to_hex(state_key);
 }
 
 }  // namespace
@@ -156,9 +165,21 @@ void writer::run() {
   }
 }
 
+expected<kv::apply_result> writer::timed_apply_fenced(const kv::backend_batch& batch) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = opts_.backend->apply_fenced(batch);
+  record_commit(t0, r ? error{} : r.error());
+  return r;
+}
+
 expected<std::uint64_t> writer::timed_apply(const kv::backend_batch& batch) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = opts_.backend->apply(batch);
+  record_commit(t0, r ? error{} : r.error());
+  return r;
+}
+
+void writer::record_commit(std::chrono::steady_clock::time_point t0, const error& e) {
   auto us = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count());
@@ -166,11 +187,10 @@ expected<std::uint64_t> writer::timed_apply(const kv::backend_batch& batch) {
   std::size_t bucket = 0;
   while (bucket + 1 < latency_buckets && (us >> (bucket + 1)) != 0) ++bucket;
   stats_.latency[bucket].fetch_add(1, std::memory_order_relaxed);
-  if (!r && r.error() == errc::storage_failed && !storage_failed_.exchange(true)) {
-    if (opts_.log) opts_.log("storage failed: " + r.error().message());
-    if (opts_.on_storage_failure) opts_.on_storage_failure(r.error());
+  if (e == errc::storage_failed && !storage_failed_.exchange(true)) {
+    if (opts_.log) opts_.log("storage failed: " + e.message());
+    if (opts_.on_storage_failure) opts_.on_storage_failure(e);
   }
-  return r;
 }
 
 void writer::checkpoint() {
@@ -189,30 +209,61 @@ void writer::checkpoint() {
   if (opts_.log) opts_.log("checkpoint of the state journal failed: " + r.error().message());
 }
 
-expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coalesce) {
+expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coalesce,
+                                      std::vector<commit_unit*>& fenced) {
   // The units' bytes move into the batch (no copies) and move back if the
-  // commit fails, for the unit-by-unit retry.
+  // commit fails, for the unit-by-unit retry. Where each group came from:
+  struct source {
+    commit_unit* unit;
+    enum { kv, extra, snapshot } what;
+    std::size_t index;  // extra: which one; snapshot: op index in the group
+  };
   kv::backend_batch batch;
-  std::vector<commit_unit*> kv_from;
+  std::vector<source> sources;  // one per group of `batch`, in order
+  // On a shared backend each activation's writes are fenced by its claim.
+  std::vector<std::pair<const commit_unit*, std::uint32_t>> fence_ids;  // by unit
+  auto fence_of = [&](commit_unit* u) -> std::uint32_t {
+    if (u->fence_epoch == 0) return 0;
+    for (auto it = fence_ids.rbegin(); it != fence_ids.rend(); ++it)
+      if (it->first->channel == u->channel && it->first->fence_epoch == u->fence_epoch) {
+        fence_ids.emplace_back(u, it->second);
+        return it->second;
+      }
+    auto id = batch.add_fence(u->channel->state_key, u->fence_epoch);
+    fence_ids.emplace_back(u, id);
+    return id;
+  };
   std::vector<commit_unit*> snapshot_from;
   for (auto* u : units) {
+    auto fence = fence_of(u);
     if (!u->kv.ops.empty()) {
+      u->kv.fence = fence;
       batch.append(std::move(u->kv));
-      kv_from.push_back(u);
+      sources.push_back({u, source::kv, 0});
     }
-    for (auto& e : u->extra) batch.append(std::move(e));
+    for (std::size_t i = 0; i < u->extra.size(); ++i) {
+      u->extra[i].fence = fence;
+      batch.append(std::move(u->extra[i]));
+      sources.push_back({u, source::extra, i});
+    }
     // Coalescing: only the last snapshot of each actor in the batch is written.
     if (u->snapshot && (!coalesce || u->seq == u->channel->last_snapshot_in_batch))
       snapshot_from.push_back(u);
   }
   // Small snapshots go to one journal record (a few contiguous pages), large
-  // ones in place (they fill pages of their own anyway).
+  // ones in place (they fill pages of their own anyway). Fenced ones go in
+  // place, each in a group of its own (a shared backend keeps no journal).
   journal_record record;
   std::vector<snapshot_journal::update> updates;
   std::vector<commit_unit*> in_place;
   for (auto* u : snapshot_from) {
     const auto& key = u->channel->state_key;
-    if (opts_.journal && u->snapshot->size() <= journal_max_snapshot) {
+    if (auto fence = fence_of(u); fence != 0) {
+      kv::space_writes g{std::string(state_space()), {}, fence};
+      g.ops.push_back(kv::write_op{kv::write_op::kind::put, key, std::move(*u->snapshot)});
+      batch.append(std::move(g));
+      sources.push_back({u, source::snapshot, 0});
+    } else if (opts_.journal && u->snapshot->size() <= journal_max_snapshot) {
       record.add(journal_entry::snapshot, key, *u->snapshot);
       updates.push_back({&key, &*u->snapshot});
     } else {
@@ -224,36 +275,53 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
     }
   }
   if (!in_place.empty()) {
-    auto& group = batch.for_space(state_space());
-    group.ops.reserve(group.ops.size() + in_place.size());
+    kv::space_writes group{std::string(state_space()), {}, 0};
+    group.ops.reserve(in_place.size());
     for (auto* u : in_place)
       group.ops.push_back(
           kv::write_op{kv::write_op::kind::put, u->channel->state_key, std::move(*u->snapshot)});
+    batch.append(std::move(group));
+    sources.push_back({in_place.front(), source::snapshot, 0});
   }
   std::size_t record_bytes = record.bytes().size();
   if (!record.empty())
     batch.put(journal_space(), opts_.journal->next_key(), std::move(record.bytes()));
-  auto r = timed_apply(batch);
+  expected<std::uint64_t> r{0};
+  if (batch.fences().empty()) {
+    r = timed_apply(batch);
+  } else {
+    auto f = timed_apply_fenced(batch);
+    if (f) {
+      r = f->removed;
+      for (auto id : f->fenced)
+        for (const auto& [u, fid] : fence_ids)
+          if (fid == id) fenced.push_back(const_cast<commit_unit*>(u));
+    } else {
+      r = f.error();
+    }
+  }
   if (r) {
-    stats_.snapshots += snapshot_from.size();
+    stats_.snapshots += snapshot_from.size() - fenced.size();
     // Before any output of these units leaves: a reader that sees them
     // durable finds their snapshots.
     if (opts_.journal && !updates.empty()) opts_.journal->publish(updates, record_bytes);
     return r;
   }
-  // Give the bytes back: groups are in the order appended above.
+  // Give the bytes back, group by group.
   auto& groups = batch.groups();
-  std::size_t g = 0;
-  for (auto* u : units) {
-    if (!kv_from.empty() && kv_from.front() == u) {
-      u->kv = std::move(groups[g++]);
-      kv_from.erase(kv_from.begin());
+  for (std::size_t g = 0; g < sources.size(); ++g) {
+    auto& src = sources[g];
+    if (src.what == source::kv) {
+      src.unit->kv = std::move(groups[g]);
+    } else if (src.what == source::extra) {
+      src.unit->extra[src.index] = std::move(groups[g]);
+    } else if (groups[g].fence != 0) {
+      src.unit->snapshot = std::move(groups[g].ops[0].value);
+    } else {
+      // The shared group of unfenced in-place snapshots.
+      for (std::size_t i = 0; i < in_place.size(); ++i)
+        in_place[i]->snapshot = std::move(groups[g].ops[i].value);
     }
-    for (auto& e : u->extra) e = std::move(groups[g++]);
-  }
-  if (!in_place.empty()) {
-    auto& ops = groups[g].ops;
-    for (std::size_t i = 0; i < in_place.size(); ++i) in_place[i]->snapshot = std::move(ops[i].value);
   }
   return r;
 }
@@ -279,6 +347,18 @@ void writer::settle(commit_unit& u) {
 void writer::refuse(commit_unit& u, const caf::error& err) {
   ++stats_.failed_units;
   for (auto& o : u.outputs) o.fail(err);
+}
+
+void writer::fail_fenced(commit_unit& u) {
+  auto* c = u.channel;
+  auto err = to_caf(error{errc::fenced,
+                          "the commit of actor " + describe_state_key(c->state_key) +
+                              " was refused: another process claimed the actor after this "
+                              "activation loaded it; the message had no effect"});
+  c->failed = true;
+  c->failed_epoch = u.epoch;
+  notify(u, err);
+  refuse(u, err);
 }
 
 void writer::commit(std::vector<commit_unit>& all) {
@@ -310,7 +390,8 @@ void writer::commit(std::vector<commit_unit>& all) {
   }
   // A batch of output-only units needs no transaction: everything its units
   // wait on was committed by an earlier batch.
-  expected<std::uint64_t> r = writes ? apply(units, true) : expected<std::uint64_t>{0};
+  std::vector<commit_unit*> fenced;
+  expected<std::uint64_t> r = writes ? apply(units, true, fenced) : expected<std::uint64_t>{0};
   if (r) {
     if (writes) {
       ++stats_.commits;
@@ -318,6 +399,10 @@ void writer::commit(std::vector<commit_unit>& all) {
     }
     std::int64_t earliest = INT64_MAX;
     for (auto* u : units) {
+      if (!fenced.empty() && std::find(fenced.begin(), fenced.end(), u) != fenced.end()) {
+        fail_fenced(*u);
+        continue;
+      }
       if (u->has_writes()) ++stats_.units;  // output-only units are not message effects
       earliest = std::min(earliest, u->earliest_alarm);
       settle(*u);
@@ -337,15 +422,18 @@ void writer::commit(std::vector<commit_unit>& all) {
       continue;
     }
     expected<std::uint64_t> one{0};
+    std::vector<commit_unit*> one_fenced;
     if (u->has_writes()) {
       if (units.size() > 1) {
         std::vector<commit_unit*> single{u};
-        one = apply(single, false);
+        one = apply(single, false, one_fenced);
       } else {
         one = r;
       }
     }
-    if (one) {
+    if (one && !one_fenced.empty()) {
+      fail_fenced(*u);
+    } else if (one) {
       if (u->has_writes()) {
         ++stats_.commits;
         ++stats_.units;

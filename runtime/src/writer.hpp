@@ -74,10 +74,18 @@ class writer {
  private:
   void run();
   void commit(std::vector<commit_unit>& units);
-  expected<std::uint64_t> apply(std::vector<commit_unit*>& units, bool coalesce);
+  // Applies `units` in one transaction; the units whose fence failed (their
+  // actor was claimed by another process) go to `fenced`, unapplied.
+  expected<std::uint64_t> apply(std::vector<commit_unit*>& units, bool coalesce,
+                                std::vector<commit_unit*>& fenced);
   void notify(const commit_unit& u, const caf::error& err);
   // backend->apply, its time added to stats_.commit_us.
   expected<std::uint64_t> timed_apply(const kv::backend_batch& batch);
+  expected<kv::apply_result> timed_apply_fenced(const kv::backend_batch& batch);
+  void record_commit(std::chrono::steady_clock::time_point t0, const error& e);
+  // A unit whose fence failed: its outputs and its actor get errc::fenced,
+  // and later units of its epoch are refused.
+  void fail_fenced(commit_unit& u);
   // Writes the journaled snapshots in place and clears the journal.
   void checkpoint();
   // A durable unit: release its outputs, publish durability, wake the actor

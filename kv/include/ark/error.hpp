@@ -45,6 +45,7 @@ enum class errc : std::uint8_t {
   rolled_back = 30,         ///< A request was never sent: the message that made it was rolled back.
   already_exists = 31,      ///< create() of an actor that exists (stored, or active now).
   unregistered_type = 32,   ///< A message type this program has not registered with CAF.
+  fenced = 33,              ///< Another process claimed the actor since this one loaded it.
 };
 
 /// Returns the name of `code` (e.g. "key_too_large").

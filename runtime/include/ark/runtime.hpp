@@ -30,7 +30,9 @@ struct runtime_access;
 
 /// Options of a runtime (ark-host's flags map onto these).
 struct runtime_options {
-  /// The data directory; created when missing.
+  /// The data directory; created when missing. Unused with storage.kind
+  /// postgres (the runtime then reports the server and schema as its
+  /// data_dir()).
   std::string data_dir = "./ark-data";
   /// How `data_dir` is opened (kv::open_options, doc/backends.md):
   ///   storage.kind: the engine. Unset: an existing directory opens with the
@@ -42,6 +44,8 @@ struct runtime_options {
   ///     undo the last commit). none: no fsync (the OS writes back; a crash
   ///     may lose recent commits); the writer syncs every
   ///     `none_sync_interval`.
+  ///   storage.pg_conninfo / pg_schema: with kind postgres, the server and
+  ///     schema (doc/backends.md, "PostgreSQL").
   ///   storage.initial_map_size / max_map_size: LMDB's initial map and the
   ///     ceiling it doubles up to on MDB_MAP_FULL (a commit that hits a full
   ///     map grows it and succeeds; beyond the ceiling it fails with
@@ -197,7 +201,8 @@ class runtime {
   /// process (ark/inspect.hpp).
   inspect::reader inspector() const;
 
-  /// The data directory this runtime serves.
+  /// The data directory this runtime serves (on PostgreSQL: "PostgreSQL
+  /// host=... port=... dbname=... schema ...").
   const std::string& data_dir() const;
 
   /// How many subscribers actor (type, k) has now (0 for a bad identity).

@@ -96,6 +96,9 @@ struct commit_unit {
   commit_channel* channel = nullptr;    ///< owned by the activation
   std::uint64_t seq = 0;                ///< per activation, increasing
   std::uint64_t epoch = 0;              ///< bumped by the actor after a failed commit
+  /// The claim epoch of the activation on a shared backend (host::
+  /// claim_snapshot): the writer fences the unit's writes with it. 0: none.
+  std::uint64_t fence_epoch = 0;
   std::optional<std::string> snapshot;  ///< the stored snapshot value, if the state changed
   kv::space_writes kv;                  ///< the actor's KV writes (ops may be empty)
   /// Writes to the runtime's own spaces that belong to this unit (an actor's
@@ -148,6 +151,17 @@ class host {
   /// The latest durable snapshot of the actor whose identity::encoded is
   /// `state_key` (the state journal's or the state space's), or not_found.
   virtual expected<std::string> load_snapshot(const std::string& state_key) = 0;
+
+  /// load_snapshot for an activation that will write: on a shared backend
+  /// (kv::backend::shared) it claims the actor (kv::backend::claim) and sets
+  /// `epoch` to the claim's epoch, which fences the activation's units
+  /// (commit_unit::fence_epoch); elsewhere `epoch` is 0. A failed claim
+  /// fails like a failed read.
+  virtual expected<std::string> claim_snapshot(const std::string& state_key,
+                                               std::uint64_t& epoch) {
+    epoch = 0;
+    return load_snapshot(state_key);
+  }
 
   /// Hands a unit to the writer. Once it is durable the writer releases its
   /// outputs, then stores its seq in channel->durable, then (if unit.notify)

@@ -50,7 +50,10 @@ class output_gate {
     unit.channel = &channel_;
     unit.seq = ++submitted_seq_;
     unit.epoch = epoch_;
+    unit.fence_epoch = fence_epoch_;
   }
+  /// The claim epoch that fences the units started from now on (0: none).
+  void set_fence_epoch(std::uint64_t e) { fence_epoch_ = e; }
   /// Units submitted and neither durable nor known to have failed.
   bool pending() const {
     auto done = std::max(durable(), resolved_seq_);
@@ -88,6 +91,7 @@ class output_gate {
   std::uint64_t resolved_seq_ = 0;  // units up to here failed (or were refused)
   std::uint64_t wake_seq_ = 0;      // the last unit submitted with notify
   std::uint64_t epoch_ = 0;
+  std::uint64_t fence_epoch_ = 0;
   std::vector<detached_output> outputs_;  // of the current message
 };
 

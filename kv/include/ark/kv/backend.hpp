@@ -27,20 +27,35 @@ struct write_op {
 struct space_writes {
   std::string space;  ///< the encoded space key (see store::open)
   std::vector<write_op> ops;
+  /// 0: unconditional. Otherwise the id backend_batch::add_fence returned:
+  /// the group is applied only while that fence holds (see backend::claim).
+  std::uint32_t fence = 0;
+};
+
+/// A condition on groups of a backend_batch: `owner` must still hold `epoch`,
+/// the epoch its last backend::claim returned (no later claim happened).
+struct fence {
+  std::string owner;
+  std::uint64_t epoch = 0;
 };
 
 /// An atomic set of writes over any number of keyspaces: a backend applies
 /// all of them in one transaction, or none.
 class backend_batch {
  public:
-  /// Returns the writes of `space`, creating the group at the end if the last
-  /// group is for another space.
+  /// Returns the writes of `space`, creating an unfenced group at the end if
+  /// the last group is for another space or fenced.
   space_writes& for_space(std::string_view space);
 
   void put(std::string_view space, std::string key, std::string value);
   void del(std::string_view space, std::string key);
   void clear(std::string_view space);
   void append(space_writes group) { groups_.push_back(std::move(group)); }
+
+  /// Registers a fence and returns its id (1, 2, ...) for space_writes::fence.
+  std::uint32_t add_fence(std::string owner, std::uint64_t epoch);
+  /// The fences; fence id i is fences()[i - 1].
+  const std::vector<fence>& fences() const { return fences_; }
 
   const std::vector<space_writes>& groups() const { return groups_; }
   /// The groups, to take their bytes back after a failed apply.
@@ -50,6 +65,24 @@ class backend_batch {
 
  private:
   std::vector<space_writes> groups_;
+  std::vector<fence> fences_;
+};
+
+/// What backend::apply_fenced did.
+struct apply_result {
+  /// As backend::apply's result, over the groups applied.
+  std::uint64_t removed = 0;
+  /// The ids of the fences that no longer held, ascending: none of their
+  /// groups was applied (every other group was).
+  std::vector<std::uint32_t> fenced;
+};
+
+/// What backend::claim returns.
+struct claim_result {
+  /// The owner's new epoch; 0 from a backend that fences nothing.
+  std::uint64_t epoch = 0;
+  /// The value of the claimed key, read after the claim; empty if absent.
+  std::optional<std::string> value;
 };
 
 /// A half-open range [begin, end) of encoded keys inside one space; no `end`
@@ -104,6 +137,28 @@ class backend {
   /// the batch removed (del of a present key and clear count; puts do not).
   /// On failure nothing of the batch is visible.
   virtual expected<std::uint64_t> apply(const backend_batch& batch) = 0;
+
+  /// True for a backend that several processes write at once (PostgreSQL).
+  /// Its writers claim what they own and fence their writes (claim,
+  /// apply_fenced), and no process may cache what it read as the newest
+  /// copy. False (the default) for a backend one process owns through its
+  /// directory lock: there fences always hold.
+  virtual bool shared() const { return false; }
+
+  /// Claims `key` of `space` for writing: bumps the epoch of the owner `key`
+  /// (a counter per key, starting at 1, kept apart from the keyspaces) and
+  /// returns it with the key's value as stored after the claim, both from one
+  /// transaction. Every later write of an earlier claimer's fence for `key`
+  /// fails (apply_fenced). The default fences nothing: epoch 0, the value by
+  /// get().
+  virtual expected<claim_result> claim(std::string_view space, std::string_view key);
+
+  /// apply(), but each group with a fence is applied only if its fence holds
+  /// (its owner's epoch is still the fence's), checked in the same
+  /// transaction; the groups of failed fences are skipped, the rest commit
+  /// atomically. The default (for backends whose shared() is false) applies
+  /// every group: their fences always hold.
+  virtual expected<apply_result> apply_fenced(const backend_batch& batch);
 
   /// Up to `limit` encoded space keys greater than `after`, ascending, of the
   /// spaces holding at least one key. Page with the last key returned.

@@ -21,13 +21,14 @@ namespace ark::kv {
 enum class backend_kind : std::uint8_t {
   lmdb,    ///< lmdb_backend: data.mdb (+ lock.mdb)
   sqlite,  ///< sqlite_backend: ark.sqlite (+ ark.sqlite-wal, ark.sqlite-shm)
+  postgres,  ///< pg_backend: tables in a PostgreSQL schema (no data directory)
 };
 
-/// "lmdb" or "sqlite" (as `--backend` spells them); anything else is
-/// invalid_argument naming the text and the choices.
+/// "lmdb", "sqlite" or "postgres" (as `--backend` spells them); anything
+/// else is invalid_argument naming the text and the choices.
 expected<backend_kind> parse_backend_kind(std::string_view text);
 
-/// "lmdb" or "sqlite".
+/// "lmdb", "sqlite" or "postgres".
 std::string_view to_string(backend_kind kind);
 
 /// Which backend the existing data directory `dir` holds: data.mdb → lmdb,
@@ -52,9 +53,28 @@ struct open_options {
   std::size_t initial_map_size = std::size_t{1} << 30;
   /// LMDB only: the map's growth ceiling; beyond it writes get map_full.
   std::size_t max_map_size = std::size_t{1} << 40;
+  /// PostgreSQL only: the libpq connection string (pg_options::conninfo);
+  /// the directory argument of open_backend is then unused.
+  std::string pg_conninfo;
+  /// PostgreSQL only: the schema holding ark's tables.
+  std::string pg_schema = "ark";
+  /// PostgreSQL only: hold the schema's lock (pg_options::exclusive).
+  bool pg_exclusive = true;
 };
 
-/// Opens the data directory `dir` with the backend opts.kind (unset: the one
+/// Points `opts` at a PostgreSQL server, as the flags `--pg CONNINFO` and
+/// `--pg-file FILE` say (at most one of them non-empty; both empty: no
+/// change). Sets opts.kind to postgres (invalid_argument when it names
+/// another backend) and opts.pg_conninfo. A password inside `pg` is refused
+/// (a command line is visible to every local user): it belongs in libpq's
+/// password file (~/.pgpass, PGPASSFILE) or in `pg_file`, which must not be
+/// readable by group or others. Errors name the flag and the remedy.
+expected<void> configure_postgres(open_options& opts, const std::string& pg,
+                                  const std::string& pg_file);
+
+/// Opens the data directory `dir` with the backend opts.kind (postgres: the
+/// server and schema opts.pg_conninfo and opts.pg_schema name; `dir` is
+/// unused; unset: the one
 /// it holds, or LMDB for a new directory). A directory that already holds a
 /// backend's data must hold opts.kind when it is set: a mismatch is
 /// invalid_argument naming both ("this directory was created with --backend
@@ -74,7 +94,8 @@ expected<std::shared_ptr<backend>> open_detected(const std::string& dir, open_op
 /// Calls `visit` for every entry of the directory's `meta`, `spaces` and `kv`
 /// tables, in that order and each in key order, from one read snapshot, in
 /// the layout of doc/storage_format.md (lmdb_backend::walk_raw,
-/// sqlite_backend::walk_raw). invalid_argument for other backends.
+/// sqlite_backend::walk_raw, pg_backend::walk_raw). invalid_argument for
+/// other backends.
 expected<void> walk_raw(backend& b, const raw_visitor& visit);
 
 }  // namespace ark::kv
