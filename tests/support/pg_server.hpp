@@ -57,7 +57,11 @@ namespace ark::test {
 ///
 /// The settings suit tests: fsync, synchronous_commit and full_page_writes stay
 /// on (durability tests mean something), shared_buffers is 32MB,
-/// max_connections 100, trust authentication for the role `ark`.
+/// max_connections 100, trust authentication for the role `ark`. initdb skips
+/// syncing the new cluster (-N) and crash recovery syncs the cluster's file
+/// system with one syncfs() (recovery_init_sync_method = syncfs): on a disk
+/// busy with builds this made construction 1.5 s instead of 5 s and a restart
+/// after stop_immediate() 0.3 s instead of 4 s.
 ///
 /// Not thread-safe: one thread drives a pg_server.
 class pg_server {
@@ -323,11 +327,16 @@ class pg_server {
                                " is too long for a Unix socket: set TMPDIR to a shorter "
                                "directory, such as /tmp");
 
-    // Not -N (no sync): the first crash recovery would then fsync the whole
-    // cluster (seconds, against 0.1 s for initdb to sync it here).
-    auto [status, out] =
-        run_as_server("initdb", "-D " + quote(data_dir()) +
-                                    " -U ark --auth=trust -E UTF8 --locale=C -k --no-instructions");
+    // -N: initdb does not fsync the new cluster (40 MB), so a short-lived one
+    // never reaches the disk: on a disk busy with builds, initdb takes 1.2 s
+    // instead of 5 s and removing the directory 0.1 s instead of 3 s. The cost
+    // moves to the first start after stop_immediate(), whose crash recovery
+    // syncs the whole cluster: recovery_init_sync_method = syncfs below makes
+    // that one syncfs() (0.3 s on that busy disk) instead of an fsync per file
+    // (4 s).
+    auto [status, out] = run_as_server(
+        "initdb", "-D " + quote(data_dir()) +
+                      " -U ark --auth=trust -E UTF8 --locale=C -k -N --no-instructions");
     if (status != 0)
       throw std::runtime_error("could not create a private PostgreSQL cluster with initdb: " + out);
 
@@ -343,7 +352,8 @@ class pg_server {
            << "shared_buffers = 32MB\n"
            << "fsync = on\n"
            << "synchronous_commit = on\n"
-           << "full_page_writes = on\n";
+           << "full_page_writes = on\n"
+           << "recovery_init_sync_method = syncfs\n";
       conf.close();
       if (!conf) throw std::runtime_error("could not write " + data_dir() + "/postgresql.conf");
       try {
