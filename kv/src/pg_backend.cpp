@@ -642,6 +642,10 @@ struct pg_backend::impl {
                  "stop the other host, or give this one its own schema (--pg-schema)"};
   }
 
+  // apply / apply_fenced (skip_stale: the groups of stale fences are
+  // dropped and the rest commits; else a stale fence fails the batch).
+  expected<apply_result> apply(const backend_batch& batch, bool skip_stale);
+
   std::string json_of_space(std::string_view space) {
     if (auto k = decode_key(space)) return key_to_json_text(*k);
     return {};
@@ -965,16 +969,19 @@ expected<std::unique_ptr<backend_cursor>> pg_backend::scan(std::string_view spac
 }
 
 expected<std::uint64_t> pg_backend::apply(const backend_batch& batch) {
-  auto r = apply_fenced(batch);
+  // All or nothing: a stale fence fails the whole batch.
+  auto r = impl_->apply(batch, false);
   if (!r) return r.error();
-  if (!r->fenced.empty())
-    return error{errc::fenced, "a write of this batch was fenced by a later claim"};
   return r->removed;
 }
 
 expected<apply_result> pg_backend::apply_fenced(const backend_batch& batch) {
-  if (impl_->opts.read_only)
-    return error{errc::read_only, impl_->location + " was opened read-only"};
+  return impl_->apply(batch, true);
+}
+
+expected<apply_result> pg_backend::impl::apply(const backend_batch& batch, bool skip_stale) {
+  if (opts.read_only)
+    return error{errc::read_only, location + " was opened read-only"};
   for (const auto& g : batch.groups())
     for (const auto& op : g.ops)
       if (op.op != write_op::kind::clear && op.key.size() > max_key_size)
@@ -984,12 +991,12 @@ expected<apply_result> pg_backend::apply_fenced(const backend_batch& batch) {
   apply_result out;
   const auto& fences = batch.fences();
   std::vector<bool> skip(fences.size(), false);
-  std::lock_guard lock(impl_->write_mu);
+  std::lock_guard lock(write_mu);
   // A fence that fails makes the server refuse the whole transaction; the
   // batch then goes again without the stale fences' groups (a claim racing
   // in between can add one more round; each round drops at least one).
   for (std::size_t round = 0; round <= fences.size(); ++round) {
-    auto w = impl_->writer_connection();
+    auto w = writer_connection();
     if (!w) return w.error();
     auto plan = plan_batch(batch, skip);
     // Fences in use by the groups still in the batch, by position.
@@ -1010,11 +1017,11 @@ expected<apply_result> pg_backend::apply_fenced(const backend_batch& batch) {
     std::vector<std::string> json;  // of spaces not known to exist yet
     std::vector<std::string_view> json_views;
     {
-      std::lock_guard cache(impl_->cache_mu);
+      std::lock_guard cache(cache_mu);
       json.reserve(plan.put_spaces.size());
       for (auto s : plan.put_spaces)
-        json.push_back(impl_->known_spaces.count(std::string(s)) ? std::string()
-                                                                 : impl_->json_of_space(s));
+        json.push_back(known_spaces.count(std::string(s)) ? std::string()
+                                                                 : json_of_space(s));
     }
     for (const auto& j : json) json_views.push_back(j);
 
@@ -1053,9 +1060,13 @@ expected<apply_result> pg_backend::apply_fenced(const backend_batch& batch) {
     if (calls.empty()) return out;  // nothing left to write
     // Without BEGIN the pipeline is one implicit transaction, committed at
     // its sync point: one round trip for the whole batch.
-    auto r = (*w)->pipeline(calls, impl_->trips, "commit to " + impl_->location, commit_in_doubt);
+    auto r = (*w)->pipeline(calls, trips, "commit to " + location, commit_in_doubt);
     if (!r) {
       if (r.error() != errc::fenced) return r.error();
+      if (!skip_stale)
+        return error{errc::fenced, "the batch writes for an owner that another process claimed "
+                                   "since (check_fences positions " +
+                                       r.error().context() + "); nothing of it was applied"};
       auto stale = parse_positions(r.error().context());
       if (stale.empty()) return error{errc::backend_failure, "check_fences reported no fence"};
       for (auto pos : stale)
@@ -1069,13 +1080,13 @@ expected<apply_result> pg_backend::apply_fenced(const backend_batch& batch) {
     if (plan.needs_count()) out.removed = static_cast<std::uint64_t>((*r)[count_at].int8(0, 0));
     out.removed += plan.removed_known;
     if (!plan.put_spaces.empty()) {
-      std::lock_guard cache(impl_->cache_mu);
-      for (auto s : plan.put_spaces) impl_->known_spaces.emplace(s);
+      std::lock_guard cache(cache_mu);
+      for (auto s : plan.put_spaces) known_spaces.emplace(s);
     }
     std::sort(out.fenced.begin(), out.fenced.end());
     return out;
   }
-  return error{errc::backend_failure, "fences kept failing in " + impl_->location};
+  return error{errc::backend_failure, "fences kept failing in " + location};
 }
 
 expected<claim_result> pg_backend::claim(std::string_view space, std::string_view key) {

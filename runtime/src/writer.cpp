@@ -226,8 +226,9 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
     if (u->fence_epoch == 0) return 0;
     for (auto it = fence_ids.rbegin(); it != fence_ids.rend(); ++it)
       if (it->first->channel == u->channel && it->first->fence_epoch == u->fence_epoch) {
-        fence_ids.emplace_back(u, it->second);
-        return it->second;
+        auto id = it->second;  // emplace_back may move the vector
+        fence_ids.emplace_back(u, id);
+        return id;
       }
     auto id = batch.add_fence(u->channel->state_key, u->fence_epoch);
     fence_ids.emplace_back(u, id);

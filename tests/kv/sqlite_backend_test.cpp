@@ -363,7 +363,7 @@ TEST_CASE("open_backend creates a directory of the chosen kind and refuses a mis
   auto bad = parse_backend_kind("rocksdb");
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error() == errc::invalid_argument);
-  CHECK(contains(bad.error().message(), "choose lmdb or sqlite"));
+  CHECK(contains(bad.error().message(), "choose lmdb, sqlite or postgres"));
   CHECK(to_string(backend_kind::sqlite) == "sqlite");
 
   const std::string sq = dir.sub("sq"), lm = dir.sub("lm");

@@ -379,7 +379,7 @@ TEST_CASE("dump and load convert a data directory between LMDB and SQLite") {
     CHECK(has(r.err, "created with --backend sqlite"));
     auto bad = run_dash({"load", "--data", lmdb.dir.sub("x"), "--in", dump1, "--backend", "rocks"});
     CHECK(bad.status == 2);
-    CHECK(has(bad.err, "choose lmdb or sqlite"));
+    CHECK(has(bad.err, "choose lmdb, sqlite or postgres"));
   }
   SUBCASE("without --backend, kv put keeps the directory's backend") {
     REQUIRE(run_dash({"kv", "put", "--data", converted, "--space", "s", "k", "1"}).status == 0);
