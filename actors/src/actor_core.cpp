@@ -431,13 +431,14 @@ void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf
       // callback: a hook whose own commit keeps failing would spin).
       reactivate_ = true;
     } else if (!loaded) {
+      // The durable state cannot be read back now (its migration failed to
+      // commit, or the storage is unreachable: a database server that went
+      // away). Leave the directory so the next lookup activates it afresh
+      // (migrating again, or once the storage answers), and quit once
+      // settled; until then messages get the error.
       activation_error_ = activation_error(loaded.error());
-      if (loaded.error() == errc::commit_failed) {
-        // Its migration failed to commit: leave the directory so the next
-        // get_or_create migrates again, and quit once settled.
-        act_.host->try_passivate(act_.id, self_ctrl(), true);
-        schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
-      }
+      act_.host->try_passivate(act_.id, self_ctrl(), true);
+      schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
     } else if (!found) {
       // The creation itself failed to commit: the actor does not exist.
       activation_error_ = to_caf(errc::commit_failed, describe() + ": its creation failed");

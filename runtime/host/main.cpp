@@ -284,11 +284,12 @@ int run(host_config& c) {
   std::string admin_text = admin ? c.admin.bind + ":" + std::to_string(admin->port()) : "off";
   std::string types;
   for (const auto& n : names) types += (types.empty() ? "" : ", ") + n;
-  // The ready line: scripts wait for it (and read the port from it).
+  // The ready line: scripts wait for it and read the port from it (the
+  // first "port=": the storage's description may hold a server's port).
   std::printf(
-      "ark-host ready: data=%s port=%u bind=%s durability=%s backend=%s tls=%s token=%s "
+      "ark-host ready: port=%u data=%s bind=%s durability=%s backend=%s tls=%s token=%s "
       "admin=%s types=[%s]\n",
-      where.c_str(), static_cast<unsigned>(served->port), c.serve.bind.c_str(),
+      static_cast<unsigned>(served->port), where.c_str(), c.serve.bind.c_str(),
       std::string(ark::to_string(opts.storage.mode)).c_str(),
       std::string((*rt)->storage()->name()).c_str(), c.serve.tls ? "on" : "off",
       c.serve.token.empty() ? "none" : "required", admin_text.c_str(),
