@@ -14,10 +14,54 @@
 #include <ark/runtime.hpp>
 #include <ark/testing.hpp>
 
+#include <ark/kv/store.hpp>
+#include <ark/kv_group.hpp>
+#include <ark/stored_format.hpp>
+
+#include "actors/migrating_actor.hpp"
 #include "actors/probe_actor.hpp"
 #include "support/pg_server.hpp"
 
 ARK_ACTOR("probe", probe::probe_actor);
+ARK_ACTOR("mig", mig::migrating_actor);
+
+namespace pggroup {
+
+using put_atom = caf::atom_constant<caf::atom("gput")>;
+using count_atom = caf::atom_constant<caf::atom("gcount")>;
+using group_if =
+    caf::typed_actor<caf::replies_to<put_atom, std::string, std::string>::with<bool>,
+                     caf::replies_to<count_atom>::with<std::int64_t>>;
+struct group_state {
+  std::int64_t puts = 0;
+  MSGPACK_DEFINE_MAP(puts)
+};
+
+/// Keys under ["session"] form a KV group cleared by the event "logout".
+class group_actor : public ark::actor<group_if, group_state> {
+ public:
+  using actor::actor;
+  std::vector<ark::kv_group> kv_groups() const override {
+    return {{"session", ark::key{"session"}, {"logout"}}};
+  }
+  handlers_type make_handlers() override {
+    return handlers(
+        [this](put_atom, const std::string& prefix, const std::string& v) -> ark::expected<bool> {
+          if (auto r = kv().put(ark::key{prefix, v}, v); !r) return r.error();
+          ++state().puts;
+          return true;
+        },
+        [this](count_atom) -> ark::expected<std::int64_t> {
+          auto n = kv().count({});
+          if (!n) return n.error();
+          return static_cast<std::int64_t>(*n);
+        });
+  }
+};
+
+}  // namespace pggroup
+
+ARK_ACTOR("pggroup", pggroup::group_actor);
 
 namespace {
 
@@ -150,4 +194,59 @@ TEST_CASE("a second runtime's claim fences the first: its next commit fails and 
   CHECK(b_stale.error() == ark::errc::fenced);
   auto b_again = b.fresh_probe("shared", pb);
   CHECK(b.get(b_again).value() == 112);
+}
+
+TEST_CASE("a schema 1 snapshot stored in postgres migrates at activation, with its KV move") {
+  schema_guard schema;
+  {
+    // Plant what an older deployment left: a schema 1 snapshot and its notes.
+    ark::kv::pg_options o;
+    o.conninfo = ark::test::shared_pg_server().conninfo();
+    o.schema = schema.name;
+    auto db = ark::kv::pg_backend::open(o);
+    REQUIRE_MESSAGE(db, (db ? "" : db.error().message()));
+    auto id = ark::stored::make_identity("mig", ark::key{"a"}).value();
+    ark::kv::backend_batch b;
+    b.put(ark::stored::state_space(), id.encoded,
+          ark::stored::make_snapshot(
+              1, std::string(ark::kv::value::pack(mig::settings_v1{"ann", 7}).payload())));
+    REQUIRE((*db)->apply(b));
+    auto kv = ark::kv::store::open(*db, ark::key{"mig", ark::key{"a"}}).value();
+    REQUIRE(kv.put(ark::key{"note", "n1"}, std::string("first")));
+    REQUIRE(kv.put(ark::key{"note", "n2"}, std::string("second")));
+  }
+  pg_host host(schema.name, true);
+  auto h = host.rt->get_or_create<mig::mig_if>("mig", "a");
+  REQUIRE_MESSAGE(h, (h ? "" : h.error().message()));
+  CHECK(ark::call<std::int64_t>(*host.sys, *h, 10s, mig::get_atom::value).value() == 7);
+  CHECK(ark::call<std::int64_t>(*host.sys, *h, 10s, mig::notes_atom::value).value() == 2);
+  CHECK(ark::call<std::string>(*host.sys, *h, 10s, mig::note_atom::value, std::string("n2"))
+            .value() == "second");
+  // Committed to the schema: the snapshot says schema 3, the notes moved.
+  auto& server = ark::test::shared_pg_server();
+  auto n = server.psql("SELECT count(*) FROM " + schema.name + ".kv k JOIN " + schema.name +
+                       ".spaces s ON s.id = k.space_id WHERE s.json = '[\"mig\",[\"a\"]]'");
+  CHECK(n.second == "2");
+  auto snap = host.rt->storage()->get(ark::stored::state_space(),
+                                      ark::stored::make_identity("mig", ark::key{"a"})->encoded);
+  REQUIRE(snap);
+  CHECK(ark::stored::parse_snapshot(*snap)->schema == 3);
+}
+
+TEST_CASE("a KV group on postgres is cleared by its event, atomically with the message") {
+  schema_guard schema;
+  pg_host host(schema.name, true);
+  auto h = host.rt->get_or_create<pggroup::group_if>("pggroup", "u");
+  REQUIRE(h);
+  auto put = [&](const std::string& prefix, const std::string& v) {
+    return ark::call<bool>(*host.sys, *h, 10s, pggroup::put_atom::value, prefix, v).value();
+  };
+  CHECK(put("session", "a"));
+  CHECK(put("session", "b"));
+  CHECK(put("prefs", "dark"));
+  CHECK(ark::call<std::int64_t>(*host.sys, *h, 10s, pggroup::count_atom::value).value() == 3);
+  auto cleared = ark::clear_event(*host.sys, *h, "logout", 10s);
+  REQUIRE_MESSAGE(cleared, (cleared ? "" : cleared.error().message()));
+  CHECK(*cleared == 2);
+  CHECK(ark::call<std::int64_t>(*host.sys, *h, 10s, pggroup::count_atom::value).value() == 1);
 }

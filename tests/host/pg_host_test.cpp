@@ -7,13 +7,19 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <future>
 #include <thread>
 #include <vector>
 
 #include <ark/client.hpp>
 
+#include <ark/subscription.hpp>
+
 #include "counter/counter.hpp"
+#include "settings/settings.hpp"
+#include "support/reminder/reminder.hpp"
 #include "support/host_process.hpp"
 #include "support/pg_server.hpp"
 #include "support/remote_client.hpp"
@@ -24,6 +30,21 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
+const std::string settings_module = std::string(ARK_MODULE_DIR) + "/libark_settings.so";
+const std::string reminder_module = std::string(ARK_MODULE_DIR) + "/libark_test_reminder.so";
+
+// Runs settings-client against the host on `port`; its stdout.
+std::string settings_client(std::uint16_t port, const std::string& args) {
+  std::string cmd = std::string(ARK_BIN_DIR) + "/settings-client --port " +
+                    std::to_string(port) + " " + args + " 2>&1";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    pclose(p);
+  }
+  return out;
+}
 
 std::string fresh_schema() {
   static std::atomic<int> n{0};
@@ -214,4 +235,97 @@ TEST_CASE("a connection cut in the middle of a commit fails the call, never ackn
   REQUIRE_MESSAGE(next.has_value(), next.error().message());
   CHECK(*next == 2);
   CHECK(host.stop() == 0);
+}
+
+TEST_CASE("settings on postgres: state, KV history, a remote subscriber, an alarm, a restart") {
+  auto& server = ark::test::shared_pg_server();
+  auto schema = fresh_schema();
+  ark::test::temp_dir dir;
+  std::vector<std::string> seen;
+  std::mutex mtx;
+  std::condition_variable cv;
+  {
+    ark::test::host_process host(dir.sub("unused"), {settings_module},
+                                 pg_flags(server.conninfo(), schema));
+    REQUIRE_MESSAGE(host.start(), host.output());
+    ark::test::remote_client r(host.port());
+    auto h = r.handle<settings::settings_if>("settings", "eve");
+    ark::subscription_callbacks cbs;
+    cbs.on_state = [&](const ark::state_changed& c) {
+      auto p = ark::decode_state<settings::preferences>(c);
+      std::lock_guard<std::mutex> guard{mtx};
+      seen.push_back(p ? p->theme + "/" + std::to_string(p->version) : p.error().message());
+      cv.notify_all();
+    };
+    auto sub = ark::subscribe(r.sys, h, ark::subscription_mode::state, cbs);
+    REQUIRE_MESSAGE(sub, (sub ? "" : sub.error().message()));
+    CHECK(settings_client(host.port(), "set eve lang de") == "1\n");
+    CHECK(settings_client(host.port(), "theme eve dark") == "2\n");
+    {
+      std::unique_lock<std::mutex> lock{mtx};
+      REQUIRE(cv.wait_for(lock, 10s, [&] { return seen.size() >= 3; }));
+      CHECK(seen == std::vector<std::string>{"light/0", "light/1", "dark/2"});
+    }
+    CHECK(settings_client(host.port(), "snooze eve 60").find_first_not_of("0123456789\n") ==
+          std::string::npos);
+    sub->cancel();
+    CHECK(host.stop() == 0);
+  }
+  // The alarms' rows and their due index entries are in the schema (the
+  // daily digest and the do-not-disturb end: two of each).
+  auto alarms = server.psql("SELECT count(*) FROM " + schema + ".kv k JOIN " + schema +
+                            ".spaces s ON s.id = k.space_id WHERE s.json IN "
+                            "('[null,\"alarms\"]', '[null,\"alarm_due\"]')");
+  CHECK(alarms.second == "4");
+  ark::test::host_process host(dir.sub("unused"), {settings_module},
+                               pg_flags(server.conninfo(), schema));
+  REQUIRE_MESSAGE(host.start(), host.output());
+  CHECK(settings_client(host.port(), "status eve") == "theme=dark dnd=on digests=0 version=2\n");
+  CHECK(settings_client(host.port(), "history eve") == "lang=de\ntheme=dark\n");
+  CHECK(host.stop() == 0);
+  server.psql("DROP SCHEMA " + schema + " CASCADE");
+}
+
+TEST_CASE("alarms on postgres fire, also after the host that scheduled them restarted") {
+  auto& server = ark::test::shared_pg_server();
+  auto schema = fresh_schema();
+  ark::test::temp_dir dir;
+  auto flags = pg_flags(server.conninfo(), schema);
+  {
+    ark::test::host_process host(dir.sub("unused"), {reminder_module}, flags);
+    REQUIRE_MESSAGE(host.start(), host.output());
+    ark::test::remote_client r(host.port());
+    auto h = r.handle<reminder::reminder_if>("reminder", ark::key{"r"});
+    CHECK(ark::call<bool>(r.sys, h, 10s, reminder::sched_atom::value, std::string("soon"),
+                          std::int64_t{200}, std::string("a"))
+              .value());
+    CHECK(ark::call<bool>(r.sys, h, 10s, reminder::sched_atom::value, std::string("later"),
+                          std::int64_t{2500}, std::string("b"))
+              .value());
+    std::vector<std::string> fired;
+    for (int i = 0; i < 50 && fired.empty(); ++i) {
+      std::this_thread::sleep_for(100ms);
+      fired = ark::call<std::vector<std::string>>(r.sys, h, 10s, reminder::fired_atom::value)
+                  .value_or(std::vector<std::string>{});
+    }
+    REQUIRE(fired.size() == 1);
+    CHECK(fired[0].find("soon") != std::string::npos);
+    CHECK(host.stop() == 0);
+  }
+  // "later" is due while no host runs: the next host fires it.
+  std::this_thread::sleep_for(2500ms);
+  ark::test::host_process host(dir.sub("unused"), {reminder_module}, flags);
+  REQUIRE_MESSAGE(host.start(), host.output());
+  ark::test::remote_client r(host.port());
+  auto h = r.handle<reminder::reminder_if>("reminder", ark::key{"r"});
+  std::vector<std::string> fired;
+  for (int i = 0; i < 100 && fired.size() < 2; ++i) {
+    std::this_thread::sleep_for(100ms);
+    fired = ark::call<std::vector<std::string>>(r.sys, h, 10s, reminder::fired_atom::value)
+                .value_or(std::vector<std::string>{});
+  }
+  REQUIRE(fired.size() == 2);
+  CHECK(fired[1].find("later") != std::string::npos);
+  CHECK(host.stop() == 0);
+  server.psql("DROP SCHEMA " + schema + " CASCADE");
 }
