@@ -420,9 +420,19 @@ TEST_CASE("ark-dash load into a PostgreSQL schema leaves nothing behind from a b
   REQUIRE(run_dash({"dump", "--data", dir.sub("lmdb"), "--out", good}).status == 0);
   std::ifstream in(good);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // 6,000 more entries in space ["bulk"] after the header line: load commits
+  // batches of 5,000, so a dump found bad at its end has already written some.
+  const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bulk;
+  for (int i = 0; i < 6000; ++i) {
+    std::string k{b64[(i >> 12) & 63], b64[(i >> 6) & 63], b64[i & 63], 'A'};
+    bulk += "{\"space\":[\"bulk\"],\"key\":\"" + k + "\",\"value\":\"AQ==\"}\n";
+  }
+  auto header_end = text.find('\n') + 1;
+  auto big = text.substr(0, header_end) + bulk + text.substr(header_end);
 
-  // Truncated after its entries: they were written, then cleared again.
-  std::ofstream(dir.sub("cut.jsonl")) << text.substr(0, text.rfind("{\"end\""));
+  // Truncated after its entries: 5,000 were written, then cleared again.
+  std::ofstream(dir.sub("cut.jsonl")) << big.substr(0, big.rfind("{\"end\""));
   auto cut = run_dash(schema.with({"load", "--in", dir.sub("cut.jsonl")}));
   CHECK(cut.status == 1);
   CHECK_MESSAGE(cut.err.find("truncated") != std::string::npos, cut.err);
@@ -431,19 +441,21 @@ TEST_CASE("ark-dash load into a PostgreSQL schema leaves nothing behind from a b
   CHECK(run_dash(schema.with({"kv", "spaces"})).out.empty());
 
   // Damaged base64 in the last entry: the entries before it are cleared.
-  auto damaged = text;
+  auto damaged = big;
   auto last = damaged.rfind("\"value\":\"");
   damaged.replace(last + 9, 1, "!");
   std::ofstream(dir.sub("bad.jsonl")) << damaged;
   auto bad = run_dash(schema.with({"load", "--in", dir.sub("bad.jsonl")}));
   CHECK(bad.status == 1);
   CHECK_MESSAGE(bad.err.find("base64") != std::string::npos, bad.err);
+  CHECK(bad.err.find("nothing was loaded") != std::string::npos);
   CHECK(schema.rows() == 0);
 
-  // The schema takes the good dump afterwards.
+  // The schema takes a good dump afterwards: the cleared spaces hold no keys.
   auto ok = run_dash(schema.with({"load", "--in", good}));
   CHECK_MESSAGE(ok.status == 0, ok.err);
-  CHECK(schema.rows() > 0);
+  CHECK(schema.rows() == 5);
+  CHECK(run_dash(schema.with({"verify"})).status == 0);
 }
 
 TEST_CASE("ark-dash serve answers the dashboard API offline from a PostgreSQL schema") {
