@@ -65,10 +65,8 @@ class host_process {
         auto pos = output_.find("ark-host ready:");
         auto eol = pos == std::string::npos ? pos : output_.find('\n', pos);
         if (eol != std::string::npos) {
-          // "data=... port=N bind=...": data= may hold a port of its own
-          // ("PostgreSQL host=... port=5432 ..."), so take the one before bind=.
-          auto p = output_.rfind(" port=", output_.find(" bind=", pos));
-          port_ = static_cast<std::uint16_t>(std::stoi(output_.substr(p + 6)));
+          auto p = output_.find("port=", pos);
+          port_ = static_cast<std::uint16_t>(std::stoi(output_.substr(p + 5)));
           // Keep reading, so a chatty host never blocks on a full pipe.
           reader_ = std::thread([this] { drain(); });
           return true;
