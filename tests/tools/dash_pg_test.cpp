@@ -555,7 +555,8 @@ TEST_CASE("ark-dash --pg refuses a password and names an unreachable server") {
 
   // --pg-file: refused when others may read it, used when they cannot.
   auto file = dir.sub("pg.conf");
-  std::ofstream(file) << server().conninfo() << "\n";
+  // A password in the file is fine (the server trusts the role and never asks).
+  std::ofstream(file) << server().conninfo() << " password=hunter2\n";
   ::chmod(file.c_str(), 0644);
   auto open_file = run_dash({"actors", "--pg-file", file});
   CHECK(open_file.status == 2);
@@ -568,7 +569,15 @@ TEST_CASE("ark-dash --pg refuses a password and names an unreachable server") {
   CHECK(none.status == 1);
   CHECK_MESSAGE(none.err.find("schema dash_missing holds no ark data") != std::string::npos,
                 none.err);
+  CHECK(none.err.find("hunter2") == std::string::npos);
   CHECK_FALSE(missing.exists());
+  // A URI works as well as keyword/value text.
+  auto uri = run_dash({"kv", "spaces", "--pg", server().uri(), "--pg-schema", "dash_missing"});
+  CHECK(uri.status == 1);
+  CHECK_MESSAGE(uri.err.find("host=127.0.0.1 port=" + std::to_string(server().port())) !=
+                    std::string::npos,
+                uri.err);
+  CHECK(uri.err.find("holds no ark data") != std::string::npos);
 
   // Flags that contradict each other are usage errors.
   CHECK(run_dash({"actors", "--data", dir.sub("d"), "--pg", server().conninfo()}).status == 2);
