@@ -322,6 +322,22 @@ TEST_CASE("ark-dash read verbs work on a PostgreSQL schema while an ark-host wri
   auto gone = run_dash(schema.with({"kv", "get", "--space", "notes", "x"}));
   CHECK(gone.status == 1);
   CHECK(gone.err.find("not found") != std::string::npos);
+  // What the host wrote dumps and loads into a directory that reads the same.
+  auto file = dir.sub("read.jsonl");
+  auto dumped = run_dash(schema.with({"dump", "--out", file}));
+  REQUIRE_MESSAGE(dumped.status == 0, dumped.err);
+  auto copy = dir.sub("copy");
+  auto loaded = run_dash({"load", "--data", copy, "--in", file});
+  REQUIRE_MESSAGE(loaded.status == 0, loaded.err);
+  for (const auto& verb : std::vector<std::vector<std::string>>{
+           {"actors", "--json"}, {"alarms", "--json"}, {"state", "counter", "a", "--json"}}) {
+    auto from_pg = run_dash(schema.with(verb));
+    auto args = verb;
+    args.insert(args.end(), {"--data", copy});
+    auto from_dir = run_dash(args);
+    REQUIRE_MESSAGE(from_pg.status == 0, from_pg.err);
+    CHECK(json::parse(from_pg.out) == json::parse(from_dir.out));
+  }
   auto applied = run_dash(
       schema.with({"migrate", "--module", counter_module, "--type", "counter", "--apply"}));
   CHECK_MESSAGE(applied.status == 0, applied.out << applied.err);
