@@ -1,6 +1,6 @@
 // `ark-dash actors|state|alarms|stats` and `ark-dash kv show`: the actor views, over
-// a data directory (--data, read-only: fine while a host runs) or a running
-// host's admin API (--host URL). Both produce the same JSON documents
+// a data directory (--data) or a PostgreSQL schema (--pg), read-only (fine while a
+// host runs), or a running host's admin API (--host URL). Both produce the same JSON documents
 // (ark/inspect.hpp, doc/admin_api.md); --json prints them, else a table.
 
 #include <chrono>
@@ -32,8 +32,8 @@ using query = std::vector<std::pair<std::string, std::string>>;
 
 // Where the views come from.
 struct source_args {
-  std::string data = default_data_dir;
-  std::string host;  // admin API base URL; wins over --data when given
+  data_source data;  // --data, or --pg/--pg-file/--pg-schema
+  std::string host;  // admin API base URL; wins over --data (--pg) when given
   std::string token_file;
   bool json_out = false;
 };
@@ -41,7 +41,7 @@ struct source_args {
 void add_source_options(CLI::App& cmd, source_args& s) {
   add_data_option(cmd, s.data);
   cmd.add_option("--host", s.host,
-                 "a running host's admin API instead of --data, e.g. http://127.0.0.1:4711 "
+                 "a running host's admin API instead of --data (--pg), e.g. http://127.0.0.1:4711 "
                  "(ark-host --admin-port)");
   cmd.add_option("--token-file", s.token_file,
                  "file with the admin API's bearer token (default $ARK_ADMIN_TOKEN)");
@@ -92,23 +92,29 @@ expected<json> fetch_live(const source_args& s, const std::string& path, const q
                "the admin API at " + s.host + " answered HTTP " + std::to_string(res->status)};
 }
 
-// What a data directory holds, as /api/v1/stats answers offline (rates exist
-// only in a live host).
-expected<json> offline_stats(const inspect::reader& r, const std::string& dir) {
+// What a data directory (a PostgreSQL schema) holds, as /api/v1/stats answers
+// offline (rates exist only in a live host). data_bytes: the size of the
+// directory's files; null for a schema (its size lives on the server).
+expected<json> offline_stats(const inspect::reader& r, const data_source& src,
+                             const kv::backend& db) {
   auto types = r.types();
   if (!types) return types.error();
   std::uint64_t actors = 0;
   for (const auto& t : (*types)["types"]) actors += t["actors"].get<std::uint64_t>();
+  json bytes = nullptr;
+  if (!src.postgres()) bytes = inspect::directory_bytes(src.dir);
   return json{{"actors", actors},
               {"types", (*types)["types"]},
-              {"data_bytes", inspect::directory_bytes(dir)}};
+              {"data_bytes", bytes},
+              {"location", location(src, db)}};
 }
 
-// GET /api/v1/<endpoint> answered from the data directory `dir` through `r`:
+// GET /api/v1/<endpoint> answered from `db` (opened from `src`) through `r`:
 // the documents the admin API serves (stats: what the directory holds).
-expected<json> answer_offline(const inspect::reader& r, const std::string& dir,
-                              const std::string& endpoint, const inspect::query_params& params) {
-  if (endpoint == "stats") return offline_stats(r, dir);
+expected<json> answer_offline(const inspect::reader& r, const data_source& src,
+                              const kv::backend& db, const std::string& endpoint,
+                              const inspect::query_params& params) {
+  if (endpoint == "stats") return offline_stats(r, src, db);
   return inspect::answer(r, endpoint, params);
 }
 
@@ -119,7 +125,7 @@ expected<json> fetch(const source_args& s, const std::string& endpoint, const qu
   if (!db) return db.error();
   auto r = inspect::reader::open(*db);
   if (!r) return r.error();
-  return answer_offline(*r, s.data, endpoint, inspect::query_params(q.begin(), q.end()));
+  return answer_offline(*r, s.data, **db, endpoint, inspect::query_params(q.begin(), q.end()));
 }
 
 // Prints rows under headers, each column as wide as its widest cell.
@@ -461,9 +467,9 @@ int run_serve(const serve_args& a) {
   srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(web_index_html, "text/html; charset=utf-8");
   });
+  const std::string where = live ? a.src.host : location(a.src.data, *db);
   srv.Get("/api/v1/source", [&](const httplib::Request&, httplib::Response& res) {
-    send_json(res, json{{"mode", live ? "host" : "data"},
-                        {"location", live ? a.src.host : a.src.data}});
+    send_json(res, json{{"mode", live ? "host" : "data"}, {"location", where}});
   });
   srv.Get(R"(/api/v1/(types|actors|state|kv|alarms|stats))",
           [&](const httplib::Request& req, httplib::Response& res) {
@@ -478,7 +484,7 @@ int run_serve(const serve_args& a) {
             // A fresh reader per request: it sees what a running host wrote since.
             auto reader = inspect::reader::open(db);
             if (!reader) return send_error(res, reader.error());
-            auto doc = answer_offline(*reader, a.src.data, endpoint, req.params);
+            auto doc = answer_offline(*reader, a.src.data, *db, endpoint, req.params);
             if (!doc) return send_error(res, doc.error());
             send_json(res, *doc);
           });
@@ -489,7 +495,9 @@ int run_serve(const serve_args& a) {
                       " (in use? pick another with --port)",
                   exit_failure);
   std::cout << "ark-dash serve: http://" << a.bind << ":" << port << "/ ("
-            << (live ? "live host " + a.src.host : "data directory " + a.src.data)
+            << (live                    ? "live host " + where
+                : a.src.data.postgres() ? where
+                                        : "data directory " + where)
             << "); Ctrl-C stops" << std::endl;
   srv.listen_after_bind();
   return exit_ok;
@@ -503,7 +511,7 @@ void add_actor_commands(CLI::App& app, run_state& state) {
     auto* cmd = app.add_subcommand(
         "serve", "Serve the web dashboard (a single page, no external assets) on loopback");
     add_data_option(*cmd, a->src.data);
-    cmd->add_option("--host", a->src.host, "a running host's admin API instead of --data");
+    cmd->add_option("--host", a->src.host, "a running host's admin API instead of --data (--pg)");
     cmd->add_option("--token-file", a->src.token_file,
                     "file with the admin API's bearer token (default $ARK_ADMIN_TOKEN)");
     cmd->add_option("--port", a->port, "port of the dashboard (0: any free port)")
@@ -562,14 +570,17 @@ void add_actor_commands(CLI::App& app, run_state& state) {
   {
     auto a = std::make_shared<source_args>();
     auto* cmd = app.add_subcommand(
-        "stats", "Host statistics (--host), or what a data directory holds (--data)");
+        "stats",
+        "Host statistics (--host), or what a data directory (--data) or PostgreSQL schema (--pg) "
+        "holds");
     add_source_options(*cmd, *a);
     cmd->callback([a, &state] { state.status = run_stats(*a); });
   }
   {
     auto* group = app.get_subcommand("kv");
     auto a = std::make_shared<kv_show_args>();
-    auto* cmd = group->add_subcommand("show", "List one actor's KV entries (--data or --host)");
+    auto* cmd =
+        group->add_subcommand("show", "List one actor's KV entries (--data, --pg or --host)");
     add_source_options(*cmd, a->src);
     cmd->add_option("TYPE", a->type, "the actor type")->required();
     cmd->add_option("KEY", a->key, "the actor key as JSON, or a bare word")->required();

@@ -3,14 +3,35 @@
 #include <iostream>
 
 #include "ark/kv/json.hpp"
+#include "ark/kv/pg_backend.hpp"
 
 namespace ark::dash {
 
-void add_data_option(CLI::App& cmd, std::string& dir) {
-  dir = default_data_dir;
-  cmd.add_option("--data", dir, "Data directory of an ark host")
-      ->type_name("DIR")
-      ->capture_default_str();
+bool data_source::postgres() const {
+  return !pg.empty() || !pg_file.empty() || kind == kv::backend_kind::postgres;
+}
+
+std::string data_source::schema() const {
+  return pg_schema.empty() ? default_pg_schema : pg_schema;
+}
+
+void add_data_option(CLI::App& cmd, data_source& src, const std::string& what) {
+  auto* data = cmd.add_option("--data", src.dir, what)->type_name("DIR")->capture_default_str();
+  auto* pg = cmd.add_option("--pg", src.pg,
+                            "A PostgreSQL server instead of --data: libpq connection string or "
+                            "URI, e.g. 'postgresql://ark@db.internal/app' (no password here: "
+                            "~/.pgpass, PGPASSFILE or --pg-file)")
+                 ->type_name("CONNINFO");
+  auto* pg_file = cmd.add_option("--pg-file", src.pg_file,
+                                 "A file holding the PostgreSQL connection string instead of "
+                                 "--pg (chmod 600; may hold a password)")
+                      ->type_name("FILE");
+  cmd.add_option("--pg-schema", src.pg_schema,
+                 "The PostgreSQL schema of ark's tables, with --pg or --pg-file")
+      ->type_name("NAME")
+      ->default_str(default_pg_schema);
+  data->excludes(pg)->excludes(pg_file);
+  pg->excludes(pg_file);
 }
 
 namespace {
@@ -38,26 +59,42 @@ expected<key> parse_key_arg(std::string_view text, std::string_view what) {
   return error{k.error().code(), std::string(what) + ": " + k.error().context()};
 }
 
-expected<std::shared_ptr<kv::backend>> open_data(const std::string& dir, access mode,
-                                                 std::optional<kv::backend_kind> kind) {
+expected<std::shared_ptr<kv::backend>> open_data(const data_source& src, access mode) {
   kv::open_options opts;
-  opts.kind = kind;
+  opts.kind = src.kind;
   opts.read_only = mode == access::read;
   opts.create_if_missing = mode == access::write_create;
-  return kv::open_backend(dir, opts);
+  if (!src.postgres()) {
+    if (!src.pg_schema.empty())
+      return error{errc::invalid_argument,
+                   "--pg-schema names a PostgreSQL schema: pass the server with --pg CONNINFO or "
+                   "--pg-file FILE too (or drop --pg-schema to use --data)"};
+    return kv::open_backend(src.dir, opts);
+  }
+  if (auto r = kv::configure_postgres(opts, src.pg, src.pg_file); !r) return r.error();
+  if (opts.pg_conninfo.empty())
+    return error{errc::invalid_argument,
+                 "--backend postgres needs the server: --pg CONNINFO or --pg-file FILE"};
+  opts.pg_schema = src.schema();
+  return kv::open_backend({}, opts);
 }
 
-void add_backend_option(CLI::App& cmd, std::optional<kv::backend_kind>& kind) {
+std::string location(const data_source& src, const kv::backend& db) {
+  if (const auto* pg = dynamic_cast<const kv::pg_backend*>(&db)) return pg->location();
+  return src.dir;
+}
+
+void add_backend_option(CLI::App& cmd, data_source& src) {
   cmd.add_option_function<std::string>(
          "--backend",
-         [&kind](const std::string& text) {
+         [&src](const std::string& text) {
            auto k = kv::parse_backend_kind(text);
            if (!k) throw CLI::ValidationError("--backend", k.error().context());
-           kind = *k;
+           src.kind = *k;
          },
-         "Storage engine of a new data directory: lmdb (default) or sqlite; an existing "
-         "directory must hold this one (doc/backends.md)")
-      ->type_name("lmdb|sqlite");
+         "Storage engine: lmdb (default for a new directory) or sqlite (an existing directory "
+         "must hold this one), or postgres (with --pg or --pg-file; doc/backends.md)")
+      ->type_name("lmdb|sqlite|postgres");
 }
 
 int report(const error& e) {

@@ -36,8 +36,33 @@ struct run_state {
 /// otherwise.
 inline constexpr const char* default_data_dir = "./ark-data";
 
-/// Adds `--data DIR` (default ./ark-data) to `cmd`, stored in `dir`.
-void add_data_option(CLI::App& cmd, std::string& dir);
+/// The PostgreSQL schema --pg and --pg-file use unless --pg-schema says
+/// otherwise (ark-host's default too).
+inline constexpr const char* default_pg_schema = "ark";
+
+/// Where a verb's data lives: a data directory (--data), or a schema of a
+/// PostgreSQL server (--pg CONNINFO or --pg-file FILE, with --pg-schema).
+/// Filled by add_data_option (and add_backend_option); opened by open_data.
+struct data_source {
+  std::string dir = default_data_dir;    ///< --data
+  std::string pg;                        ///< --pg: a libpq connection string or URI
+  std::string pg_file;                   ///< --pg-file: a file holding one
+  std::string pg_schema;                 ///< --pg-schema; empty: default_pg_schema
+  std::optional<kv::backend_kind> kind;  ///< --backend, for verbs that take it
+
+  /// True when the flags select PostgreSQL (--pg, --pg-file or --backend
+  /// postgres).
+  bool postgres() const;
+  /// The schema --pg-schema names, or default_pg_schema.
+  std::string schema() const;
+};
+
+/// Adds `--data DIR` (default ./ark-data, described as `what`) and the
+/// PostgreSQL alternative to it, `--pg CONNINFO`, `--pg-file FILE` and
+/// `--pg-schema NAME` (default ark), to `cmd`, stored in `src`. --data and
+/// --pg/--pg-file exclude each other (a usage error).
+void add_data_option(CLI::App& cmd, data_source& src,
+                     const std::string& what = "Data directory of an ark host");
 
 /// Parses a key given on the command line: JSON text (see doc/json_format.md),
 /// or a bare word (text that is not valid JSON and does not start with `[`,
@@ -46,25 +71,33 @@ void add_data_option(CLI::App& cmd, std::string& dir);
 /// Errors are invalid_key / nesting_too_deep naming the argument.
 expected<key> parse_key_arg(std::string_view text, std::string_view what);
 
-/// How a verb opens the data directory.
+/// How a verb opens its data (a directory or a PostgreSQL schema).
 enum class access {
-  read,         ///< read-only: no lock, works while a host writes; dir must exist
-  write,        ///< exclusive writer; the dir must exist (no_data_dir otherwise)
-  write_create  ///< exclusive writer; creates the dir when missing
+  read,         ///< read-only: no lock, works while a host writes; the data must exist
+  write,        ///< exclusive writer; the data must exist (no_data_dir otherwise)
+  write_create  ///< exclusive writer; creates the directory (or the schema) when missing
 };
 
-/// Opens the data directory `dir`. Without `kind`: with the backend it holds
-/// (LMDB or SQLite, kv::open_detected), LMDB for a directory access::
-/// write_create creates. With `kind` (the user passed --backend): that backend,
-/// and a directory holding the other one is invalid_argument naming both
-/// (kv::open_backend). Other errors as those (no_data_dir, locked,
-/// format_version, io_error, ...).
-expected<std::shared_ptr<kv::backend>> open_data(const std::string& dir, access mode,
-                                                 std::optional<kv::backend_kind> kind = {});
+/// Opens what `src` names. A directory: without src.kind, with the backend it
+/// holds (LMDB or SQLite, kv::open_detected), LMDB for a directory access::
+/// write_create creates; with src.kind (the user passed --backend), that
+/// backend, and a directory holding the other one is invalid_argument naming
+/// both (kv::open_backend). PostgreSQL (src.postgres()): the schema
+/// src.schema() on the server of --pg / --pg-file (kv::configure_postgres:
+/// invalid_argument for a password in --pg, a --pg-file others may read, or
+/// --backend postgres without either); read-only opens take no lock. Other
+/// errors as those (no_data_dir, locked, format_version, io_error,
+/// backend_failure naming an unreachable server, ...).
+expected<std::shared_ptr<kv::backend>> open_data(const data_source& src, access mode);
 
-/// Adds `--backend lmdb|sqlite` to `cmd`, for verbs that may create a data
-/// directory; `kind` stays empty unless it is given.
-void add_backend_option(CLI::App& cmd, std::optional<kv::backend_kind>& kind);
+/// How messages name the opened storage `db` of `src`: the data directory, or
+/// "PostgreSQL host=... port=... dbname=... schema NAME" (pg_backend::
+/// location(), never a password).
+std::string location(const data_source& src, const kv::backend& db);
+
+/// Adds `--backend lmdb|sqlite|postgres` to `cmd`, for verbs that may create
+/// their data; src.kind stays empty unless it is given.
+void add_backend_option(CLI::App& cmd, data_source& src);
 
 /// Prints "ark-dash: <message>" to stderr and returns the exit status for
 /// `e`: exit_usage when the user's arguments are at fault (invalid_key,

@@ -1,6 +1,6 @@
 // ark-dash kv put|get|list|count|delete|spaces: browse and edit the keyspaces
-// of a data directory. Reads open it read-only (they work while a host
-// writes); writes take the directory's writer lock.
+// of a data directory or a PostgreSQL schema. Reads open it read-only (they
+// work while a host writes); writes take the directory's (schema's) writer lock.
 
 #include <algorithm>
 #include <cstdint>
@@ -31,8 +31,7 @@ constexpr std::size_t table_page = 1000;
 
 // The command line of every kv verb (each verb uses the fields it declares).
 struct kv_args {
-  std::string data;
-  std::optional<kv::backend_kind> backend;  // --backend of put
+  data_source data;  // --data or --pg...; --backend of put
   std::string space;
   std::string key;
   std::string value;
@@ -80,7 +79,7 @@ std::optional<kv::store> open_store(const kv_args& a, access mode, int& status) 
     status = report(space.error());
     return std::nullopt;
   }
-  auto db = open_data(a.data, mode, a.backend);
+  auto db = open_data(a.data, mode);
   if (!db) {
     status = report(db.error());
     return std::nullopt;
@@ -295,8 +294,8 @@ const char* const key_footer =
 }  // namespace
 
 void add_kv_commands(CLI::App& app, run_state& state) {
-  auto* group =
-      app.add_subcommand("kv", "Browse and edit the key-value spaces of a data directory");
+  auto* group = app.add_subcommand(
+      "kv", "Browse and edit the key-value spaces of a data directory (or a PostgreSQL schema)");
 
   {
     auto a = std::make_shared<kv_args>();
@@ -306,10 +305,11 @@ void add_kv_commands(CLI::App& app, run_state& state) {
     cmd->add_option("VALUE", a->value, "The value as JSON (stored as msgpack), or hex with --raw")
         ->required();
     cmd->add_flag("--raw", a->raw, "VALUE is hex, stored as raw bytes");
-    add_backend_option(*cmd, a->backend);
+    add_backend_option(*cmd, a->data);
     cmd->footer(std::string(key_footer) +
                 "\nWithout --backend, an existing data directory is opened with the backend it\n"
-                "holds and a new one is created with lmdb.\n"
+                "holds and a new one is created with lmdb; --pg (or --pg-file) writes to the\n"
+                "PostgreSQL schema --pg-schema instead, creating it when missing.\n"
                 "\nExamples:\n  ark-dash kv put --space counters visits 42\n"
                 "  ark-dash kv put --space users '[\"user\", 7]' '{\"name\": \"ada\"}'\n"
                 "  ark-dash kv put --space blobs avatar 89504e47 --raw");

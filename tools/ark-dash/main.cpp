@@ -1,4 +1,5 @@
-// ark-dash: the ark dashboard. CLI verbs over a data directory; see
+// ark-dash: the ark dashboard. CLI verbs over a data directory (or a
+// PostgreSQL schema); see
 // `ark-dash --help` and the README.
 //
 // Exit status: 0 success, 1 runtime failure (missing data dir, locked, not
@@ -40,11 +41,14 @@ int check_verb_given(const CLI::App& app) {
 
 int main(int argc, char** argv) {
   using namespace ark::dash;
-  CLI::App app{"ark-dash: look inside ark data directories and running hosts"};
+  CLI::App app{
+      "ark-dash: look inside ark data directories, PostgreSQL schemas (--pg) and running hosts"};
   app.name("ark-dash");
   app.footer(
       "Keys and space names are JSON ('[\"user\", 42]') or a bare word (visits = "
       "[\"visits\"]).\n"
+      "Every verb taking --data DIR takes --pg CONNINFO (or --pg-file FILE) and --pg-schema "
+      "NAME\ninstead, for a PostgreSQL schema (doc/backends.md).\n"
       "Exit status: 0 success, 1 runtime failure, 2 usage error. See doc/json_format.md.");
 
   run_state state;

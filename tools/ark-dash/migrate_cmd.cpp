@@ -1,6 +1,6 @@
 // `ark-dash migrate --data DIR --module LIB.so ... (--dry-run | --apply)`:
 // what the actor types of the given modules would do with the snapshots of a
-// data directory (doc/migrations.md).
+// data directory, or of a PostgreSQL schema with --pg (doc/migrations.md).
 //
 // The modules are loaded as ark-host loads them (dlopen), so their
 // ARK_ACTOR lines register their types, schema versions and migration steps.
@@ -10,8 +10,8 @@
 // read-only view (fine while a host runs): KV reads see the stored data, KV
 // writes are collected and printed. --apply writes the results, one
 // transaction per actor (the migrated snapshot and the steps' KV writes
-// together); it takes the data directory's write lock, so it refuses while a
-// host runs.
+// together); it takes the data directory's (schema's) write lock, so it
+// refuses while a host runs.
 
 #include <dlfcn.h>
 
@@ -37,7 +37,7 @@ namespace {
 using json = nlohmann::json;
 
 struct migrate_args {
-  std::string data = default_data_dir;
+  data_source data;
   std::vector<std::string> modules;
   std::string type;
   bool dry_run = false;
@@ -139,17 +139,15 @@ expected<std::vector<std::pair<std::string, ark::key>>> all_actors(const inspect
 // Writes what a migration of the snapshot wrote to the state journal back
 // in place first: --apply writes snapshots in place, and a journaled copy
 // would win over them at the next open (doc/state_format.md).
-expected<void> checkpoint_journal(kv::backend& db, const std::string& dir) {
+expected<void> checkpoint_journal(kv::backend& db, const std::string& where) {
   auto journal = stored::read_journal(db);
-  if (!journal)
-    return error{journal.error().code(),
-                 "data directory " + dir + ": " + journal.error().context()};
+  if (!journal) return error{journal.error().code(), where + ": " + journal.error().context()};
   if (journal->empty()) return {};
   kv::backend_batch batch;
   journal->checkpoint_batch(batch);
   if (auto r = db.apply(batch); !r)
-    return error{r.error().code(), "data directory " + dir +
-                                       ": checkpoint of the state journal: " + r.error().context()};
+    return error{r.error().code(),
+                 where + ": checkpoint of the state journal: " + r.error().context()};
   return {};
 }
 
@@ -167,7 +165,8 @@ int run_migrate(const migrate_args& a) {
   auto db = open_data(a.data, a.apply ? access::write : access::read);
   if (!db) return report(db.error());
   if (a.apply) {
-    if (auto r = checkpoint_journal(**db, a.data); !r) return report(r.error());
+    std::string where = a.data.postgres() ? location(a.data, **db) : "data directory " + a.data.dir;
+    if (auto r = checkpoint_journal(**db, where); !r) return report(r.error());
   }
   auto reader = inspect::reader::open(*db);
   if (!reader) return report(reader.error());
@@ -297,7 +296,7 @@ void add_migrate_command(CLI::App& app, run_state& state) {
                 "run the migrations in memory on a read-only view and report; change nothing");
   cmd->add_flag("--apply", a->apply,
                 "write each actor's migration (snapshot and KV writes in one transaction); "
-                "refused while a host holds the data directory");
+                "refused while a host holds the data directory (or schema)");
   cmd->add_flag("--json", a->json_out, "print one JSON document (doc/migrations.md)");
   cmd->footer(
       "Exit status 0: every actor is current or migrates cleanly. 1: some would fail (or "

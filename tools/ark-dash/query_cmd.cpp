@@ -88,7 +88,7 @@ bool matches(const json& state, const condition& c) {
 }
 
 struct query_args {
-  std::string data = default_data_dir;
+  data_source data;
   std::string type;
   std::vector<std::string> where;
   std::size_t limit = 0;
