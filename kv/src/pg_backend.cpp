@@ -1125,6 +1125,18 @@ expected<std::uint64_t> pg_backend::epoch(std::string_view owner) {
   return static_cast<std::uint64_t>((*r)[0].int8(0, 0));
 }
 
+expected<std::uint64_t> pg_backend::stored_bytes() const {
+  impl::lease c(impl_.get());
+  if (auto r = c.acquire(); !r) return r.error();
+  auto r = c->exec(
+      "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::text FROM pg_class c JOIN "
+      "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '" +
+          impl_->opts.schema + "' AND c.relkind = 'r'",
+      "measure " + impl_->location, impl_->trips);
+  if (!r) return r.error();
+  return static_cast<std::uint64_t>(std::stoull(PQgetvalue(r->get(), 0, 0)));
+}
+
 expected<std::vector<std::string>> pg_backend::spaces(std::string_view after, std::size_t limit) {
   impl::lease c(impl_.get());
   if (auto r = c.acquire(); !r) return r.error();

@@ -597,7 +597,9 @@ runtime_stats runtime::stats() const {
   s.subscriptions = impl_->subs->total();
   for (const auto& b : c.latency) s.commit_latency.push_back(b.load());
   if (auto db = impl_->lmdb) s.map_size = db->map_size();
-  if (impl_->db && !impl_->opts.backend)
+  if (auto* pg = dynamic_cast<kv::pg_backend*>(impl_->db.get()))
+    s.data_bytes = pg->stored_bytes().value_or(0);  // the schema's tables on the server
+  else if (impl_->db && !impl_->opts.backend)
     s.data_bytes = inspect::directory_bytes(impl_->opts.data_dir);
   s.alarms_in_flight = impl_->alarms->in_flight();
   s.alarms_answered = impl_->alarms->answered();

@@ -22,18 +22,6 @@ namespace {
 
 const std::string settings_module = std::string(ARK_MODULE_DIR) + "/libark_settings.so";
 
-// Runs settings-client against the host on `port`; its stdout.
-std::string client(std::uint16_t port, const std::string& args) {
-  std::string cmd = std::string(ARK_BIN_DIR) + "/settings-client --port " +
-                    std::to_string(port) + " " + args + " 2>&1";
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    pclose(p);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -57,15 +45,15 @@ TEST_CASE("settings: changes, a remote subscriber and a restart on a SQLite host
     };
     auto sub = ark::subscribe(r.sys, h, ark::subscription_mode::state, cbs);
     REQUIRE_MESSAGE(sub, (sub ? "" : sub.error().message()));
-    CHECK(client(host.port(), "set eve lang de") == "1\n");
-    CHECK(client(host.port(), "theme eve dark") == "2\n");
-    CHECK(client(host.port(), "theme eve neon").find("not one of light, dark") != std::string::npos);
+    CHECK(ark::test::run_client("settings-client", host.port(), "set eve lang de") == "1\n");
+    CHECK(ark::test::run_client("settings-client", host.port(), "theme eve dark") == "2\n");
+    CHECK(ark::test::run_client("settings-client", host.port(), "theme eve neon").find("not one of light, dark") != std::string::npos);
     {
       std::unique_lock<std::mutex> lock{mtx};
       REQUIRE(cv.wait_for(lock, 10s, [&] { return seen.size() >= 3; }));
       CHECK(seen == std::vector<std::string>{"light/0", "light/1", "dark/2"});
     }
-    CHECK(client(host.port(), "snooze eve 60").find_first_not_of("0123456789\n") == std::string::npos);
+    CHECK(ark::test::run_client("settings-client", host.port(), "snooze eve 60").find_first_not_of("0123456789\n") == std::string::npos);
     sub->cancel();
     CHECK(host.stop() == 0);
   }
@@ -73,7 +61,7 @@ TEST_CASE("settings: changes, a remote subscriber and a restart on a SQLite host
   // The host comes back on the same directory: it keeps its engine without --backend.
   ark::test::host_process host(dir.sub("data"), {settings_module});
   REQUIRE_MESSAGE(host.start(), host.output());
-  CHECK(client(host.port(), "status eve") == "theme=dark dnd=on digests=0 version=2\n");
-  CHECK(client(host.port(), "history eve") == "lang=de\ntheme=dark\n");
+  CHECK(ark::test::run_client("settings-client", host.port(), "status eve") == "theme=dark dnd=on digests=0 version=2\n");
+  CHECK(ark::test::run_client("settings-client", host.port(), "history eve") == "lang=de\ntheme=dark\n");
   CHECK(host.stop() == 0);
 }

@@ -33,18 +33,6 @@ const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counte
 const std::string settings_module = std::string(ARK_MODULE_DIR) + "/libark_settings.so";
 const std::string reminder_module = std::string(ARK_MODULE_DIR) + "/libark_test_reminder.so";
 
-// Runs settings-client against the host on `port`; its stdout.
-std::string settings_client(std::uint16_t port, const std::string& args) {
-  std::string cmd = std::string(ARK_BIN_DIR) + "/settings-client --port " +
-                    std::to_string(port) + " " + args + " 2>&1";
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    pclose(p);
-  }
-  return out;
-}
 
 std::string fresh_schema() {
   static std::atomic<int> n{0};
@@ -259,14 +247,14 @@ TEST_CASE("settings on postgres: state, KV history, a remote subscriber, an alar
     };
     auto sub = ark::subscribe(r.sys, h, ark::subscription_mode::state, cbs);
     REQUIRE_MESSAGE(sub, (sub ? "" : sub.error().message()));
-    CHECK(settings_client(host.port(), "set eve lang de") == "1\n");
-    CHECK(settings_client(host.port(), "theme eve dark") == "2\n");
+    CHECK(ark::test::run_client("settings-client", host.port(), "set eve lang de") == "1\n");
+    CHECK(ark::test::run_client("settings-client", host.port(), "theme eve dark") == "2\n");
     {
       std::unique_lock<std::mutex> lock{mtx};
       REQUIRE(cv.wait_for(lock, 10s, [&] { return seen.size() >= 3; }));
       CHECK(seen == std::vector<std::string>{"light/0", "light/1", "dark/2"});
     }
-    CHECK(settings_client(host.port(), "snooze eve 60").find_first_not_of("0123456789\n") ==
+    CHECK(ark::test::run_client("settings-client", host.port(), "snooze eve 60").find_first_not_of("0123456789\n") ==
           std::string::npos);
     sub->cancel();
     CHECK(host.stop() == 0);
@@ -280,8 +268,8 @@ TEST_CASE("settings on postgres: state, KV history, a remote subscriber, an alar
   ark::test::host_process host(dir.sub("unused"), {settings_module},
                                pg_flags(server.conninfo(), schema));
   REQUIRE_MESSAGE(host.start(), host.output());
-  CHECK(settings_client(host.port(), "status eve") == "theme=dark dnd=on digests=0 version=2\n");
-  CHECK(settings_client(host.port(), "history eve") == "lang=de\ntheme=dark\n");
+  CHECK(ark::test::run_client("settings-client", host.port(), "status eve") == "theme=dark dnd=on digests=0 version=2\n");
+  CHECK(ark::test::run_client("settings-client", host.port(), "history eve") == "lang=de\ntheme=dark\n");
   CHECK(host.stop() == 0);
   server.psql("DROP SCHEMA " + schema + " CASCADE");
 }

@@ -151,4 +151,19 @@ class host_process {
   std::thread reader_;
 };
 
+/// Runs the client binary `name` (in build/bin) against the host on `port`
+/// with `args`; its stdout and stderr.
+inline std::string run_client(const std::string& name, std::uint16_t port,
+                              const std::string& args) {
+  std::string cmd = std::string(ARK_BIN_DIR) + "/" + name + " --port " + std::to_string(port) +
+                    " " + args + " 2>&1";
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    ::pclose(p);
+  }
+  return out;
+}
+
 }  // namespace ark::test

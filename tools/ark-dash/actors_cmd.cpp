@@ -17,6 +17,7 @@
 #include "ark/client.hpp"
 #include "ark/inspect.hpp"
 #include "ark/kv/json.hpp"
+#include "ark/kv/pg_backend.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 
@@ -94,7 +95,7 @@ expected<json> fetch_live(const source_args& s, const std::string& path, const q
 
 // What a data directory (a PostgreSQL schema) holds, as /api/v1/stats answers
 // offline (rates exist only in a live host). data_bytes: the size of the
-// directory's files; null for a schema (its size lives on the server).
+// directory's files, or of the schema's tables and indexes on the server.
 expected<json> offline_stats(const inspect::reader& r, const data_source& src,
                              const kv::backend& db) {
   auto types = r.types();
@@ -102,7 +103,11 @@ expected<json> offline_stats(const inspect::reader& r, const data_source& src,
   std::uint64_t actors = 0;
   for (const auto& t : (*types)["types"]) actors += t["actors"].get<std::uint64_t>();
   json bytes = nullptr;
-  if (!src.postgres()) bytes = inspect::directory_bytes(src.dir);
+  if (auto* pg = dynamic_cast<const kv::pg_backend*>(&db)) {
+    if (auto n = pg->stored_bytes()) bytes = *n;  // the schema's tables on the server
+  } else if (!src.postgres()) {
+    bytes = inspect::directory_bytes(src.dir);
+  }
   return json{{"actors", actors},
               {"types", (*types)["types"]},
               {"data_bytes", bytes},

@@ -110,6 +110,11 @@ class pg_backend final : public backend {
   /// The current epoch of `owner` (0 when it was never claimed).
   expected<std::uint64_t> epoch(std::string_view owner);
 
+  /// Bytes the schema's tables take on the server, with their indexes and
+  /// TOAST data (pg_total_relation_size): what a data directory's file sizes
+  /// are for the embedded engines.
+  expected<std::uint64_t> stored_bytes() const;
+
   /// Round trips to the server so far (statistics and tests: a batch costs a
   /// constant number, whatever its size).
   std::uint64_t round_trips() const;
