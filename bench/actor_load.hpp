@@ -66,8 +66,9 @@ struct ark_env {
 };
 
 /// One client sending sequential requests to `target`: the latency of each
-/// of `n` requests in microseconds, after 50 unrecorded warm-up requests.
+/// of `n` requests in microseconds, after `warmup` unrecorded requests.
 /// Stops early (fewer entries) at the first failed request.
-std::vector<double> sequential_latency_us(caf::actor_system& sys, const tp_if& target, int n);
+std::vector<double> sequential_latency_us(caf::actor_system& sys, const tp_if& target, int n,
+                                          int warmup = 50);
 
 }  // namespace ark::bench

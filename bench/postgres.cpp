@@ -176,197 +176,128 @@ struct raw_table {
   std::vector<std::string> keys;  // ark's state keys of bench_tp ["a", i]
 };
 
-/// Rows/s upserting batches of `batch` distinct keys, each batch one
-/// transaction, for `duration` seconds. 0 on failure (after a message).
-double raw_batched_rate(raw_conn& c, const raw_table& t, int batch, double duration,
-                        std::int64_t& counter) {
-  std::mt19937_64 rng(42 + static_cast<unsigned>(batch));
-  std::vector<int> order(key_count);
-  for (int i = 0; i < key_count; ++i) order[static_cast<std::size_t>(i)] = i;
-  std::vector<std::string> values(key_count);
-  std::size_t pos = key_count;  // next unused slot of `order`
-  std::int64_t rows = 0;
-  const auto start = clock_type::now();
-  while (seconds_since(start) < duration) {
-    // Distinct keys in a batch (ON CONFLICT DO UPDATE may not touch a row
-    // twice; ark's writer coalesces an actor's snapshots the same way):
-    // consecutive slices of a fresh random permutation.
-    if (pos + static_cast<std::size_t>(batch) > order.size()) {
-      std::shuffle(order.begin(), order.end(), rng);
-      pos = 0;
+/// Picks batches of distinct keys: consecutive slices of a random
+/// permutation of the 10k keys, reshuffled when used up (ON CONFLICT DO
+/// UPDATE may not touch a row twice; ark's writer coalesces an actor's
+/// snapshots the same way).
+class key_picker {
+ public:
+  explicit key_picker(unsigned seed) : rng_(seed), order_(key_count) {
+    for (int i = 0; i < key_count; ++i) order_[static_cast<std::size_t>(i)] = i;
+  }
+  std::vector<int> next(int n) {
+    auto un = static_cast<std::size_t>(n);
+    if (pos_ + un > order_.size()) {
+      std::shuffle(order_.begin(), order_.end(), rng_);
+      pos_ = 0;
     }
-    std::vector<int> idx(order.begin() + static_cast<std::ptrdiff_t>(pos),
-                         order.begin() + static_cast<std::ptrdiff_t>(pos) + batch);
-    pos += static_cast<std::size_t>(batch);
-    for (int i : idx) values[static_cast<std::size_t>(i)] = snapshot_row(++counter % 1000);
-    auto keys = bytea_array(t.keys, idx);
-    auto vals = bytea_array(values, idx);
-    if (!c.run("upsert_batch", {keys, vals}, "raw batched upsert")) return 0;
-    rows += batch;
+    std::vector<int> idx(order_.begin() + static_cast<std::ptrdiff_t>(pos_),
+                         order_.begin() + static_cast<std::ptrdiff_t>(pos_ + un));
+    pos_ += un;
+    return idx;
   }
-  return static_cast<double>(rows) / seconds_since(start);
-}
 
-/// The raw table, filled, and its statements prepared on `c`; false after a
-/// message.
-bool set_up_raw(raw_conn& c, const std::string& conninfo, const raw_table& t,
-                std::int64_t& counter) {
-  if (!c.open(conninfo, "raw baseline")) return false;
-  // The shape of ark's kv table (pg_backend.cpp: bigint + bytea primary key,
-  // fillfactor 80), without ark's spaces, epochs and fences.
-  if (!c.exec("CREATE TABLE IF NOT EXISTS " + t.schema +
-                  ".kv (space_id bigint NOT NULL, key bytea NOT NULL, value bytea NOT NULL, "
-                  "PRIMARY KEY (space_id, key)) WITH (fillfactor = 80)",
-              "create the raw table"))
-    return false;
-  if (!c.exec("SET synchronous_commit TO on", "raw baseline")) return false;
-  if (!c.prepare("upsert_batch",
-                 "INSERT INTO " + t.schema +
-                     ".kv (space_id, key, value) SELECT 1, k, v FROM unnest($1::bytea[], "
-                     "$2::bytea[]) AS u(k, v) ON CONFLICT (space_id, key) DO UPDATE SET value = "
-                     "excluded.value",
-                 "prepare the batched upsert") ||
-      !c.prepare("upsert_one",
-                 "INSERT INTO " + t.schema +
-                     ".kv (space_id, key, value) VALUES (1, $1::bytea, $2::bytea) ON CONFLICT "
-                     "(space_id, key) DO UPDATE SET value = excluded.value",
-                 "prepare the single upsert"))
-    return false;
-  // Every key exists before the measurements (as every actor's snapshot
-  // does once ark's actors are active): all upserts are updates.
-  std::vector<int> all(key_count);
-  std::vector<std::string> values(key_count);
-  for (int i = 0; i < key_count; ++i) {
-    all[static_cast<std::size_t>(i)] = i;
-    values[static_cast<std::size_t>(i)] = snapshot_row(++counter % 1000);
+ private:
+  std::mt19937_64 rng_;
+  std::vector<int> order_;
+  std::size_t pos_ = key_count;
+};
+
+/// The raw baseline's connection, table and statements.
+class raw_client {
+ public:
+  explicit raw_client(const raw_table& t) : t_(t), values_(key_count), picker_(42) {}
+
+  /// Connects, creates and fills the table (every key exists before the
+  /// measurements, as every actor's snapshot does once ark's actors are
+  /// active: all upserts are updates) and prepares the statements; false
+  /// after a message.
+  bool set_up(const std::string& conninfo) {
+    if (!c_.open(conninfo, "raw baseline")) return false;
+    // The shape of ark's kv table (pg_backend.cpp: bigint + bytea primary
+    // key, fillfactor 80), without ark's spaces, epochs and fences.
+    if (!c_.exec("CREATE TABLE IF NOT EXISTS " + t_.schema +
+                     ".kv (space_id bigint NOT NULL, key bytea NOT NULL, value bytea NOT NULL, "
+                     "PRIMARY KEY (space_id, key)) WITH (fillfactor = 80)",
+                 "create the raw table"))
+      return false;
+    if (!c_.exec("SET synchronous_commit TO on", "raw baseline")) return false;
+    if (!c_.prepare("upsert_batch",
+                    "INSERT INTO " + t_.schema +
+                        ".kv (space_id, key, value) SELECT 1, k, v FROM unnest($1::bytea[], "
+                        "$2::bytea[]) AS u(k, v) ON CONFLICT (space_id, key) DO UPDATE SET value "
+                        "= excluded.value",
+                    "prepare the batched upsert") ||
+        !c_.prepare("upsert_one",
+                    "INSERT INTO " + t_.schema +
+                        ".kv (space_id, key, value) VALUES (1, $1::bytea, $2::bytea) ON CONFLICT "
+                        "(space_id, key) DO UPDATE SET value = excluded.value",
+                    "prepare the single upsert"))
+      return false;
+    std::vector<int> all(key_count);
+    for (int i = 0; i < key_count; ++i) all[static_cast<std::size_t>(i)] = i;
+    if (!upsert(all)) return false;
+    c_.exec("VACUUM ANALYZE " + t_.schema + ".kv", "vacuum the raw table", true);
+    return true;
   }
-  auto keys = bytea_array(t.keys, all);
-  auto vals = bytea_array(values, all);
-  if (!c.run("upsert_batch", {keys, vals}, "fill the raw table")) return false;
-  c.exec("VACUUM ANALYZE " + t.schema + ".kv", "vacuum the raw table", true);
-  return true;
-}
 
-void run_raw(context& ctx, raw_conn& admin, const std::string& conninfo, const raw_table& t) {
-  raw_conn c;
-  std::int64_t counter = 0;
-  if (!set_up_raw(c, conninfo, t, counter)) return;
-  const double duration = ctx.pick(1.0, 4.0);
+  /// One transaction upserting `batch` distinct keys (one round trip).
+  bool batch(int batch) { return upsert(picker_.next(batch)); }
+
+  /// One single-row upsert + commit (one round trip).
+  bool one() {
+    const auto& key = t_.keys[static_cast<std::size_t>(single_++ % key_count)];
+    auto value = snapshot_row(++counter_ % 1000);
+    return c_.run("upsert_one", {key, value}, "raw single upsert");
+  }
+
+  /// Rows/s of batch(n) in a loop for `duration` seconds; 0 on failure.
+  double rate(int n, double duration) {
+    std::int64_t rows = 0;
+    const auto start = clock_type::now();
+    while (seconds_since(start) < duration) {
+      if (!batch(n)) return 0;
+      rows += n;
+    }
+    return static_cast<double>(rows) / seconds_since(start);
+  }
+
+ private:
+  bool upsert(const std::vector<int>& idx) {
+    // Values like ark's snapshots: counters stay small (ark's 10k counters
+    // reach a few hundred in a run), so rows keep ark's size.
+    for (int i : idx) values_[static_cast<std::size_t>(i)] = snapshot_row(++counter_ % 1000);
+    auto keys = bytea_array(t_.keys, idx);
+    auto vals = bytea_array(values_, idx);
+    return c_.run("upsert_batch", {keys, vals}, "raw batched upsert");
+  }
+
+  const raw_table& t_;
+  raw_conn c_;
+  std::vector<std::string> values_;
+  key_picker picker_;
+  std::int64_t counter_ = 0;
+  int single_ = 0;
+};
+
+/// The batch-size sweep: pg_raw_upsert_per_s_batch_N. Returns the batch size
+/// of the best rate (0 on failure).
+int run_raw_sweep(context& ctx, raw_conn& admin, raw_client& raw) {
+  const double duration = ctx.pick(1.0, 3.0);
   double best = 0;
   int best_batch = 0;
   for (int batch : {1, 10, 100, 1000}) {
     checkpoint(admin);
-    double rate = raw_batched_rate(c, t, batch, duration, counter);
-    if (rate <= 0) return;
+    double rate = raw.rate(batch, duration);
+    if (rate <= 0) return 0;
     ctx.add("pg_raw_upsert_per_s_batch_" + std::to_string(batch), rate, "1/s");
     if (rate > best) {
       best = rate;
       best_batch = batch;
     }
   }
-  ctx.add("pg_raw_batched_upsert_per_s", best, "1/s");
   ctx.add("pg_raw_best_batch", best_batch, "rows");
-
-  // One upsert + commit at a time (one round trip each).
-  checkpoint(admin);
-  const int n = ctx.pick(500, 3000);
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n + 50; ++i) {
-    const auto& key = t.keys[static_cast<std::size_t>(i % key_count)];
-    auto value = snapshot_row(++counter % 1000);
-    auto t0 = clock_type::now();
-    if (!c.run("upsert_one", {key, value}, "raw single upsert")) return;
-    if (i >= 50) us.push_back(seconds_since(t0) * 1e6);  // after warm-up
-  }
-  auto p99 = us;
-  ctx.add("pg_raw_commit_p50_us", median(us), "us");
-  ctx.add("pg_raw_commit_p99_us", percentile(p99, 99), "us");
-}
-
-/// Where ark's time goes (informational): at the batch size ark's writer
-/// reached, (1) raw upserts, (2) pg_backend::apply_fenced alone (ark's
-/// statements: fence check, spaces, upsert; no actors, no runtime), each
-/// with the machine to itself.
-void run_decomposition(context& ctx, raw_conn& admin, const std::string& conninfo,
-                       const raw_table& t, const std::string& be_schema) {
-  int batch = static_cast<int>(ctx.get("pg10k_mean_batch") + 0.5);
-  if (batch <= 0) batch = 500;
-  batch = std::min(batch, key_count);
-  const double duration = ctx.pick(1.0, 4.0);
-  {
-    raw_conn c;
-    std::int64_t counter = 0;
-    if (!set_up_raw(c, conninfo, t, counter)) return;
-    checkpoint(admin);
-    double rate = raw_batched_rate(c, t, batch, duration, counter);
-    if (rate <= 0) return;
-    ctx.add("pg_raw_upsert_per_s_at_ark_batch", rate, "1/s");
-  }
-  kv::pg_options o;
-  o.conninfo = conninfo;
-  o.schema = be_schema;
-  o.mode = kv::durability::sync;
-  auto db = kv::pg_backend::open(o);
-  if (!db) {
-    std::fprintf(stderr, "ark-bench: %s\n", db.error().message().c_str());
-    return;
-  }
-  const std::string& space = stored::state_space();
-  std::vector<std::uint64_t> epochs(key_count);
-  for (int i = 0; i < key_count; ++i) {
-    auto c = (*db)->claim(space, t.keys[static_cast<std::size_t>(i)]);
-    if (!c) {
-      std::fprintf(stderr, "ark-bench: claim: %s\n", c.error().message().c_str());
-      return;
-    }
-    epochs[static_cast<std::size_t>(i)] = c->epoch;
-  }
-  auto fenced_batch = [&](const std::vector<int>& idx, std::int64_t& counter) {
-    kv::backend_batch b;
-    for (int i : idx) {
-      auto k = static_cast<std::size_t>(i);
-      auto id = b.add_fence(t.keys[k], epochs[k]);
-      kv::space_writes g{space, {}, id};
-      g.ops.push_back(
-          kv::write_op{kv::write_op::kind::put, t.keys[k], snapshot_row(++counter % 1000)});
-      b.append(std::move(g));
-    }
-    return b;
-  };
-  std::int64_t counter = 0;
-  {
-    std::vector<int> all(key_count);
-    for (int i = 0; i < key_count; ++i) all[static_cast<std::size_t>(i)] = i;
-    if (auto r = (*db)->apply_fenced(fenced_batch(all, counter)); !r) {
-      std::fprintf(stderr, "ark-bench: %s\n", r.error().message().c_str());
-      return;
-    }
-  }
-  checkpoint(admin);
-  std::mt19937_64 rng(7);
-  std::vector<int> order(key_count);
-  for (int i = 0; i < key_count; ++i) order[static_cast<std::size_t>(i)] = i;
-  std::size_t pos = key_count;
-  std::int64_t rows = 0;
-  const auto start = clock_type::now();
-  while (seconds_since(start) < duration) {
-    if (pos + static_cast<std::size_t>(batch) > order.size()) {
-      std::shuffle(order.begin(), order.end(), rng);
-      pos = 0;
-    }
-    std::vector<int> idx(order.begin() + static_cast<std::ptrdiff_t>(pos),
-                         order.begin() + static_cast<std::ptrdiff_t>(pos) + batch);
-    pos += static_cast<std::size_t>(batch);
-    auto r = (*db)->apply_fenced(fenced_batch(idx, counter));
-    if (!r || !r->fenced.empty()) {
-      std::fprintf(stderr, "ark-bench: fenced batch failed\n");
-      return;
-    }
-    rows += batch;
-  }
-  ctx.add("pg_backend_put_per_s_at_ark_batch", static_cast<double>(rows) / seconds_since(start),
-          "1/s");
+  return best_batch;
 }
 
 // -- ark ---------------------------------------------------------------------------------
@@ -426,11 +357,18 @@ ark::runtime_options ark_options(context& ctx, const std::string& conninfo,
   return opts;
 }
 
-void run_ark(context& ctx, raw_conn& admin, const std::string& conninfo,
-             const std::string& schema) {
+/// Throughput, interleaved with the raw baseline: the machine is shared and
+/// its disk's speed changes within seconds, so ark's windows alternate with
+/// windows of raw batched upserts at the sweep's best batch size, and each
+/// side's figure sums its windows. Then the sequential latencies, a raw
+/// commit and an ark request alternately.
+void run_ark(context& ctx, raw_conn& admin, raw_client& raw, int best_batch,
+             const std::string& conninfo, const std::string& schema) {
   using std::chrono::milliseconds;
-  const auto warmup = milliseconds(ctx.pick(500, 2000));
-  const auto window = milliseconds(ctx.pick(2000, 10000));
+  const int rounds = ctx.pick(2, 5);
+  const auto warmup = milliseconds(500);
+  const auto window = milliseconds(ctx.pick(1000, 2000));
+  const double raw_window = ctx.pick(0.5, 1.0);
   const int inflight = 1024;  // as the in-process scenario
   {
     ark_env env(ark_options(ctx, conninfo, schema));
@@ -445,33 +383,143 @@ void run_ark(context& ctx, raw_conn& admin, const std::string& conninfo,
     if (!touch_all(*env.sys, targets, inflight, std::chrono::seconds(600))) return;
     ctx.add("pg10k_first_touch_s", seconds_since(t0), "s");
     checkpoint(admin);
-    std::uint64_t trips0 = 0, trips1 = 0, commits0 = 0, commits1 = 0;
+    double raw_rows = 0, raw_s = 0, ark_msgs = 0, ark_s = 0;
+    std::uint64_t trips = 0, commits = 0, units = 0, commit_us = 0;
+    std::uint64_t trips0 = 0;
+    runtime_stats s0;
+    clock_type::time_point w0;
     auto mark = [&](bool end) {
-      (end ? trips1 : trips0) = pg->round_trips();
-      (end ? commits1 : commits0) = env.rt->stats().commits;
+      if (!end) {
+        trips0 = pg->round_trips();
+        s0 = env.rt->stats();
+        w0 = clock_type::now();
+        return;
+      }
+      auto s1 = env.rt->stats();
+      trips += pg->round_trips() - trips0;
+      commits += s1.commits - s0.commits;
+      units += s1.units - s0.units;
+      commit_us += s1.commit_us - s0.commit_us;
+      ark_s += seconds_since(w0);
     };
-    double rate =
-        measure(*env.sys, targets, inflight, warmup, window, &ctx, env.rt.get(), "pg10k", mark);
-    if (commits1 > commits0)
-      ctx.add("pg10k_round_trips_per_commit",
-              static_cast<double>(trips1 - trips0) / static_cast<double>(commits1 - commits0),
-              "trips");
-    ctx.add("pg_durable_msg_per_s_10k_actors", rate, "1/s");
+    for (int r = 0; r < rounds; ++r) {
+      double rate = raw.rate(best_batch, raw_window);
+      if (rate <= 0) return;
+      raw_rows += rate * raw_window;
+      raw_s += raw_window;
+      double before = ark_s;
+      double ark_rate =
+          measure(*env.sys, targets, inflight, warmup, window, nullptr, nullptr, nullptr, mark);
+      ark_msgs += ark_rate * (ark_s - before);
+    }
+    ctx.add("pg_raw_batched_upsert_per_s", raw_rows / raw_s, "1/s");
+    if (commits > 0) {
+      auto c = static_cast<double>(commits);
+      ctx.add("pg10k_mean_batch", static_cast<double>(units) / c, "units");
+      ctx.add("pg10k_mean_commit_us", static_cast<double>(commit_us) / c, "us");
+      ctx.add("pg10k_round_trips_per_commit", static_cast<double>(trips) / c, "trips");
+    }
+    ctx.add("pg_durable_msg_per_s_10k_actors", ark_msgs / ark_s, "1/s");
   }
   // One client, sequential requests to one actor (a runtime of its own, as
-  // the in-process `single` case).
+  // the in-process `single` case), alternating with raw single commits.
   {
     ark_env env(ark_options(ctx, conninfo, schema));
     if (!env.rt) return;
     auto h = env.rt->get_or_create<tp_if>("bench_tp", ark::key{"single"});
     if (!h) return;
     checkpoint(admin);
-    auto us = sequential_latency_us(*env.sys, *h, ctx.pick(500, 3000));
-    if (us.empty()) return;
-    auto p99 = us;
-    ctx.add("pg_single_actor_p50_us", median(us), "us");
-    ctx.add("pg_single_actor_p99_us", percentile(p99, 99), "us");
+    const int n = ctx.pick(500, 3000);
+    std::vector<double> raw_us, ark_us;
+    for (int i = 0; i < n + 50; ++i) {
+      auto t0 = clock_type::now();
+      if (!raw.one()) return;
+      double raw_t = seconds_since(t0) * 1e6;
+      auto a = sequential_latency_us(*env.sys, *h, 1, 0);
+      if (a.empty()) return;
+      if (i >= 50) {  // after warm-up
+        raw_us.push_back(raw_t);
+        ark_us.push_back(a[0]);
+      }
+    }
+    auto raw_p99 = raw_us, ark_p99 = ark_us;
+    ctx.add("pg_raw_commit_p50_us", median(raw_us), "us");
+    ctx.add("pg_raw_commit_p99_us", percentile(raw_p99, 99), "us");
+    ctx.add("pg_single_actor_p50_us", median(ark_us), "us");
+    ctx.add("pg_single_actor_p99_us", percentile(ark_p99, 99), "us");
   }
+}
+
+/// Where ark's time goes (informational): at the batch size ark's writer
+/// reached, raw upserts against pg_backend::apply_fenced alone (ark's
+/// statements: fence check, spaces, upsert; no actors, no runtime), windows
+/// alternating as in run_ark.
+void run_decomposition(context& ctx, raw_conn& admin, raw_client& raw, const std::string& conninfo,
+                       const raw_table& t, const std::string& be_schema) {
+  int batch = static_cast<int>(ctx.get("pg10k_mean_batch") + 0.5);
+  if (batch <= 0) batch = 500;
+  batch = std::min(batch, key_count);
+  const int rounds = ctx.pick(2, 4);
+  const double window = ctx.pick(0.5, 1.0);
+  kv::pg_options o;
+  o.conninfo = conninfo;
+  o.schema = be_schema;
+  o.mode = kv::durability::sync;
+  auto db = kv::pg_backend::open(o);
+  if (!db) {
+    std::fprintf(stderr, "ark-bench: %s\n", db.error().message().c_str());
+    return;
+  }
+  const std::string& space = stored::state_space();
+  std::vector<std::uint64_t> epochs(key_count);
+  for (int i = 0; i < key_count; ++i) {
+    auto c = (*db)->claim(space, t.keys[static_cast<std::size_t>(i)]);
+    if (!c) {
+      std::fprintf(stderr, "ark-bench: claim: %s\n", c.error().message().c_str());
+      return;
+    }
+    epochs[static_cast<std::size_t>(i)] = c->epoch;
+  }
+  std::int64_t counter = 0;
+  auto apply = [&](const std::vector<int>& idx) {
+    kv::backend_batch b;
+    for (int i : idx) {
+      auto k = static_cast<std::size_t>(i);
+      kv::space_writes g{space, {}, b.add_fence(t.keys[k], epochs[k])};
+      g.ops.push_back(
+          kv::write_op{kv::write_op::kind::put, t.keys[k], snapshot_row(++counter % 1000)});
+      b.append(std::move(g));
+    }
+    auto r = (*db)->apply_fenced(b);
+    if (!r || !r->fenced.empty()) {
+      std::fprintf(stderr, "ark-bench: a fenced batch failed: %s\n",
+                   r ? "fenced" : r.error().message().c_str());
+      return false;
+    }
+    return true;
+  };
+  {
+    std::vector<int> all(key_count);
+    for (int i = 0; i < key_count; ++i) all[static_cast<std::size_t>(i)] = i;
+    if (!apply(all)) return;
+  }
+  checkpoint(admin);
+  key_picker picker(7);
+  double raw_rows = 0, raw_s = 0, be_rows = 0, be_s = 0;
+  for (int r = 0; r < rounds; ++r) {
+    double rate = raw.rate(batch, window);
+    if (rate <= 0) return;
+    raw_rows += rate * window;
+    raw_s += window;
+    const auto start = clock_type::now();
+    while (seconds_since(start) < window) {
+      if (!apply(picker.next(batch))) return;
+      be_rows += batch;
+    }
+    be_s += seconds_since(start);
+  }
+  ctx.add("pg_raw_upsert_per_s_at_ark_batch", raw_rows / raw_s, "1/s");
+  ctx.add("pg_backend_put_per_s_at_ark_batch", be_rows / be_s, "1/s");
 }
 
 void print_server(raw_conn& admin) {
@@ -527,12 +575,15 @@ void run_postgres(context& ctx) {
     auto k = inspect::encode_identity("bench_tp", ark::key{"a", i});
     if (k) t.keys.push_back(*k);
   }
-  // For profiling one part (bench/RESULTS.md): ARK_BENCH_CASE=pgraw|pgark.
+  raw_client raw(t);
+  if (!raw.set_up(conninfo)) return;
+  int best_batch = run_raw_sweep(ctx, admin, raw);
+  if (best_batch == 0) return;
+  // For profiling one part (bench/RESULTS.md): ARK_BENCH_CASE=pgark|pgparts.
   const char* only_case = std::getenv("ARK_BENCH_CASE");
   auto run_case = [&](const char* name) { return !only_case || std::string(only_case) == name; };
-  if (run_case("pgraw")) run_raw(ctx, admin, conninfo, t);
-  if (run_case("pgark")) run_ark(ctx, admin, conninfo, schema);
-  if (run_case("pgparts")) run_decomposition(ctx, admin, conninfo, t, schema + "_be");
+  if (run_case("pgark")) run_ark(ctx, admin, raw, best_batch, conninfo, schema);
+  if (run_case("pgparts")) run_decomposition(ctx, admin, raw, conninfo, t, schema + "_be");
   // Row sizes, to check that the raw rows are the size of ark's.
   if (auto v =
           admin.exec("SELECT round(avg(length(key) + length(value))) FROM " + schema +

@@ -152,16 +152,17 @@ std::vector<tp_if> ark_env::actors(int n) {
   return out;
 }
 
-std::vector<double> sequential_latency_us(caf::actor_system& sys, const tp_if& target, int n) {
+std::vector<double> sequential_latency_us(caf::actor_system& sys, const tp_if& target, int n,
+                                          int warmup) {
   caf::scoped_actor self{sys};
   std::vector<double> us;
-  for (int i = 0; i < n + 50; ++i) {
+  for (int i = 0; i < n + warmup; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     bool ok = false;
     self->request(target, std::chrono::seconds(10), add_atom::value, std::int64_t{1})
         .receive([&](std::int64_t) { ok = true; }, [](caf::error&) {});
     if (!ok) break;
-    if (i >= 50) us.push_back(seconds_since(t0) * 1e6);  // after warm-up
+    if (i >= warmup) us.push_back(seconds_since(t0) * 1e6);
   }
   return us;
 }
