@@ -84,7 +84,8 @@ void run_lifecycle(context& ctx);
 /// pg_raw_upsert_per_s_batch_{1,10,100,1000}, pg_raw_batched_upsert_per_s,
 /// pg_raw_commit_p50_us, pg_raw_commit_p99_us, pg_durable_msg_per_s_10k_actors,
 /// pg10k_mean_batch, pg10k_round_trips_per_commit, pg_single_actor_p50_us,
-/// pg_single_actor_p99_us (postgres.cpp).
+/// pg_single_actor_p99_us and informational figures (postgres.cpp). Runs only
+/// when `--only postgres` names it.
 void run_postgres(context& ctx);
 /// Child-process entry points of run_lifecycle; returns an exit status.
 int lifecycle_child(const std::vector<std::string>& args);

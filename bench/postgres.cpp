@@ -3,20 +3,28 @@
 //
 //   pg_raw_upsert_per_s_batch_N   rows/s upserting batches of N rows (1, 10,
 //                                 100, 1000) over 10k keys, each batch one
-//                                 statement over arrays and one synchronous
-//                                 commit, one connection
-//   pg_raw_batched_upsert_per_s   the best of those
-//   pg_raw_commit_p50_us / p99    one single-row upsert + commit, sequential
+//                                 statement over arrays (one round trip) and
+//                                 one synchronous commit, one connection
+//   pg_raw_best_batch             the N with the best rate
+//   pg_raw_batched_upsert_per_s   raw upserts at that N, measured in windows
+//                                 alternating with ark's (the denominator)
 //   pg_durable_msg_per_s_10k_actors  ark (sync) over 10k counter actors, the
 //                                 load of the in-process throughput scenario
 //   pg10k_mean_batch / _mean_commit_us / _round_trips_per_commit
+//                                 the writer over the same windows
+//   pg_raw_commit_p50_us / p99    one single-row upsert + commit, sequential
 //   pg_single_actor_p50_us / p99  one client, sequential requests, one actor
+//                                 (alternating with the raw commits)
+//   pg_raw_upsert_per_s_at_ark_batch, pg_backend_put_per_s_at_ark_batch
+//                                 where the time goes: raw upserts and
+//                                 pg_backend::apply_fenced alone at the batch
+//                                 size ark's writer reached
 //
 // Without --pg a private server is started for the run (tests/support/
 // pg_server.hpp: Debian's defaults plus its settings; fsync and
-// synchronous_commit on) and stopped at the end. With --pg the scenario
-// creates two fresh schemas (ark_bench_XXXXXXXX and ..._raw) on that server
-// and drops them at the end; it touches nothing else.
+// synchronous_commit on) and stopped at the end. With --pg the scenario uses
+// fresh schemas (ark_bench_XXXXXXXX for ark, _raw for the baseline, _be for
+// the decomposition) and drops them at the end; it touches nothing else.
 
 #include <libpq-fe.h>
 #include <unistd.h>
