@@ -10,8 +10,9 @@
 //                                 alternating with ark's (the denominator)
 //   pg_durable_msg_per_s_10k_actors  ark (sync) over 10k counter actors, the
 //                                 load of the in-process throughput scenario
-//   pg10k_mean_batch / _mean_commit_us / _round_trips_per_commit
-//                                 the writer over the same windows
+//   pg10k_mean_batch / _mean_commit_us / _round_trips_per_commit /
+//   _wal_bytes_per_unit           the writer over the same windows
+//   pg_raw_wal_bytes_per_row      WAL written per raw upserted row
 //   pg_raw_commit_p50_us / p99    one single-row upsert + commit, sequential
 //   pg_single_actor_p50_us / p99  one client, sequential requests, one actor
 //                                 (alternating with the raw commits)
@@ -175,6 +176,12 @@ std::string random_schema_name() {
 /// otherwise (with --pg on a server where the role may not).
 void checkpoint(raw_conn& admin) {
   admin.exec("CHECKPOINT", "checkpoint", true);
+}
+
+/// The server's WAL insert position in bytes (0 when it cannot be read).
+double wal_position(raw_conn& admin) {
+  auto v = admin.exec("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn", "WAL position", true);
+  return v ? std::atof(v->c_str()) : 0;
 }
 
 // -- raw baselines -----------------------------------------------------------------
@@ -391,19 +398,22 @@ void run_ark(context& ctx, raw_conn& admin, raw_client& raw, int best_batch,
     if (!touch_all(*env.sys, targets, inflight, std::chrono::seconds(600))) return;
     ctx.add("pg10k_first_touch_s", seconds_since(t0), "s");
     checkpoint(admin);
-    double raw_rows = 0, raw_s = 0, ark_msgs = 0, ark_s = 0;
+    double raw_rows = 0, raw_s = 0, ark_msgs = 0, ark_s = 0, raw_wal = 0, ark_wal = 0;
     std::uint64_t trips = 0, commits = 0, units = 0, commit_us = 0;
     std::uint64_t trips0 = 0;
+    double wal0 = 0;
     runtime_stats s0;
     clock_type::time_point w0;
     auto mark = [&](bool end) {
       if (!end) {
         trips0 = pg->round_trips();
         s0 = env.rt->stats();
+        wal0 = wal_position(admin);
         w0 = clock_type::now();
         return;
       }
       auto s1 = env.rt->stats();
+      ark_wal += wal_position(admin) - wal0;
       trips += pg->round_trips() - trips0;
       commits += s1.commits - s0.commits;
       units += s1.units - s0.units;
@@ -411,8 +421,10 @@ void run_ark(context& ctx, raw_conn& admin, raw_client& raw, int best_batch,
       ark_s += seconds_since(w0);
     };
     for (int r = 0; r < rounds; ++r) {
+      double before_wal = wal_position(admin);
       double rate = raw.rate(best_batch, raw_window);
       if (rate <= 0) return;
+      raw_wal += wal_position(admin) - before_wal;
       raw_rows += rate * raw_window;
       raw_s += raw_window;
       double before = ark_s;
@@ -426,6 +438,10 @@ void run_ark(context& ctx, raw_conn& admin, raw_client& raw, int best_batch,
       ctx.add("pg10k_mean_batch", static_cast<double>(units) / c, "units");
       ctx.add("pg10k_mean_commit_us", static_cast<double>(commit_us) / c, "us");
       ctx.add("pg10k_round_trips_per_commit", static_cast<double>(trips) / c, "trips");
+      if (units > 0 && ark_wal > 0 && raw_rows > 0 && raw_wal > 0) {
+        ctx.add("pg10k_wal_bytes_per_unit", ark_wal / static_cast<double>(units), "B");
+        ctx.add("pg_raw_wal_bytes_per_row", raw_wal / raw_rows, "B");
+      }
     }
     ctx.add("pg_durable_msg_per_s_10k_actors", ark_msgs / ark_s, "1/s");
   }
