@@ -455,12 +455,15 @@ void run_ark(context& ctx, raw_conn& admin, raw_client& raw, int best_batch,
     checkpoint(admin);
     const int n = ctx.pick(500, 3000);
     std::vector<double> raw_us, ark_us;
+    // Which one goes first alternates, so that neither always follows the
+    // other's flush.
     for (int i = 0; i < n + 50; ++i) {
+      std::vector<double> a;
+      if (i % 2 == 1 && (a = sequential_latency_us(*env.sys, *h, 1, 0)).empty()) return;
       auto t0 = clock_type::now();
       if (!raw.one()) return;
       double raw_t = seconds_since(t0) * 1e6;
-      auto a = sequential_latency_us(*env.sys, *h, 1, 0);
-      if (a.empty()) return;
+      if (i % 2 == 0 && (a = sequential_latency_us(*env.sys, *h, 1, 0)).empty()) return;
       if (i >= 50) {  // after warm-up
         raw_us.push_back(raw_t);
         ark_us.push_back(a[0]);
