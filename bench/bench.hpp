@@ -24,6 +24,7 @@ struct context {
   bool quick = false;
   std::string scratch;   ///< a directory the scenario may fill (one subdir each)
   std::string self_exe;  ///< path of ark-bench itself (for child processes)
+  std::string pg_conninfo;  ///< --pg: the PostgreSQL server (empty: a private one)
   std::vector<metric> results;
 
   void add(std::string name, double value, std::string unit);
@@ -80,6 +81,12 @@ void run_kv(context& ctx);
 /// activation_us, restart_first_reply_ms, peak_rss_mb_1m_actors
 /// (lifecycle.cpp).
 void run_lifecycle(context& ctx);
+/// pg_raw_upsert_per_s_batch_{1,10,100,1000}, pg_raw_batched_upsert_per_s,
+/// pg_raw_commit_p50_us, pg_raw_commit_p99_us, pg_durable_msg_per_s_10k_actors,
+/// pg10k_mean_batch, pg10k_round_trips_per_commit, pg_single_actor_p50_us,
+/// pg_single_actor_p99_us and informational figures (postgres.cpp). Runs only
+/// when `--only postgres` names it.
+void run_postgres(context& ctx);
 /// Child-process entry points of run_lifecycle; returns an exit status.
 int lifecycle_child(const std::vector<std::string>& args);
 

@@ -1,5 +1,6 @@
 // ark-bench: every scenario with its baseline measured in the same run.
 //   ark-bench [--quick] [--json FILE] [--only SCENARIO] [--scratch DIR]
+//   ark-bench --only postgres [--pg CONNINFO] [--quick]
 //
 // The benchmark data goes to a fresh directory DIR/ark-bench-XXXXXX that it
 // creates (mkdtemp) and removes at exit; nothing else in DIR is touched.
@@ -97,12 +98,23 @@ int main(int argc, char** argv) {
   std::string scratch_parent = ".";
   app.add_flag("--quick", ctx.quick, "short run (under a minute on 2 cores)");
   app.add_option("--json", json_path, "write the metrics as a JSON array to FILE");
-  app.add_option("--only", only, "run only these scenarios: disk, actors, kv, lifecycle");
+  app.add_option("--only", only,
+                 "run only these scenarios: disk, actors, kv, lifecycle, postgres (postgres "
+                 "runs only when named here)");
+  app.add_option("--pg", ctx.pg_conninfo,
+                 "with --only postgres: the PostgreSQL server (libpq connection string) to "
+                 "measure, in two fresh schemas dropped afterwards; default: a private server "
+                 "started for the run");
   app.add_option("--scratch", scratch_parent,
                  "directory on the disk to measure; the data goes to a new subdirectory "
                  "DIR/ark-bench-XXXXXX, removed afterwards (nothing else in DIR is touched)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  const bool postgres = std::find(only.begin(), only.end(), "postgres") != only.end();
+  if (!ctx.pg_conninfo.empty() && !postgres) {
+    std::fprintf(stderr, "ark-bench: --pg applies to the postgres scenario: add --only postgres\n");
+    return 2;
+  }
   ctx.self_exe = std::filesystem::canonical("/proc/self/exe").string();
   scratch_dir scratch;  // removed when main returns
   std::string err;
@@ -134,6 +146,12 @@ int main(int argc, char** argv) {
     std::printf("activation, restart, memory\n");
     run_lifecycle(ctx);
   }
+  // Not part of the default run: it needs a PostgreSQL server (or the
+  // programs to start one).
+  if (postgres) {
+    std::printf("PostgreSQL: ark against raw libpq on the same server\n");
+    run_postgres(ctx);
+  }
   // Ratios, from figures measured above in this same run.
   std::printf("ratios\n");
   auto ratio = [&](const char* name, const char* a, const char* b) {
@@ -146,6 +164,9 @@ int main(int argc, char** argv) {
   ratio("none_vs_plain_caf", "none_msg_per_s", "plain_caf_msg_per_s");
   ratio("single_actor_p50_vs_raw_commit", "single_actor_p50_us", "raw_lmdb_sync_commit_us");
   ratio("kv_get_vs_raw", "kv_get_per_s", "raw_lmdb_get_per_s");
+  ratio("pg_durable_vs_raw_batched", "pg_durable_msg_per_s_10k_actors",
+        "pg_raw_batched_upsert_per_s");
+  ratio("pg_single_p50_vs_raw_commit", "pg_single_actor_p50_us", "pg_raw_commit_p50_us");
 
   if (!json_path.empty()) {
     nlohmann::json out = nlohmann::json::array();
@@ -165,11 +186,18 @@ int main(int argc, char** argv) {
         "single_actor_p99_us"}},
       {"kv", {"kv_get_per_s", "raw_lmdb_get_per_s", "kv_list_entries_per_s"}},
       {"lifecycle", {"activation_us", "restart_first_reply_ms", "peak_rss_mb_1m_actors"}},
+      {"postgres",
+       {"pg_raw_upsert_per_s_batch_1", "pg_raw_upsert_per_s_batch_10",
+        "pg_raw_upsert_per_s_batch_100", "pg_raw_upsert_per_s_batch_1000",
+        "pg_raw_batched_upsert_per_s", "pg_raw_commit_p50_us", "pg_raw_commit_p99_us",
+        "pg_durable_msg_per_s_10k_actors", "pg10k_mean_batch", "pg10k_round_trips_per_commit",
+        "pg_single_actor_p50_us", "pg_single_actor_p99_us"}},
   };
   int missing = 0;
   for (const auto& [scenario, names] : contract) {
-    if (!wanted(scenario)) continue;
-    if (scenario == "actors" && std::getenv("ARK_BENCH_CASE")) continue;  // profiling one case
+    if (!wanted(scenario) || (scenario == "postgres" && !postgres)) continue;
+    if ((scenario == "actors" || scenario == "postgres") && std::getenv("ARK_BENCH_CASE"))
+      continue;  // profiling one case
     for (const auto& n : names) {
       if (ctx.get(n) <= 0) {
         std::fprintf(stderr, "ark-bench: metric %s (scenario %s) was not measured\n", n.c_str(),

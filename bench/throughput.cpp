@@ -1,6 +1,7 @@
 // Actor throughput and latency: ark (sync / none) against plain CAF stateful
 // actors under the same client load, and against a naive commit-per-message
-// loop.
+// loop. The actor and the load (actor_load.hpp) are shared with the
+// PostgreSQL scenario (postgres.cpp).
 
 #include <atomic>
 #include <cstdlib>
@@ -13,21 +14,12 @@
 #include <ark/registry.hpp>
 #include <ark/runtime.hpp>
 
+#include "actor_load.hpp"
 #include "bench.hpp"
 
 namespace ark::bench {
 
 namespace {
-
-using add_atom = caf::atom_constant<caf::atom("add")>;
-using tp_if = caf::typed_actor<caf::replies_to<add_atom, std::int64_t>::with<std::int64_t>>;
-
-/// 64 bytes of msgpack: an int64 counter and a 50-character tag.
-struct tp_state {
-  std::int64_t value = 0;
-  std::string tag = std::string(50, 't');
-  MSGPACK_DEFINE_MAP(value, tag)
-};
 
 class tp_actor : public ark::actor<tp_if, tp_state> {
  public:
@@ -86,21 +78,22 @@ caf::actor drive(caf::actor_system& sys, std::vector<tp_if> targets, int infligh
   return sys.spawn(body, std::move(targets), inflight, std::move(l));
 }
 
-/// Replies per second over `window` after `warmup`; stops and drains the load.
-/// With `rt` (an ark runtime) and `name`, also reports the writer's mean
-/// batch (units per commit) and mean commit time over the window.
+}  // namespace
+
 double measure(caf::actor_system& sys, std::vector<tp_if> targets, int inflight,
-               std::chrono::milliseconds warmup, std::chrono::milliseconds window,
-               context* ctx = nullptr, ark::runtime* rt = nullptr, const char* name = nullptr) {
+               std::chrono::milliseconds warmup, std::chrono::milliseconds window, context* ctx,
+               ark::runtime* rt, const char* name, const std::function<void(bool end)>& mark) {
   auto l = std::make_shared<load>();
   auto driver = drive(sys, std::move(targets), inflight, l);
   std::this_thread::sleep_for(warmup);
   auto r0 = l->replies.load();
   auto s0 = rt ? rt->stats() : runtime_stats{};
+  if (mark) mark(false);
   auto t0 = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(window);
   auto r1 = l->replies.load();
   auto s1 = rt ? rt->stats() : runtime_stats{};
+  if (mark) mark(true);
   double rate = static_cast<double>(r1 - r0) / seconds_since(t0);
   if (ctx && rt && name && s1.commits > s0.commits) {
     auto commits = static_cast<double>(s1.commits - s0.commits);
@@ -120,41 +113,59 @@ double measure(caf::actor_system& sys, std::vector<tp_if> targets, int inflight,
   return rate;
 }
 
-struct ark_env {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::shared_ptr<ark::runtime> rt;
+ark_env::ark_env(ark::runtime_options opts) {
+  ark::actor_registry::global().configure(cfg);
+  ark::configure_host_scheduler(cfg);  // as ark-host does
+  sys = std::make_unique<caf::actor_system>(cfg);
+  auto r = ark::runtime::open(*sys, std::move(opts));
+  if (!r) {
+    std::fprintf(stderr, "ark-bench: %s\n", r.error().message().c_str());
+    return;
+  }
+  rt = *r;
+}
 
-  ark_env(const std::string& dir, kv::durability mode) {
-    ark::actor_registry::global().configure(cfg);
-    ark::configure_host_scheduler(cfg);  // as ark-host does
-    sys = std::make_unique<caf::actor_system>(cfg);
-    ark::runtime_options opts;
-    opts.data_dir = dir;
-    opts.storage.mode = mode;
-    auto r = ark::runtime::open(*sys, opts);
-    if (!r) {
-      std::fprintf(stderr, "ark-bench: %s\n", r.error().message().c_str());
-      return;
-    }
-    rt = *r;
-  }
-  ~ark_env() {
-    if (rt) rt->shutdown();
-    rt.reset();
-    sys.reset();
-  }
-  std::vector<tp_if> actors(int n) {
-    std::vector<tp_if> out;
-    for (int i = 0; i < n; ++i) {
-      auto h = rt->get_or_create<tp_if>("bench_tp", ark::key{"a", i});
-      if (h) out.push_back(*h);
-    }
-    return out;
-  }
-};
-
+namespace {
+ark::runtime_options directory_options(const std::string& dir, kv::durability mode) {
+  ark::runtime_options opts;
+  opts.data_dir = dir;
+  opts.storage.mode = mode;
+  return opts;
+}
 }  // namespace
+
+ark_env::ark_env(const std::string& dir, kv::durability mode)
+    : ark_env(directory_options(dir, mode)) {}
+
+ark_env::~ark_env() {
+  if (rt) rt->shutdown();
+  rt.reset();
+  sys.reset();
+}
+
+std::vector<tp_if> ark_env::actors(int n) {
+  std::vector<tp_if> out;
+  for (int i = 0; i < n; ++i) {
+    auto h = rt->get_or_create<tp_if>("bench_tp", ark::key{"a", i});
+    if (h) out.push_back(*h);
+  }
+  return out;
+}
+
+std::vector<double> sequential_latency_us(caf::actor_system& sys, const tp_if& target, int n,
+                                          int warmup) {
+  caf::scoped_actor self{sys};
+  std::vector<double> us;
+  for (int i = 0; i < n + warmup; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    bool ok = false;
+    self->request(target, std::chrono::seconds(10), add_atom::value, std::int64_t{1})
+        .receive([&](std::int64_t) { ok = true; }, [](caf::error&) {});
+    if (!ok) break;
+    if (i >= warmup) us.push_back(seconds_since(t0) * 1e6);
+  }
+  return us;
+}
 
 }  // namespace ark::bench
 
@@ -228,17 +239,7 @@ void run_actor_throughput(context& ctx) {
     ark_env env(ctx.fresh_dir("single"), kv::durability::sync);
     if (env.rt) {
       auto h = env.actors(1);
-      caf::scoped_actor self{*env.sys};
-      std::vector<double> us;
-      int n = ctx.pick(500, 3000);
-      for (int i = 0; i < n + 50; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        bool ok = false;
-        self->request(h[0], std::chrono::seconds(10), add_atom::value, std::int64_t{1})
-            .receive([&](std::int64_t) { ok = true; }, [](caf::error&) {});
-        if (!ok) break;
-        if (i >= 50) us.push_back(seconds_since(t0) * 1e6);  // after warm-up
-      }
+      auto us = sequential_latency_us(*env.sys, h[0], ctx.pick(500, 3000));
       auto p99 = us;
       ctx.add("single_actor_p50_us", median(us), "us");
       ctx.add("single_actor_p99_us", percentile(p99, 99), "us");
