@@ -90,6 +90,7 @@ enum stmt_id : int {
   st_scan_rev_end,
   st_epoch,
   st_lock,
+  st_lock_shared,
   st_xact_id,
   st_meta,
   st_count
@@ -144,6 +145,7 @@ constexpr const char* stmt_sql[st_count] = {
     "$1::bytea) AND key >= $2::bytea AND key < $4::bytea ORDER BY key DESC LIMIT $3::int8",
     "SELECT epoch FROM {s}.epochs WHERE owner = $1::bytea",
     "SELECT pg_try_advisory_lock(hashtextextended('ark schema ' || $1::text, 0))",
+    "SELECT pg_try_advisory_lock_shared(hashtextextended('ark schema ' || $1::text, 0))",
     "SELECT pg_current_xact_id()",
     "SELECT value FROM {s}.meta WHERE name = $1::text",
 };
@@ -453,7 +455,7 @@ class connection {
     static const char* names[st_count] = {"a0",  "a1",  "a2",  "a3",  "a4",  "a5",  "a6",
                                           "a7",  "a8",  "a9",  "a10", "a11", "a12", "a13",
                                           "a14", "a15", "a16", "a17", "a18", "a19", "a20",
-                                          "a21", "a22", "a23", "a24"};
+                                          "a21", "a22", "a23", "a24", "a25"};
     return names[id];
   }
   result next() { return result(PQgetResult(c_)); }
@@ -491,6 +493,8 @@ struct pg_backend::impl {
 
   std::mutex write_mu;  // the writer connection, one batch at a time
   std::unique_ptr<pg::connection> writer;
+  bool lock_taken = false;       // the writer took the schema lock once
+  bool lock_continuous = true;   // ... and never lost it since
 
   std::mutex pool_mu;
   std::condition_variable pool_cv;
@@ -614,16 +618,28 @@ struct pg_backend::impl {
     if (opts.mode != durability::sync)
       if (auto r = (*c)->exec("SET synchronous_commit TO off", "set up the writer", trips); !r)
         return r.error();
-    if (opts.exclusive)
-      if (auto r = take_lock(**c); !r) return r.error();
+    if (auto r = take_lock(**c); !r) return r.error();
+    // The lock was released with the lost connection: another writer may
+    // have claimed actors meanwhile, so check fences from now on.
+    if (lock_taken) lock_continuous = false;
+    lock_taken = true;
     writer = std::move(*c);
     return writer.get();
   }
 
+  // Whether commits must check their fences: always for a shared writer;
+  // for an exclusive one only once its lock was lost and taken again (while
+  // it holds the lock without a break, no other process writes the schema).
+  bool check_fences() const { return !opts.exclusive || !lock_continuous; }
+
+  // An exclusive writer takes the schema's advisory lock exclusively; shared
+  // writers (pg_options::exclusive false) take it shared: they exclude an
+  // exclusive writer and fence one another.
   expected<void> take_lock(pg::connection& c) {
     params p;
     p.text(opts.schema);
-    auto r = c.pipeline({{st_lock, &p}}, trips, "lock schema " + opts.schema);
+    auto r = c.pipeline({{opts.exclusive ? st_lock : st_lock_shared, &p}}, trips,
+                        "lock schema " + opts.schema);
     if (!r) return r.error();
     auto& res = (*r)[0];
     if (res.rows() == 1 && res.bytes(0, 0) == std::string_view("\x01", 1)) return {};
@@ -638,7 +654,9 @@ struct pg_backend::impl {
     if (who && who->rows() == 1) holder = std::string(PQgetvalue(who->get(), 0, 0));
     return error{errc::locked,
                  location + " is in use by " + holder +
-                     ": one ark host writes a schema (clusters share one through fencing)",
+                     (opts.exclusive
+                          ? ": one ark host writes a schema (clusters share one through fencing)"
+                          : ": an exclusive ark host writes this schema"),
                  "stop the other host, or give this one its own schema (--pg-schema)"};
   }
 
@@ -1003,7 +1021,7 @@ expected<apply_result> pg_backend::impl::apply(const backend_batch& batch, bool 
     std::vector<std::string_view> owners;
     std::vector<std::int64_t> epochs;
     std::vector<std::uint32_t> fence_of_position;
-    {
+    if (check_fences()) {
       std::vector<bool> used(fences.size(), false);
       for (const auto& g : batch.groups())
         if (g.fence != 0 && g.fence <= fences.size() && !skip[g.fence - 1]) used[g.fence - 1] = true;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 
@@ -220,23 +221,22 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
   };
   kv::backend_batch batch;
   std::vector<source> sources;  // one per group of `batch`, in order
-  // On a shared backend each activation's writes are fenced by its claim.
-  std::vector<std::pair<const commit_unit*, std::uint32_t>> fence_ids;  // by unit
+  // On a shared backend each activation's writes are fenced by its claim:
+  // one fence per (actor, claim) in the batch. `fence_ids` maps units to
+  // their fence for the result; the map finds an actor's fence in O(1).
+  std::vector<std::pair<const commit_unit*, std::uint32_t>> fence_ids;
+  std::unordered_map<const commit_channel*, std::pair<std::uint64_t, std::uint32_t>> fence_of_actor;
   auto fence_of = [&](commit_unit* u) -> std::uint32_t {
     if (u->fence_epoch == 0) return 0;
-    for (auto it = fence_ids.rbegin(); it != fence_ids.rend(); ++it)
-      if (it->first->channel == u->channel && it->first->fence_epoch == u->fence_epoch) {
-        auto id = it->second;  // emplace_back may move the vector
-        fence_ids.emplace_back(u, id);
-        return id;
-      }
-    auto id = batch.add_fence(u->channel->state_key, u->fence_epoch);
-    fence_ids.emplace_back(u, id);
-    return id;
+    auto [it, fresh] = fence_of_actor.try_emplace(u->channel, u->fence_epoch, 0);
+    if (fresh || it->second.first != u->fence_epoch)
+      it->second = {u->fence_epoch, batch.add_fence(u->channel->state_key, u->fence_epoch)};
+    return it->second.second;
   };
   std::vector<commit_unit*> snapshot_from;
   for (auto* u : units) {
     auto fence = fence_of(u);
+    if (fence != 0) fence_ids.emplace_back(u, fence);
     if (!u->kv.ops.empty()) {
       u->kv.fence = fence;
       batch.append(std::move(u->kv));

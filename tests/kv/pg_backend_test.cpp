@@ -64,9 +64,13 @@ ARK_KV_CONFORMANCE_SUITE(backends::postgres)
 namespace {
 
 struct pg_fixture {
+  explicit pg_fixture(bool exclusive = true) {
+    opts.exclusive = exclusive;
+    db = open_pg(opts);
+  }
   std::string schema = fresh_schema();
   pg_options opts = options_for(schema);
-  std::shared_ptr<pg_backend> db = open_pg(opts);
+  std::shared_ptr<pg_backend> db;
   ~pg_fixture() {
     db.reset();
     drop_schema(schema);
@@ -113,7 +117,7 @@ TEST_CASE("a postgres batch costs one round trip whatever its size") {
 }
 
 TEST_CASE("a claim bumps the owner's epoch and returns the value stored after it") {
-  pg_fixture f;
+  pg_fixture f(false);
   auto c1 = f.db->claim("state", k("actor"));
   REQUIRE(c1.has_value());
   CHECK(c1->epoch == 1);
@@ -134,15 +138,11 @@ TEST_CASE("a claim bumps the owner's epoch and returns the value stored after it
 }
 
 TEST_CASE("a stale fence skips its groups and the rest of the batch commits") {
-  pg_fixture f;
+  pg_fixture f(false);
   auto a = f.db->claim("state", k("a")).value();
   auto b = f.db->claim("state", k("b")).value();
   // Someone else claims "a": the first claim's fence is stale now.
-  auto other = open_pg([&] {
-    auto o = f.opts;
-    o.exclusive = false;
-    return o;
-  }());
+  auto other = open_pg(f.opts);
   REQUIRE(other->claim("state", k("a")).value().epoch == a.epoch + 1);
 
   backend_batch batch;
@@ -175,10 +175,8 @@ TEST_CASE("a claim waits for a fenced commit in flight and then sees its writes"
   // Claims and commits race from two connections many times: a claim either
   // precedes the commit (which then fails, and nothing of it lands) or
   // follows it (and returns what it wrote); never a lost or hidden write.
-  pg_fixture f;
-  auto o = f.opts;
-  o.exclusive = false;
-  auto other = open_pg(o);
+  pg_fixture f(false);
+  auto other = open_pg(f.opts);
   for (int i = 0; i < 50; ++i) {
     auto mine = f.db->claim("state", k("hot")).value();
     std::optional<claim_result> theirs;
@@ -367,4 +365,68 @@ TEST_CASE("walk_raw reports a postgres schema like a data directory") {
   CHECK(seen[1].first == raw_db::spaces);
   CHECK(seen[3].first == raw_db::kv);
   CHECK(seen[3].second.size() == 8 + k("a").size());
+}
+
+TEST_CASE("exclusive and shared postgres writers exclude each other") {
+  pg_fixture exclusive;
+  auto shared_opts = exclusive.opts;
+  shared_opts.exclusive = false;
+  auto refused = pg_backend::open(shared_opts);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error() == errc::locked);
+  exclusive.db.reset();
+  auto shared1 = open_pg(shared_opts);
+  auto shared2 = open_pg(shared_opts);  // shared writers coexist
+  auto refused2 = pg_backend::open(exclusive.opts);
+  REQUIRE_FALSE(refused2.has_value());
+  CHECK(refused2.error() == errc::locked);
+  CHECK(refused2.error().message().find("an exclusive ark host writes") == std::string::npos);
+}
+
+TEST_CASE("an exclusive writer that lost its lock checks its fences from then on") {
+  // While it holds the schema lock without a break, no other process can
+  // write, and commits skip the fence check. Once its connection (and the
+  // lock with it) was lost, a shared writer may have claimed its actors:
+  // the stale activation's write must be fenced.
+  pg_fixture f;
+  auto mine = f.db->claim("state", k("x")).value();
+  backend_batch first;
+  auto fence = first.add_fence(k("x"), mine.epoch);
+  first.append(space_writes{"state", {{write_op::kind::put, k("x"), v(1)}}, fence});
+  REQUIRE(f.db->apply_fenced(first).value().fenced.empty());
+
+  auto& server = ark::test::shared_pg_server();
+  auto cut = server.psql(
+      "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.locktype = 'advisory' AND "
+      "l.objid = (hashtextextended('ark schema " + f.schema + "', 0) & 4294967295)::oid");
+  REQUIRE(cut.second.find('t') != std::string::npos);
+  {
+    auto o = f.opts;
+    o.exclusive = false;
+    std::shared_ptr<pg_backend> other;
+    for (int i = 0; i < 50 && !other; ++i) {  // the terminated session's lock goes away
+      auto r = pg_backend::open(o);
+      if (r) other = *r;
+      else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(other);
+    auto theirs = other->claim("state", k("x")).value();
+    CHECK(theirs.epoch == mine.epoch + 1);
+    backend_batch b;
+    auto g = b.add_fence(k("x"), theirs.epoch);
+    b.append(space_writes{"state", {{write_op::kind::put, k("x"), v(2)}}, g});
+    REQUIRE(other->apply_fenced(b).value().fenced.empty());
+  }
+  // The first writer reconnects (taking the lock again): its stale write is fenced.
+  backend_batch stale;
+  auto s = stale.add_fence(k("x"), mine.epoch);
+  stale.append(space_writes{"state", {{write_op::kind::put, k("x"), v(3)}}, s});
+  expected<apply_result> r = error{errc::backend_failure, ""};
+  for (int i = 0; i < 50 && !r; ++i) {
+    r = f.db->apply_fenced(stale);
+    if (!r) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE_MESSAGE(r.has_value(), r.error().message());
+  CHECK(r->fenced == std::vector<std::uint32_t>{s});
+  CHECK(f.db->get("state", k("x")).value() == v(2));
 }

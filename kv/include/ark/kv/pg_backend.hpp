@@ -35,8 +35,11 @@ struct pg_options {
   durability mode = durability::sync;
   /// Writable opens hold a session advisory lock on the schema, so a second
   /// ark process on the same schema gets `locked` (as a second host on one
-  /// data directory does). False lets several processes write one schema,
-  /// each fenced by its claims (tests of fencing; the cluster).
+  /// data directory does). While the lock is held without a break no other
+  /// process writes the schema, so commits skip the fence check. False:
+  /// the lock is taken shared, so several such processes write one schema,
+  /// each commit checking its fences (tests of fencing; the cluster), and
+  /// none while an exclusive writer holds it.
   bool exclusive = true;
   /// At most this many connections to the server (one writer, the rest for
   /// reads, claims and open cursors).
