@@ -52,6 +52,9 @@
 #include "bench.hpp"
 #include "support/pg_server.hpp"
 
+#include <sys/stat.h>
+#include <cstdlib>
+
 namespace ark::bench {
 namespace {
 
@@ -565,6 +568,13 @@ void run_postgres(context& ctx) {
   std::optional<ark::test::pg_server> server;
   std::string conninfo = ctx.pg_conninfo;
   if (conninfo.empty()) {
+    // On the disk being measured (the fixture would pick /dev/shm, where a
+    // WAL flush costs nothing): the scratch directory, which the server's
+    // user must be able to enter.
+    if (std::getenv("ARK_PG_TMPDIR") == nullptr) {
+      ::chmod(ctx.scratch.c_str(), 0711);
+      ::setenv("ARK_PG_TMPDIR", ctx.scratch.c_str(), 1);
+    }
     try {
       server.emplace();
     } catch (const std::exception& e) {

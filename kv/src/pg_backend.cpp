@@ -10,7 +10,6 @@
 #include <deque>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 #include "ark/kv/big_endian.hpp"
@@ -79,6 +78,8 @@ enum stmt_id : int {
   st_del,
   st_add_spaces,
   st_put,
+  st_put_ids,
+  st_space_ids,
   st_claim,
   st_async_commit,
   st_spaces,
@@ -126,6 +127,10 @@ constexpr const char* stmt_sql[st_count] = {
     "unnest($1::bytea[], $2::bytea[], $3::bytea[]) AS u(space, key, value) "
     "JOIN {s}.spaces s ON s.space = u.space "
     "ON CONFLICT (space_id, key) DO UPDATE SET value = excluded.value",
+    "INSERT INTO {s}.kv (space_id, key, value) SELECT * FROM "
+    "unnest($1::int8[], $2::bytea[], $3::bytea[]) "
+    "ON CONFLICT (space_id, key) DO UPDATE SET value = excluded.value",
+    "SELECT space, id FROM {s}.spaces WHERE space = ANY($1::bytea[])",
     "INSERT INTO {s}.epochs (owner, epoch) VALUES ($1::bytea, 1) ON CONFLICT (owner) "
     "DO UPDATE SET epoch = {s}.epochs.epoch + 1 RETURNING epoch",
     "SET LOCAL synchronous_commit TO off",
@@ -455,7 +460,8 @@ class connection {
     static const char* names[st_count] = {"a0",  "a1",  "a2",  "a3",  "a4",  "a5",  "a6",
                                           "a7",  "a8",  "a9",  "a10", "a11", "a12", "a13",
                                           "a14", "a15", "a16", "a17", "a18", "a19", "a20",
-                                          "a21", "a22", "a23", "a24", "a25"};
+                                          "a21", "a22", "a23", "a24", "a25", "a26",
+                                          "a27"};
     return names[id];
   }
   result next() { return result(PQgetResult(c_)); }
@@ -507,7 +513,9 @@ struct pg_backend::impl {
   std::string last_connect_error;
 
   std::mutex cache_mu;
-  std::unordered_set<std::string> known_spaces;  // committed rows of `spaces`
+  // The ids of committed rows of `spaces` (ids never change, rows are never
+  // deleted): puts to these spaces send the id instead of joining `spaces`.
+  std::unordered_map<std::string, std::int64_t> space_ids;
 
   // Opens a connection, or fails at once while backing off after a failure.
   expected<std::unique_ptr<pg::connection>> connect() {
@@ -1032,18 +1040,42 @@ expected<apply_result> pg_backend::impl::apply(const backend_batch& batch, bool 
           fence_of_position.push_back(static_cast<std::uint32_t>(i + 1));
         }
     }
-    std::vector<std::string> json;  // of spaces not known to exist yet
+    // Puts to spaces whose id is known go by id (as a plain upsert would);
+    // the rest join `spaces`, after a statement that creates the missing
+    // rows, and a read that learns their ids for the next batches.
+    std::unordered_map<std::string_view, std::int64_t> ids;  // of plan.put_spaces
+    std::vector<std::string_view> new_spaces;
+    std::vector<std::string> json;  // of new_spaces
     std::vector<std::string_view> json_views;
     {
       std::lock_guard cache(cache_mu);
-      json.reserve(plan.put_spaces.size());
-      for (auto s : plan.put_spaces)
-        json.push_back(known_spaces.count(std::string(s)) ? std::string()
-                                                                 : json_of_space(s));
+      for (auto sp : plan.put_spaces) {
+        auto it = space_ids.find(std::string(sp));
+        if (it != space_ids.end())
+          ids.emplace(sp, it->second);
+        else
+          new_spaces.push_back(sp);
+      }
     }
+    json.reserve(new_spaces.size());
+    for (auto sp : new_spaces) json.push_back(json_of_space(sp));
     for (const auto& j : json) json_views.push_back(j);
+    std::vector<std::int64_t> id_space;
+    std::vector<std::string_view> id_key, id_value, join_space, join_key, join_value;
+    for (std::size_t i = 0; i < plan.put_key.size(); ++i) {
+      auto it = ids.find(plan.put_space[i]);
+      if (it != ids.end()) {
+        id_space.push_back(it->second);
+        id_key.push_back(plan.put_key[i]);
+        id_value.push_back(plan.put_value[i]);
+      } else {
+        join_space.push_back(plan.put_space[i]);
+        join_key.push_back(plan.put_key[i]);
+        join_value.push_back(plan.put_value[i]);
+      }
+    }
 
-    params pf, pc, pclear, pdel, pspaces, pput;
+    params pf, pc, pclear, pdel, pspaces, pput, pids, pput_ids;
     std::vector<std::pair<stmt_id, const params*>> calls;
     if (!owners.empty()) {
       pf.array(oid_bytea, owners).int8_array(epochs);
@@ -1067,13 +1099,19 @@ expected<apply_result> pg_backend::impl::apply(const backend_batch& batch, bool 
       pdel.array(oid_bytea, plan.del_space).array(oid_bytea, plan.del_key);
       calls.push_back({st_del, &pdel});
     }
-    if (!plan.put_key.empty()) {
-      pspaces.array(oid_bytea, plan.put_spaces).array(oid_text, json_views);
+    std::size_t ids_at = 0;
+    if (!new_spaces.empty()) {
+      pspaces.array(oid_bytea, new_spaces).array(oid_text, json_views);
       calls.push_back({st_add_spaces, &pspaces});
-      pput.array(oid_bytea, plan.put_space)
-          .array(oid_bytea, plan.put_key)
-          .array(oid_bytea, plan.put_value);
+      pids.array(oid_bytea, new_spaces);
+      ids_at = calls.size();
+      calls.push_back({st_space_ids, &pids});
+      pput.array(oid_bytea, join_space).array(oid_bytea, join_key).array(oid_bytea, join_value);
       calls.push_back({st_put, &pput});
+    }
+    if (!id_key.empty()) {
+      pput_ids.int8_array(id_space).array(oid_bytea, id_key).array(oid_bytea, id_value);
+      calls.push_back({st_put_ids, &pput_ids});
     }
     if (calls.empty()) return out;  // nothing left to write
     // Without BEGIN the pipeline is one implicit transaction, committed at
@@ -1097,9 +1135,12 @@ expected<apply_result> pg_backend::impl::apply(const backend_batch& batch, bool 
     }
     if (plan.needs_count()) out.removed = static_cast<std::uint64_t>((*r)[count_at].int8(0, 0));
     out.removed += plan.removed_known;
-    if (!plan.put_spaces.empty()) {
+    if (!new_spaces.empty()) {
+      // Committed: the ids read inside the transaction are the rows' ids.
+      const auto& res = (*r)[ids_at];
       std::lock_guard cache(cache_mu);
-      for (auto s : plan.put_spaces) known_spaces.emplace(s);
+      for (int i = 0; i < res.rows(); ++i)
+        space_ids.emplace(std::string(res.bytes(i, 0)), res.int8(i, 1));
     }
     std::sort(out.fenced.begin(), out.fenced.end());
     return out;
