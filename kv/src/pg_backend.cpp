@@ -545,6 +545,9 @@ struct pg_backend::impl {
       backoff = std::chrono::milliseconds{0};
       retry_at = {};
     }
+    // Notices ("schema ... already exists, skipping" from ark's own DDL) are
+    // not problems: keep them off the host's stderr.
+    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
     return std::make_unique<pg::connection>(c, sql);
   }
 
