@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -68,7 +69,6 @@ INSERT INTO {s}.meta (name, value) VALUES ('format_version', 1) ON CONFLICT (nam
 enum stmt_id : int {
   st_begin,
   st_commit,
-  st_rollback,
   st_begin_snapshot,
   st_get,
   st_get_batch,
@@ -92,15 +92,13 @@ enum stmt_id : int {
   st_epoch,
   st_lock,
   st_lock_shared,
-  st_xact_id,
   st_meta,
   st_count
 };
 
-constexpr const char* stmt_sql[st_count] = {
+constexpr const char* stmt_sql[] = {
     "BEGIN",
     "COMMIT",
-    "ROLLBACK",
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     "SELECT k.value FROM {s}.kv k JOIN {s}.spaces s ON s.id = k.space_id "
     "WHERE s.space = $1::bytea AND k.key = $2::bytea",
@@ -151,9 +149,9 @@ constexpr const char* stmt_sql[st_count] = {
     "SELECT epoch FROM {s}.epochs WHERE owner = $1::bytea",
     "SELECT pg_try_advisory_lock(hashtextextended('ark schema ' || $1::text, 0))",
     "SELECT pg_try_advisory_lock_shared(hashtextextended('ark schema ' || $1::text, 0))",
-    "SELECT pg_current_xact_id()",
     "SELECT value FROM {s}.meta WHERE name = $1::text",
 };
+static_assert(std::size(stmt_sql) == st_count, "one SQL text per stmt_id, in order");
 
 std::string with_schema(std::string_view sql, const std::string& schema) {
   std::string out;
@@ -359,7 +357,7 @@ class connection {
     for (const auto& [id, p] : calls) {
       if (!prepared_[id]) {
         if (PQsendPrepare(c_, name(id), sql_[id].c_str(), 0, nullptr) != 1)
-          return abandon(where, in_doubt);
+          return lost(where, in_doubt);
         prepared_[id] = true;  // undone below if the prepare fails
         prepare_sent.push_back(true);
       } else {
@@ -368,9 +366,9 @@ class connection {
       int n = p ? p->size() : 0;
       if (PQsendQueryPrepared(c_, name(id), n, p ? p->values() : nullptr,
                               p ? p->lengths() : nullptr, p ? p->formats() : nullptr, 1) != 1)
-        return abandon(where, in_doubt);
+        return lost(where, in_doubt);
     }
-    if (PQpipelineSync(c_) != 1) return abandon(where, in_doubt);
+    if (PQpipelineSync(c_) != 1) return lost(where, in_doubt);
     ++trips;
     std::vector<result> out;
     out.reserve(calls.size());
@@ -378,7 +376,7 @@ class connection {
     for (std::size_t i = 0; i < calls.size(); ++i) {
       if (prepare_sent[i]) {
         result pr = next();
-        if (!pr.get()) return abandon(where, in_doubt);
+        if (!pr.get()) return lost(where, in_doubt);
         auto st = PQresultStatus(pr.get());
         if (st != PGRES_COMMAND_OK) {
           prepared_[calls[i].first] = false;
@@ -387,7 +385,7 @@ class connection {
         end_of_query();
       }
       result r = next();
-      if (!r.get()) return abandon(where, in_doubt);
+      if (!r.get()) return lost(where, in_doubt);
       auto st = PQresultStatus(r.get());
       if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !first)
         first = failure(r.get(), where, in_doubt);
@@ -396,8 +394,8 @@ class connection {
     }
     result sync = next();
     if (!sync.get() || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC)
-      return abandon(where, in_doubt);
-    if (PQexitPipelineMode(c_) != 1) return abandon(where, in_doubt);
+      return lost(where, in_doubt);
+    if (PQexitPipelineMode(c_) != 1) return lost(where, in_doubt);
     if (first) {
       if (PQtransactionStatus(c_) == PQTRANS_INERROR) rollback();
       return first;
@@ -456,13 +454,14 @@ class connection {
   }
 
  private:
+  // "a0", "a1", ...: the prepared statements' names, by stmt_id.
   static const char* name(stmt_id id) {
-    static const char* names[st_count] = {"a0",  "a1",  "a2",  "a3",  "a4",  "a5",  "a6",
-                                          "a7",  "a8",  "a9",  "a10", "a11", "a12", "a13",
-                                          "a14", "a15", "a16", "a17", "a18", "a19", "a20",
-                                          "a21", "a22", "a23", "a24", "a25", "a26",
-                                          "a27"};
-    return names[id];
+    static const auto names = [] {
+      std::vector<std::string> n;
+      for (int i = 0; i < st_count; ++i) n.push_back("a" + std::to_string(i));
+      return n;
+    }();
+    return names[id].c_str();
   }
   result next() { return result(PQgetResult(c_)); }
   // After a query's result, libpq returns a null result before the next one.
@@ -473,11 +472,6 @@ class connection {
   error lost(const std::string& where, const char* in_doubt) {
     broken_ = true;
     return lost_error(where, trim(PQerrorMessage(c_)), in_doubt);
-  }
-  // The pipeline cannot go on: the connection is unusable from here.
-  error abandon(const std::string& where, const char* in_doubt) {
-    auto e = lost(where, in_doubt);
-    return e;
   }
 
   PGconn* c_;
@@ -1116,7 +1110,10 @@ expected<apply_result> pg_backend::impl::apply(const backend_batch& batch, bool 
       pput_ids.int8_array(id_space).array(oid_bytea, id_key).array(oid_bytea, id_value);
       calls.push_back({st_put_ids, &pput_ids});
     }
-    if (calls.empty()) return out;  // nothing left to write
+    if (calls.empty()) {  // nothing left to write
+      std::sort(out.fenced.begin(), out.fenced.end());
+      return out;
+    }
     // Without BEGIN the pipeline is one implicit transaction, committed at
     // its sync point: one round trip for the whole batch.
     auto r = (*w)->pipeline(calls, trips, "commit to " + location, commit_in_doubt);
