@@ -217,14 +217,14 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
   struct source {
     commit_unit* unit;
     enum { kv, extra, snapshot } what;
-    std::size_t index;  // extra: which one; snapshot: op index in the group
+    std::size_t index;  // extra: which one
   };
   kv::backend_batch batch;
   std::vector<source> sources;  // one per group of `batch`, in order
   // On a shared backend each activation's writes are fenced by its claim:
   // one fence per (actor, claim) in the batch. `fence_ids` maps units to
   // their fence for the result; the map finds an actor's fence in O(1).
-  std::vector<std::pair<const commit_unit*, std::uint32_t>> fence_ids;
+  std::vector<std::pair<commit_unit*, std::uint32_t>> fence_ids;
   std::unordered_map<const commit_channel*, std::pair<std::uint64_t, std::uint32_t>> fence_of_actor;
   auto fence_of = [&](commit_unit* u) -> std::uint32_t {
     if (u->fence_epoch == 0) return 0;
@@ -296,13 +296,18 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
       r = f->removed;
       for (auto id : f->fenced)
         for (const auto& [u, fid] : fence_ids)
-          if (fid == id) fenced.push_back(const_cast<commit_unit*>(u));
+          if (fid == id) fenced.push_back(u);
     } else {
       r = f.error();
     }
   }
   if (r) {
-    stats_.snapshots += snapshot_from.size() - fenced.size();
+    // Snapshots of fenced actors were not written.
+    std::size_t written = snapshot_from.size();
+    if (!fenced.empty())
+      for (auto* u : snapshot_from)
+        if (std::find(fenced.begin(), fenced.end(), u) != fenced.end()) --written;
+    stats_.snapshots += written;
     // Before any output of these units leaves: a reader that sees them
     // durable finds their snapshots.
     if (opts_.journal && !updates.empty()) opts_.journal->publish(updates, record_bytes);
