@@ -37,7 +37,11 @@ std::size_t backend_batch::op_count() const {
 
 expected<claim_result> backend::claim(std::string_view space, std::string_view key) {
   auto v = get(space, key);
-  if (v) return claim_result{0, std::move(*v)};
+  if (v) {
+    claim_result out;
+    out.value = std::move(*v);
+    return out;
+  }
   if (v.error() == errc::not_found) return claim_result{};
   return v.error();
 }

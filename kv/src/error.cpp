@@ -72,6 +72,8 @@ std::string_view to_string(errc code) {
       return "unregistered_type";
     case errc::fenced:
       return "fenced";
+    case errc::lease_lost:
+      return "lease_lost";
   }
   return "unknown_error";
 }
@@ -172,6 +174,11 @@ std::string_view remedy(errc code) {
       return "another host activated the actor (it claimed it in the shared database), so this "
              "activation's write was refused and had no effect; call the actor again: the call "
              "reaches its current owner";
+    case errc::lease_lost:
+      return "this host could not renew its cluster membership in time (the database was "
+             "unreachable or slow), so it stopped serving before another host could take its "
+             "actors over; the message had no effect: call again after the lease time, the call "
+             "reaches the actor's new owner";
   }
   return "";
 }

@@ -65,6 +65,50 @@ END $fn$;
 INSERT INTO {s}.meta (name, value) VALUES ('format_version', 1) ON CONFLICT (name) DO NOTHING;
 )sql";
 
+// The cluster's objects (doc/cluster.md), added to schemas of format 1 that
+// lack them (they are additive: a host that is not in a cluster ignores
+// them). `members`: one row per host id, its current generation, its
+// middleman address and its lease (by the server's clock). `epochs.holder`,
+// `holder_gen`: the member generation whose claim is current (NULL: claimed
+// outside a cluster, or released). claim_owner claims `o` for member (h, g)
+// unless another member's generation holds it with a live lease; it returns
+// the holder's address instead then.
+constexpr const char* cluster_sql = R"sql(
+CREATE TABLE IF NOT EXISTS {s}.members (
+  host text PRIMARY KEY,
+  generation bigint NOT NULL,
+  cluster text NOT NULL,
+  address text NOT NULL,
+  status text NOT NULL,
+  lease_expiry timestamptz NOT NULL,
+  joined timestamptz NOT NULL,
+  pid integer,
+  actors bigint NOT NULL DEFAULT 0,
+  messages bigint NOT NULL DEFAULT 0);
+ALTER TABLE {s}.epochs ADD COLUMN IF NOT EXISTS holder text,
+  ADD COLUMN IF NOT EXISTS holder_gen bigint;
+CREATE OR REPLACE FUNCTION {s}.claim_owner(o bytea, h text, g bigint, OUT won boolean,
+    OUT ep bigint, OUT holder text, OUT address text)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO {s}.epochs AS e (owner, epoch, holder, holder_gen) VALUES (o, 1, h, g)
+  ON CONFLICT (owner) DO UPDATE
+    SET epoch = e.epoch + 1, holder = excluded.holder, holder_gen = excluded.holder_gen
+    WHERE e.holder IS NULL OR (e.holder = excluded.holder AND e.holder_gen = excluded.holder_gen)
+       OR NOT EXISTS (SELECT 1 FROM {s}.members m WHERE m.host = e.holder
+                      AND m.generation = e.holder_gen AND m.status = 'active'
+                      AND m.lease_expiry > clock_timestamp())
+  RETURNING e.epoch INTO ep;
+  IF FOUND THEN
+    won := true;
+    RETURN;
+  END IF;
+  won := false;
+  SELECT e.epoch, e.holder, m.address INTO ep, holder, address
+    FROM {s}.epochs e LEFT JOIN {s}.members m ON m.host = e.holder WHERE e.owner = o;
+END $fn$;
+)sql";
+
 // Prepared statements, by index (each connection prepares one on first use).
 enum stmt_id : int {
   st_begin,
@@ -81,6 +125,9 @@ enum stmt_id : int {
   st_put_ids,
   st_space_ids,
   st_claim,
+  st_claim_owner,
+  st_release_holder,
+  st_claim_info,
   st_async_commit,
   st_spaces,
   st_scan_ge,
@@ -130,7 +177,12 @@ constexpr const char* stmt_sql[] = {
     "ON CONFLICT (space_id, key) DO UPDATE SET value = excluded.value",
     "SELECT space, id FROM {s}.spaces WHERE space = ANY($1::bytea[])",
     "INSERT INTO {s}.epochs (owner, epoch) VALUES ($1::bytea, 1) ON CONFLICT (owner) "
-    "DO UPDATE SET epoch = {s}.epochs.epoch + 1 RETURNING epoch",
+    "DO UPDATE SET epoch = {s}.epochs.epoch + 1, holder = NULL, holder_gen = NULL RETURNING epoch",
+    "SELECT won, ep, holder, address FROM {s}.claim_owner($1::bytea, $2::text, $3::int8)",
+    "UPDATE {s}.epochs SET holder = NULL, holder_gen = NULL WHERE holder = $1::text AND "
+    "holder_gen = $2::int8",
+    "SELECT e.epoch, e.holder, e.holder_gen, m.address FROM {s}.epochs e LEFT JOIN {s}.members m "
+    "ON m.host = e.holder WHERE e.owner = $1::bytea",
     "SET LOCAL synchronous_commit TO off",
     "SELECT s.space FROM {s}.spaces s WHERE s.space > $1::bytea AND EXISTS "
     "(SELECT 1 FROM {s}.kv k WHERE k.space_id = s.id) ORDER BY s.space LIMIT $2::int8",
@@ -506,6 +558,10 @@ struct pg_backend::impl {
   std::chrono::milliseconds backoff{0};
   std::string last_connect_error;
 
+  std::mutex holder_mu;  // set_claim_holder
+  std::string holder_host;
+  std::int64_t holder_gen = 0;
+
   std::mutex cache_mu;
   // The ids of committed rows of `spaces` (ids never change, rows are never
   // deleted): puts to these spaces send the id instead of joining `spaces`.
@@ -847,6 +903,21 @@ expected<std::shared_ptr<pg_backend>> pg_backend::open(const pg_options& opts) {
     return error{errc::format_version,
                  p->location + " has storage format version " + std::to_string(version) +
                      "; this ark reads versions up to " + std::to_string(storage_format_version)};
+  if (!opts.read_only) {
+    // Schemas made before clusters existed get the cluster's objects once.
+    auto members = c->exec("SELECT to_regclass('" + opts.schema + ".members') IS NOT NULL",
+                           "look for " + opts.schema + ".members", p->trips);
+    if (!members) return members.error();
+    if (std::string_view(PQgetvalue(members->get(), 0, 0)) != "t") {
+      std::string ddl = "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('ark schema setup', "
+                        "0));" +
+                        with_schema(cluster_sql, opts.schema) + "COMMIT;";
+      if (auto r = c->exec(ddl, "add the cluster's tables to " + p->location, p->trips); !r) {
+        c->rollback();
+        return r.error();
+      }
+    }
+  }
   c.release();
   if (!opts.read_only) {
     std::lock_guard lock(p->write_mu);
@@ -1160,16 +1231,74 @@ expected<claim_result> pg_backend::claim(std::string_view space, std::string_vie
   // after it, and flushing that commit flushes the claim first. The read
   // after the claim is a statement of its own, so it sees every commit the
   // claim waited for.
+  std::string host;
+  std::int64_t gen = 0;
+  {
+    std::lock_guard lock(impl_->holder_mu);
+    host = impl_->holder_host;
+    gen = impl_->holder_gen;
+  }
+  if (!host.empty()) pk.text(host).int8(gen);
   auto r = c->pipeline({{st_begin, nullptr},
                         {st_async_commit, nullptr},
-                        {st_claim, &pk},
+                        {host.empty() ? st_claim : st_claim_owner, &pk},
                         {st_get, &pg},
                         {st_commit, nullptr}},
                        impl_->trips, "claim " + to_hex(key));
   if (!r) return r.error();
   claim_result out;
-  out.epoch = static_cast<std::uint64_t>((*r)[2].int8(0, 0));
+  const auto& claimed = (*r)[2];
+  if (host.empty()) {
+    out.epoch = static_cast<std::uint64_t>(claimed.int8(0, 0));
+  } else {
+    out.epoch = static_cast<std::uint64_t>(claimed.int8(0, 1));
+    if (claimed.bytes(0, 0) != std::string_view("\x01", 1)) {
+      // Another member's live claim: not ours, nothing to read.
+      out.held_by = claimed.is_null(0, 2) ? std::string() : std::string(claimed.bytes(0, 2));
+      out.held_by_address =
+          claimed.is_null(0, 3) ? std::string() : std::string(claimed.bytes(0, 3));
+      if (out.held_by.empty()) out.held_by = "an unknown host";
+      return out;
+    }
+  }
   if ((*r)[3].rows() == 1) out.value = std::string((*r)[3].bytes(0, 0));
+  return out;
+}
+
+void pg_backend::set_claim_holder(std::string host, std::int64_t generation) {
+  std::lock_guard lock(impl_->holder_mu);
+  impl_->holder_host = std::move(host);
+  impl_->holder_gen = generation;
+}
+
+expected<std::uint64_t> pg_backend::release_claims(const std::string& host,
+                                                   std::int64_t generation) {
+  impl::lease c(impl_.get());
+  if (auto r = c.acquire(); !r) return r.error();
+  params p;
+  p.text(host).int8(generation);
+  auto r = c->pipeline({{st_release_holder, &p}}, impl_->trips,
+                       "release the claims of " + host + " generation " +
+                           std::to_string(generation));
+  if (!r) return r.error();
+  const char* n = PQcmdTuples((*r)[0].get());
+  return static_cast<std::uint64_t>(n && *n ? std::stoull(n) : 0);
+}
+
+expected<claim_info> pg_backend::claim_of(std::string_view owner) {
+  impl::lease c(impl_.get());
+  if (auto r = c.acquire(); !r) return r.error();
+  params p;
+  p.bytes(owner);
+  auto r = c->pipeline({{st_claim_info, &p}}, impl_->trips, "read the claim of " + to_hex(owner));
+  if (!r) return r.error();
+  claim_info out;
+  const auto& res = (*r)[0];
+  if (res.rows() == 0) return out;
+  out.epoch = static_cast<std::uint64_t>(res.int8(0, 0));
+  if (!res.is_null(0, 1)) out.holder = std::string(res.bytes(0, 1));
+  if (!res.is_null(0, 2)) out.generation = res.int8(0, 2);
+  if (!res.is_null(0, 3)) out.address = std::string(res.bytes(0, 3));
   return out;
 }
 

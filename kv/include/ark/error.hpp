@@ -46,6 +46,7 @@ enum class errc : std::uint8_t {
   already_exists = 31,      ///< create() of an actor that exists (stored, or active now).
   unregistered_type = 32,   ///< A message type this program has not registered with CAF.
   fenced = 33,              ///< Another process claimed the actor since this one loaded it.
+  lease_lost = 34,          ///< This host's cluster lease expired: it stopped serving.
 };
 
 /// Returns the name of `code` (e.g. "key_too_large").

@@ -83,6 +83,12 @@ struct claim_result {
   std::uint64_t epoch = 0;
   /// The value of the claimed key, read after the claim; empty if absent.
   std::optional<std::string> value;
+  /// Not empty: the claim was refused because another cluster member holds
+  /// the owner with a live lease (pg_backend::set_claim_holder); `epoch` is
+  /// then that holder's, `value` is empty, and `held_by_address` is the
+  /// holder's advertised address (empty if unknown).
+  std::string held_by;
+  std::string held_by_address;
 };
 
 /// A half-open range [begin, end) of encoded keys inside one space; no `end`

@@ -14,6 +14,14 @@
 
 namespace ark::kv {
 
+/// The holder of an owner's claim (pg_backend::claim_of).
+struct claim_info {
+  std::uint64_t epoch = 0;   ///< 0: never claimed
+  std::string holder;        ///< the member's host id; empty: no member holds it
+  std::int64_t generation = 0;
+  std::string address;       ///< the holder's advertised address, if it is a member
+};
+
 struct pg_options {
   /// A libpq connection string: keyword/value ("host=/run/postgresql
   /// dbname=app") or URI ("postgresql://ark@db.internal/app"). The password
@@ -112,6 +120,19 @@ class pg_backend final : public backend {
 
   /// The current epoch of `owner` (0 when it was never claimed).
   expected<std::uint64_t> epoch(std::string_view owner);
+
+  /// Makes every later claim() a cluster member's (doc/cluster.md): the claim
+  /// succeeds only when no other member generation holds the owner with a
+  /// live lease in `members`, and records (host, generation) as the holder;
+  /// otherwise claim_result::held_by names the holder and nothing changes.
+  /// An empty `host` goes back to plain claims.
+  void set_claim_holder(std::string host, std::int64_t generation);
+  /// Releases every claim member (host, generation) holds (after it
+  /// committed its last write: a drain), so others claim them at once
+  /// instead of waiting for its lease to expire. Returns how many.
+  expected<std::uint64_t> release_claims(const std::string& host, std::int64_t generation);
+  /// Who holds `owner`'s claim (epoch 0: never claimed).
+  expected<claim_info> claim_of(std::string_view owner);
 
   /// Bytes the schema's tables take on the server, with their indexes and
   /// TOAST data (pg_total_relation_size): what a data directory's file sizes
