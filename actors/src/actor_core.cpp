@@ -406,18 +406,24 @@ void actor_core::request_wake() {
   act_.host->submit(std::move(unit));
 }
 
+void actor_core::abandon(const caf::error& err) {
+  if (activation_error_) return;  // already abandoned (or never activated)
+  // Another process claimed the actor, or this host may no longer serve it:
+  // this activation no longer owns it. Reloading would claim it back; leave
+  // instead, answer what is queued with `err` and quit (the next lookup
+  // activates it anew, where its owner is then).
+  gate_.fail_epoch();
+  overlay_->reset();
+  activation_error_ = err;
+  leave_directory(true);
+  schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
+  fail_promises(activation_error_);
+}
+
 void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf::error& err) {
   if (epoch != gate_.epoch()) return;  // a unit of a generation that already failed
-  if (err && from_caf(err) == errc::fenced) {
-    // Another process claimed the actor: this activation no longer owns it.
-    // Reloading would claim it back; leave instead, answer what is queued
-    // with `fenced` and quit (the next lookup here activates it anew).
-    gate_.fail_epoch();
-    overlay_->reset();
-    activation_error_ = err;
-    leave_directory(true);
-    schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
-    fail_promises(activation_error_);
+  if (err && (from_caf(err) == errc::fenced || from_caf(err) == errc::lease_lost)) {
+    abandon(err);
   } else if (err) {
     // Everything not yet durable is lost: the writer fails the outputs that
     // wait on it and refuses later units of this epoch. Back to the durable
@@ -472,6 +478,10 @@ bool actor_core::handle_internal(const caf::message& msg, caf::message& reply,
   if (msg.match_elements<commit_atom, std::uint64_t, std::uint64_t, caf::error>()) {
     on_commit(msg.get_as<std::uint64_t>(1), msg.get_as<std::uint64_t>(2),
               msg.get_as<caf::error>(3));
+    return true;
+  }
+  if (msg.match_elements<disown_atom, caf::error>()) {
+    abandon(msg.get_as<caf::error>(1));
     return true;
   }
   if (msg.match_elements<idle_atom>()) {

@@ -118,6 +118,32 @@ void bind_flags(CLI::App& app, host_config& c) {
          "seconds after which an idle actor is passivated (0: never)")
       ->check(CLI::NonNegativeNumber)
       ->default_str(std::to_string(rt.idle_timeout.count() / 1000));
+  auto& cl = rt.cluster;
+  app.add_option("--cluster", cl.name,
+                 "join cluster NAME: several hosts share one PostgreSQL schema, each actor "
+                 "owned by one of them (doc/cluster.md); needs --backend postgres and --port");
+  app.add_option("--advertise", cl.advertise,
+                 "HOST:PORT where the other hosts reach this one's middleman port (default: "
+                 "--bind:--port)");
+  app.add_option("--host-id", cl.host_id,
+                 "this host's id in the cluster, unique among live hosts (default: the "
+                 "advertised address)");
+  auto seconds_flag = [&app](const char* name, std::chrono::milliseconds& field,
+                             const char* help) {
+    app.add_option_function<double>(
+           name,
+           [&field](double seconds) {
+             field = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+           },
+           help)
+        ->check(CLI::PositiveNumber)
+        ->default_str(std::to_string(field.count() / 1000.0).substr(0, 4));
+  };
+  seconds_flag("--lease-ttl", cl.lease_ttl,
+               "seconds a cluster lease lasts: a host that cannot renew it stops serving, and "
+               "its actors move once it expired");
+  seconds_flag("--lease-renew", cl.renew_interval,
+               "seconds between lease renewals (at most half of --lease-ttl)");
   app.add_option("--max-active", rt.max_active,
                  "activation cap: above it the oldest activations are passivated (0: none)")
       ->capture_default_str();
@@ -195,6 +221,41 @@ ark::expected<void> validate(host_config& c) {
   if (c.serve.tls) {
     if (auto ok = ark::check_tls_files(c.tls); !ok) return ok.error();
   }
+  auto& cl = c.runtime.cluster;
+  if (cl.enabled()) {
+    if (c.runtime.storage.kind != ark::kv::backend_kind::postgres)
+      return ark::error{errc::invalid_argument,
+                        "--cluster keeps the actors in PostgreSQL: add --backend postgres and "
+                        "--pg (the same server and schema on every host)"};
+    if (c.serve.port == 0)
+      return ark::error{errc::invalid_argument,
+                        "--cluster needs a fixed --port (the other hosts reach this one there)"};
+    if (cl.advertise.empty()) {
+      if (c.serve.bind == "0.0.0.0" || c.serve.bind == "::")
+        return ark::error{errc::invalid_argument,
+                          "--bind " + c.serve.bind +
+                              " listens on every address: say which one the other hosts use, "
+                              "with --advertise HOST:PORT"};
+      cl.advertise = c.serve.bind + ":" + std::to_string(c.serve.port);
+    }
+    auto colon = cl.advertise.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == cl.advertise.size())
+      return ark::error{errc::invalid_argument,
+                        "--advertise " + cl.advertise + " is not HOST:PORT"};
+    if (!ark::is_loopback(cl.advertise.substr(0, colon)) && !c.serve.tls)
+      return ark::error{errc::invalid_argument,
+                        "--advertise " + cl.advertise +
+                            ": hosts of a cluster beyond one machine talk over mutual TLS with "
+                            "an access token (--tls-cert, --tls-key, --tls-ca, --token-file; "
+                            "doc/cluster.md)"};
+    if (cl.renew_interval * 2 > cl.lease_ttl)
+      return ark::error{errc::invalid_argument,
+                        "--lease-renew must be at most half of --lease-ttl"};
+    cl.token = c.serve.token;
+    cl.tls_cert = c.tls.cert;
+    cl.tls_key = c.tls.key;
+    cl.tls_ca = c.tls.ca;
+  }
   const auto& st = c.runtime.storage;
   if (st.max_map_size < st.initial_map_size)
     return ark::error{errc::invalid_argument,
@@ -241,6 +302,14 @@ int run(host_config& c) {
   ark::client_config cfg(c.tls);  // the middleman (and OpenSSL), ark's types
   ark::configure_host_scheduler(cfg);
   if (c.threads > 0) cfg.set("scheduler.max-threads", c.threads);
+  if (c.runtime.cluster.enabled()) {
+    // CAF 0.17 sends no heartbeats by default: a frozen peer host would be
+    // noticed only by TCP's timeouts. One per renewal interval, and a peer
+    // silent for a lease is dropped (calls through it fail; they are
+    // retried on the actor's next owner).
+    cfg.set("middleman.heartbeat-interval", caf::timespan{c.runtime.cluster.renew_interval});
+    cfg.set("middleman.connection-timeout", caf::timespan{c.runtime.cluster.lease_ttl});
+  }
   caf::actor_system sys{cfg};
 
   auto& opts = c.runtime;
@@ -286,13 +355,18 @@ int run(host_config& c) {
   for (const auto& n : names) types += (types.empty() ? "" : ", ") + n;
   // The ready line: scripts wait for it and read the port from it (the
   // first "port=": the storage's description may hold a server's port).
+  std::string cluster_text =
+      opts.cluster.enabled() ? " cluster=" + opts.cluster.name + " host-id=" +
+                                   (opts.cluster.host_id.empty() ? opts.cluster.advertise
+                                                                 : opts.cluster.host_id)
+                             : std::string();
   std::printf(
       "ark-host ready: port=%u data=%s bind=%s durability=%s backend=%s tls=%s token=%s "
-      "admin=%s types=[%s]\n",
+      "admin=%s%s types=[%s]\n",
       static_cast<unsigned>(served->port), where.c_str(), c.serve.bind.c_str(),
       std::string(ark::to_string(opts.storage.mode)).c_str(),
       std::string((*rt)->storage()->name()).c_str(), c.serve.tls ? "on" : "off",
-      c.serve.token.empty() ? "none" : "required", admin_text.c_str(),
+      c.serve.token.empty() ? "none" : "required", admin_text.c_str(), cluster_text.c_str(),
       types.c_str());
   std::fflush(stdout);
 

@@ -16,6 +16,8 @@
 #include "ark/detail/actor_core.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/registry.hpp"
+#include "cluster.hpp"
+#include "runtime_access.hpp"
 
 namespace ark {
 
@@ -351,6 +353,28 @@ expected<std::unique_ptr<admin_server>> admin_server::start(std::shared_ptr<runt
   }));
   srv.Get("/api/v1/stats",
           s->handler([s](const qp&) -> expected<json> { return s->stats_json(); }));
+  srv.Get("/api/v1/hosts", s->handler([s](const qp&) -> expected<json> {
+    // The cluster's members as this host last saw them (doc/cluster.md).
+    auto* c = detail::runtime_access::cluster(*s->rt);
+    if (!c) return json{{"cluster", nullptr}, {"hosts", json::array()}};
+    json hosts = json::array();
+    for (const auto& m : c->members())
+      hosts.push_back(json{{"host", m.host},
+                           {"generation", m.generation},
+                           {"address", m.address},
+                           {"status", m.status},
+                           {"live", m.live},
+                           {"lease_ms", m.lease_ms},
+                           {"joined_ms", m.joined_ms},
+                           {"actors", m.actors},
+                           {"messages", m.messages},
+                           {"self", m.host == c->host_id()}});
+    return json{{"cluster", c->options().name},
+                {"self", c->host_id()},
+                {"generation", c->generation()},
+                {"serving", c->serving()},
+                {"hosts", std::move(hosts)}};
+  }));
   srv.Get("/api/v1/source", s->handler([s](const qp&) -> expected<json> {
     return json{{"mode", "host"}, {"location", s->rt->data_dir()}};
   }));

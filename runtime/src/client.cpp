@@ -12,7 +12,10 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "ark/kv/json.hpp"
 #include "ark/runtime.hpp"
+#include "cluster.hpp"
+#include "runtime_access.hpp"
 
 namespace ark {
 
@@ -217,13 +220,87 @@ bool same_token(const std::string& given, const std::string& expected) {
 
 namespace {
 
+using forward_atom = caf::atom_constant<caf::atom("arkfwd")>;
+using forward_actor = caf::typed_actor<caf::replies_to<forward_atom>::with<caf::actor>>;
+
+// Asks the directory `dest` of another cluster host with `request` and
+// answers the lookup that was delegated to it; then quits. If that host
+// cannot be reached and the forward only followed the placement hint, the
+// actor is claimed here instead.
+forward_actor::behavior_type forward_behavior(forward_actor::pointer self, directory_actor dest,
+                                              std::chrono::milliseconds timeout,
+                                              caf::message request, detail::route route,
+                                              std::weak_ptr<runtime> rt_weak, std::string type,
+                                              ark::key k, caf::message init,
+                                              std::set<std::string> iface,
+                                              detail::lookup_mode mode) {
+  return {
+      [=](forward_atom) -> caf::result<caf::actor> {
+        struct pending {
+          caf::typed_response_promise<caf::actor> rp;
+          bool finished = false;
+        };
+        auto st = std::make_shared<pending>(pending{self->make_response_promise<caf::actor>()});
+        auto finish = [self, st, route, rt_weak, type, k, init, iface,
+                       mode](expected<caf::actor> answer) {
+          if (st->finished) return;
+          st->finished = true;
+          self->quit();
+          auto& rp = st->rp;
+          if (answer) {
+            rp.deliver(std::move(*answer));
+            return;
+          }
+          const auto& err = answer.error();
+          if (err.code() != errc::unreachable || !err.explicit_remedy().empty()) {
+            rp.deliver(to_caf(err));
+            return;
+          }
+          auto rt = rt_weak.lock();
+          if (rt)
+            if (auto* c = detail::runtime_access::cluster(*rt)) c->drop_peer(route.forward_to);
+          if (rt && route.hint) {
+            // The preferred host did not answer (it died or left since this
+            // host last saw the members): claim the actor here instead.
+            auto here =
+                detail::runtime_access::route_lookup(*rt, type, k, init, iface, mode, false);
+            if (here)
+              rp.deliver(std::move(here->local));
+            else
+              rp.deliver(to_caf(here.error()));
+            return;
+          }
+          rp.deliver(to_caf(error{
+              errc::unreachable,
+              "host '" + route.owner + "' (" + route.forward_to +
+                  "), which owns the actor, did not answer: " + err.context(),
+              "call again after the cluster's lease time: another host then takes the actor "
+              "over"}));
+        };
+        self->monitor(dest);
+        self->set_down_handler([finish](caf::down_msg& m) {
+          finish(error{errc::unreachable,
+                       "its connection closed (" + caf::to_string(m.reason) + ")"});
+        });
+        self->request(caf::actor_cast<caf::actor>(dest), timeout, request)
+            .then([finish](caf::actor& a) { finish(std::move(a)); },
+                  [finish](caf::error& e) { finish(from_caf(e)); });
+        return st->rp;
+      },
+  };
+}
+
 directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
                                                   std::weak_ptr<runtime> rt_weak,
                                                   std::string token) {
-  (void)self;
-  // Checks the token, decodes the key and runs `f(runtime, key)`.
-  auto serve = [rt_weak, token](const std::string& given, const std::string& key_bytes,
-                                auto f) -> caf::result<caf::actor> {
+  // Checks the token, decodes the key and resolves the lookup: here, or (in
+  // a cluster) by asking the host that owns the actor, without blocking
+  // this actor meanwhile. A lookup forwarded here (`may_forward` false) is
+  // resolved here.
+  auto serve = [self, rt_weak, token](const std::string& given, detail::lookup_mode mode,
+                                      const std::string& type, const std::string& key_bytes,
+                                      caf::message init, const std::set<std::string>& iface,
+                                      bool may_forward) -> caf::result<caf::actor> {
     if (!token.empty() && !same_token(given, token))
       return to_caf(errc::unauthorized, given.empty() ? "this host requires an access token"
                                                       : "the access token is wrong");
@@ -231,30 +308,52 @@ directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
     if (!rt) return to_caf(errc::shutting_down, "the host is stopping");
     auto k = decode_key(key_bytes);
     if (!k) return to_caf(k.error());
-    expected<caf::actor> h = f(*rt, *k);
-    if (!h) return to_caf(h.error());
-    return std::move(*h);
+    auto r = detail::runtime_access::route_lookup(*rt, type, *k, init, iface, mode, may_forward);
+    if (!r) return to_caf(r.error());
+    if (r->local) return std::move(r->local);
+    auto* cluster = detail::runtime_access::cluster(*rt);
+    auto peer = cluster->peer(r->forward_to);
+    if (!peer)
+      return to_caf(error{errc::unreachable,
+                          "host '" + r->owner + "' (" + r->forward_to + "), which owns " + type +
+                              " " + kv::key_to_json_text(*k) + ", cannot be reached: " +
+                              peer.error().context(),
+                          "call again after the cluster's lease time: another host then takes "
+                          "the actor over"});
+    // A helper actor asks the other host and answers the caller (this
+    // actor delegates the request to it): it sees that host's connection
+    // drop (a monitor), where a plain request would wait out its timeout.
+    auto helper = self->spawn(forward_behavior, *peer, cluster->options().forward_timeout,
+                              caf::make_message(directory_route_atom::value,
+                                                cluster->options().token,
+                                                static_cast<std::int32_t>(mode), type, key_bytes,
+                                                init, iface),
+                              *r, rt_weak, type, *k, init, iface, mode);
+    return self->delegate(helper, forward_atom::value);
   };
+  using mode = detail::lookup_mode;
   return {
       [serve](directory_get_atom, const std::string& given, const std::string& type,
               const std::string& key_bytes, caf::message& init,
               const std::set<std::string>& iface) -> caf::result<caf::actor> {
-        return serve(given, key_bytes, [&](runtime& rt, const ark::key& k) {
-          return rt.get_or_create_actor(type, k, std::move(init), iface);
-        });
+        return serve(given, mode::get_or_create, type, key_bytes, std::move(init), iface, true);
       },
       [serve](directory_find_atom, const std::string& given, const std::string& type,
               const std::string& key_bytes,
               const std::set<std::string>& iface) -> caf::result<caf::actor> {
-        return serve(given, key_bytes,
-                     [&](runtime& rt, const ark::key& k) { return rt.get_actor(type, k, iface); });
+        return serve(given, mode::get, type, key_bytes, caf::message{}, iface, true);
       },
       [serve](directory_create_atom, const std::string& given, const std::string& type,
               const std::string& key_bytes, caf::message& init,
               const std::set<std::string>& iface) -> caf::result<caf::actor> {
-        return serve(given, key_bytes, [&](runtime& rt, const ark::key& k) {
-          return rt.create_actor(type, k, std::move(init), iface);
-        });
+        return serve(given, mode::create, type, key_bytes, std::move(init), iface, true);
+      },
+      [serve](directory_route_atom, const std::string& given, std::int32_t m,
+              const std::string& type, const std::string& key_bytes, caf::message& init,
+              const std::set<std::string>& iface) -> caf::result<caf::actor> {
+        if (m < 0 || m > static_cast<std::int32_t>(mode::create))
+          return to_caf(errc::invalid_argument, "a forwarded lookup with an unknown mode");
+        return serve(given, static_cast<mode>(m), type, key_bytes, std::move(init), iface, false);
       },
   };
 }

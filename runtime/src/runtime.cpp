@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/all.hpp>
 
@@ -19,6 +20,7 @@
 #include "ark/kv/pg_backend.hpp"
 #include "ark/registry.hpp"
 #include "alarm_dispatcher.hpp"
+#include "cluster.hpp"
 #include "subscriptions.hpp"
 #include "writer.hpp"
 
@@ -47,6 +49,15 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::shared_ptr<kv::backend> memory_db;
   std::unique_ptr<detail::writer> memory_writer;
   std::unique_ptr<detail::alarm_dispatcher> alarms;
+  // Membership in a cluster (runtime_options::cluster); null outside one.
+  std::unique_ptr<detail::cluster_node> cluster;
+  std::shared_ptr<kv::pg_backend> pg;  // db, when it is PostgreSQL
+  // In a cluster: identities whose claim is in flight (one claim at a time
+  // per identity on this host: a second would fence the first), and claims
+  // won by a lookup, handed to the activation (claim_snapshot).
+  std::unordered_set<std::string> claiming;
+  std::condition_variable claim_cv;
+  std::unordered_map<std::string, kv::claim_result> preclaimed;
   // Subscribers of actors, active or passivated (doc/subscriptions.md).
   std::shared_ptr<detail::subscription_registry> subs =
       detail::subscription_registry::make(sys, opts.max_subscribers);
@@ -103,8 +114,21 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     auto d = db;
     if (!d) return error{errc::shutting_down, "the host is stopping"};
     if (!d->shared()) return load_snapshot(state_key);
-    auto c = d->claim(detail::state_space(), state_key);
+    expected<kv::claim_result> c{kv::claim_result{}};
+    bool won_by_lookup = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      if (auto it = preclaimed.find(state_key); it != preclaimed.end()) {
+        c = std::move(it->second);
+        preclaimed.erase(it);
+        won_by_lookup = true;
+      }
+    }
+    if (!won_by_lookup) c = d->claim(detail::state_space(), state_key);
     if (!c) return c.error();
+    if (!c->held_by.empty())
+      return error{errc::fenced, "host '" + c->held_by + "' (" + c->held_by_address +
+                                     ") owns the actor now"};
     epoch = c->epoch;
     if (!c->value) return error{errc::not_found, "no snapshot"};
     return std::move(*c->value);
@@ -203,9 +227,10 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     return lookup(type_name, key, std::move(init), iface, detail::lookup_mode::get_or_create);
   }
 
-  expected<caf::actor> lookup(std::string_view type_name, const ark::key& key, caf::message init,
-                              const std::set<std::string>& iface,
-                              detail::lookup_mode mode) override {
+  // The registered type named `type_name`, if `iface` (the caller's
+  // interface; empty: any) is part of its interface.
+  expected<const actor_type*> check_type(std::string_view type_name,
+                                         const std::set<std::string>& iface) {
     auto* type = actor_registry::global().find(type_name);
     if (!type) {
       std::string known;
@@ -247,8 +272,31 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
                                                 missing + ")"};
       }
     }
+    return type;
+  }
+
+  expected<caf::actor> lookup(std::string_view type_name, const ark::key& key, caf::message init,
+                              const std::set<std::string>& iface,
+                              detail::lookup_mode mode) override {
+    auto checked = check_type(type_name, iface);
+    if (!checked) return checked.error();
+    const actor_type* type = *checked;
     auto id = detail::make_identity(type_name, key);
     if (!id) return id.error();
+    if (cluster && !type->memory_only) {
+      auto r = route_in_cluster(*type, *id, init, mode, true);
+      if (!r) return r.error();
+      if (r->local) return std::move(r->local);
+      auto h = forward(*r, type_name, *id, init, iface, mode);
+      if (!h && r->hint && h.error() == errc::unreachable) {
+        // The preferred host did not answer (it died or left since this
+        // host last saw the members): claim the actor here instead.
+        auto here = route_in_cluster(*type, *id, std::move(init), mode, false);
+        if (!here) return here.error();
+        return std::move(here->local);
+      }
+      return h;
+    }
     std::lock_guard<std::mutex> guard{mtx};
     if (!accepting) return error{errc::shutting_down, "the host is stopping"};
     if (auto it = directory.find(id->encoded); it != directory.end()) {
@@ -275,6 +323,112 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     auto handle = activate(*type, *id, std::move(init));
     if (opts.max_active > 0) evict_oldest();
     return handle;
+  }
+
+  // A lookup in a cluster (doc/cluster.md): the actor is active here; or
+  // another live member holds its claim (forward there); or, with
+  // `may_forward`, it hashes to another live member (forward there, which
+  // claims it); else this host claims it and activates it. A lookup that
+  // was forwarded here (may_forward false) is never forwarded again.
+  expected<detail::route> route_in_cluster(const actor_type& type, const detail::identity& id,
+                                           caf::message init, detail::lookup_mode mode,
+                                           bool may_forward) {
+    if (!cluster->serving())
+      return error{errc::lease_lost, "host '" + cluster->host_id() +
+                                         "' is not serving: its cluster lease ended"};
+    std::unique_lock<std::mutex> lock{mtx};
+    for (;;) {
+      if (!accepting) return error{errc::shutting_down, "the host is stopping"};
+      if (auto it = directory.find(id.encoded); it != directory.end()) {
+        if (mode == detail::lookup_mode::create) return exists_error(id);
+        return detail::route{it->second, {}, {}};
+      }
+      if (!claiming.count(id.encoded)) break;
+      claim_cv.wait(lock);
+    }
+    claiming.insert(id.encoded);
+    lock.unlock();
+    struct done_claiming {
+      impl* self;
+      const std::string& key;
+      ~done_claiming() {
+        {
+          std::lock_guard<std::mutex> guard{self->mtx};
+          self->claiming.erase(key);
+        }
+        self->claim_cv.notify_all();
+      }
+    } guard_claim{this, id.encoded};
+    if (may_forward) {
+      // Where it lives now (a read), else where it should live (the hint).
+      auto held = pg->claim_of(id.encoded);
+      if (!held) return held.error();
+      if (!held->holder.empty() && held->holder != cluster->host_id()) {
+        for (const auto& m : cluster->members())
+          if (m.live && m.host == held->holder && m.generation == held->generation)
+            return detail::route{{}, m.address, m.host};
+      }
+      if (held->holder != cluster->host_id()) {
+        auto pref = cluster->preferred(id.encoded);
+        if (!pref.host.empty()) return detail::route{{}, pref.address, pref.host, true};
+      }
+    }
+    auto c = pg->claim(detail::state_space(), id.encoded);
+    if (!c) return error{c.error().code(), detail::describe(id) + ": claim: " + c.error().context()};
+    if (!c->held_by.empty()) {
+      if (may_forward && !c->held_by_address.empty())
+        return detail::route{{}, c->held_by_address, c->held_by};
+      return error{errc::unreachable,
+                   detail::describe(id) + " is owned by host '" + c->held_by + "' (" +
+                       c->held_by_address + "), which took it while this lookup was forwarded",
+                   "call again: the lookup then reaches its owner"};
+    }
+    if (mode == detail::lookup_mode::create && c->value) return exists_error(id);
+    if (mode == detail::lookup_mode::get && !c->value)
+      return error{errc::not_found, detail::describe(id) + " does not exist (get creates nothing)",
+                   "create it with create or get_or_create, or check the type and key"};
+    if (mode == detail::lookup_mode::get) init = caf::message{};
+    lock.lock();
+    if (!accepting) {
+      lock.unlock();  // before guard_claim takes it
+      return error{errc::shutting_down, "the host is stopping"};
+    }
+    preclaimed[id.encoded] = std::move(*c);
+    auto handle = activate(type, id, std::move(init));
+    if (opts.max_active > 0) evict_oldest();
+    lock.unlock();
+    return detail::route{std::move(handle), {}, {}};
+  }
+
+  // Asks the host `r` names for the actor (blocking: for in-process callers;
+  // ark-host's directory forwards without blocking).
+  expected<caf::actor> forward(const detail::route& r, std::string_view type_name,
+                               const detail::identity& id, caf::message init,
+                               const std::set<std::string>& iface, detail::lookup_mode mode) {
+    auto dir = cluster->peer(r.forward_to);
+    if (!dir)
+      return error{errc::unreachable, detail::describe(id) + " lives on host '" + r.owner + "' (" +
+                                          r.forward_to + "), which cannot be reached: " +
+                                          dir.error().context(),
+                   "call again after the cluster's lease time: another host then takes the "
+                   "actor over"};
+    auto h = call<caf::actor>(sys, *dir, cluster->options().forward_timeout,
+                              directory_route_atom::value, cluster->options().token,
+                              static_cast<std::int32_t>(mode), std::string(type_name), id.encoded,
+                              std::move(init), iface);
+    if (!h && h.error() == errc::unreachable) cluster->drop_peer(r.forward_to);
+    return h;
+  }
+
+  // Stops serving (a lost lease): every unit fails, every activation leaves.
+  void disown_all(const caf::error& err) {
+    writer->set_refusal(err);
+    std::vector<caf::actor> handles;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      for (auto& [key, h] : directory) handles.push_back(h);
+    }
+    for (auto& h : handles) caf::anon_send(h, disown_atom::value, err);
   }
 
   static error exists_error(const detail::identity& id) {
@@ -387,6 +541,9 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     subs->stop();
     writer->stop();
     memory_writer->stop();
+    // Every commit is done: release the claims and leave, so other hosts
+    // take this host's actors at once (a drain).
+    if (cluster) cluster->stop(true);
     // Actor objects may outlive this (CAF frees them lazily); they no longer
     // touch storage, so the data directory is closed now.
     db.reset();
@@ -471,6 +628,9 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   if (!opts.clock) opts.clock = ark::system_clock();
   std::shared_ptr<kv::lmdb_backend> lmdb;
   std::shared_ptr<kv::backend> db = opts.backend;
+  // Cluster members share the schema: each takes its lock shared and
+  // fences every commit.
+  if (opts.cluster.enabled()) opts.storage.pg_exclusive = false;
   if (!db) {
     kv::open_options oo = opts.storage;
     oo.read_only = false;
@@ -549,6 +709,36 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   mo.on_alarm_scheduled = wo.on_alarm_scheduled;
   p->writer = std::make_unique<detail::writer>(std::move(wo));
   p->memory_writer = std::make_unique<detail::writer>(std::move(mo));
+  p->pg = std::dynamic_pointer_cast<kv::pg_backend>(p->db);
+  if (p->opts.cluster.enabled()) {
+    if (!p->pg || p->opts.backend)
+      return error{errc::invalid_argument,
+                   "a cluster keeps its actors in PostgreSQL: run every host with --backend "
+                   "postgres on the same server and schema"};
+    detail::cluster_node::hooks h;
+    h.log = p->opts.log;
+    h.lose = [weak](const caf::error& err) {
+      if (auto rt = weak.lock()) rt->disown_all(err);
+    };
+    h.regain = [weak] {
+      if (auto rt = weak.lock()) rt->writer->set_refusal(caf::error{});
+    };
+    h.counters = [weak]() -> std::pair<std::int64_t, std::int64_t> {
+      auto rt = weak.lock();
+      if (!rt) return {0, 0};
+      std::lock_guard<std::mutex> guard{rt->mtx};
+      return {static_cast<std::int64_t>(rt->live.size()),
+              static_cast<std::int64_t>(rt->messages.load())};
+    };
+    auto node = detail::cluster_node::start(sys, p->opts.cluster, p->opts.storage, p->pg,
+                                            std::move(h));
+    if (!node) {
+      p->writer->stop();
+      p->memory_writer->stop();
+      return node.error();
+    }
+    p->cluster = std::move(*node);
+  }
   p->start_sweeper();
   p->alarms->start();
   return std::shared_ptr<runtime>(new runtime(std::move(p)));
@@ -703,3 +893,34 @@ expected<kv::durability> parse_durability(std::string_view text) {
 }
 
 }  // namespace ark
+
+namespace ark::detail {
+
+expected<route> runtime_access::route_lookup(runtime& rt, std::string_view type_name,
+                                             const ark::key& k, caf::message init,
+                                             const std::set<std::string>& iface, lookup_mode mode,
+                                             bool may_forward) {
+  auto& p = *rt.impl_;
+  if (!p.cluster) {
+    auto h = p.lookup(type_name, k, std::move(init), iface, mode);
+    if (!h) return h.error();
+    return route{std::move(*h), {}, {}};
+  }
+  auto type = p.check_type(type_name, iface);
+  if (!type) return type.error();
+  if ((*type)->memory_only) {
+    // Memory-only actors live on the host asked.
+    auto h = p.lookup(type_name, k, std::move(init), iface, mode);
+    if (!h) return h.error();
+    return route{std::move(*h), {}, {}};
+  }
+  auto id = make_identity(type_name, k);
+  if (!id) return id.error();
+  return p.route_in_cluster(**type, *id, std::move(init), mode, may_forward);
+}
+
+cluster_node* runtime_access::cluster(runtime& rt) {
+  return rt.impl_->cluster.get();
+}
+
+}  // namespace ark::detail

@@ -356,18 +356,43 @@ void writer::refuse(commit_unit& u, const caf::error& err) {
 }
 
 void writer::fail_fenced(commit_unit& u) {
+  disown(u, to_caf(error{errc::fenced,
+                         "the commit of actor " + describe_state_key(u.channel->state_key) +
+                             " was refused: another process claimed the actor after this "
+                             "activation loaded it; the message had no effect"}));
+}
+
+void writer::disown(commit_unit& u, const caf::error& err) {
   auto* c = u.channel;
-  auto err = to_caf(error{errc::fenced,
-                          "the commit of actor " + describe_state_key(c->state_key) +
-                              " was refused: another process claimed the actor after this "
-                              "activation loaded it; the message had no effect"});
   c->failed = true;
   c->failed_epoch = u.epoch;
   notify(u, err);
   refuse(u, err);
 }
 
+void writer::set_refusal(caf::error err) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  refusing_ = static_cast<bool>(err);
+  refusal_ = std::move(err);
+}
+
 void writer::commit(std::vector<commit_unit>& all) {
+  if (refusing_.load(std::memory_order_acquire)) {
+    caf::error err;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      err = refusal_;
+    }
+    if (err) {
+      for (auto& u : all) {
+        if (u.channel->failed && u.epoch <= u.channel->failed_epoch)
+          refuse(u, earlier_failure());
+        else
+          disown(u, err);
+      }
+      return;
+    }
+  }
   std::vector<commit_unit*> units;
   units.reserve(all.size());
   for (auto& u : all) {

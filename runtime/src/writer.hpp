@@ -70,6 +70,10 @@ class writer {
   void skip_checkpoint_at_stop() { checkpoint_at_stop_ = false; }
   void resume();
   const stats& counters() const { return stats_; }
+  /// While set, every unit fails with `err` unapplied, and its actor is told
+  /// (it quits, as a fenced one does): a cluster host that lost its lease
+  /// commits nothing and releases no output. An empty error commits again.
+  void set_refusal(caf::error err);
 
  private:
   void run();
@@ -86,6 +90,9 @@ class writer {
   // A unit whose fence failed: its outputs and its actor get errc::fenced,
   // and later units of its epoch are refused.
   void fail_fenced(commit_unit& u);
+  // A unit its actor's activation may no longer commit: its outputs and its
+  // actor get `err`, and later units of its epoch are refused.
+  void disown(commit_unit& u, const caf::error& err);
   // Writes the journaled snapshots in place and clears the journal.
   void checkpoint();
   // A durable unit: release its outputs, publish durability, wake the actor
@@ -109,6 +116,8 @@ class writer {
   std::chrono::steady_clock::time_point last_commit_end_{};
   bool dirty_ = false;  // commits since the last periodic sync
   std::atomic<bool> storage_failed_{false};
+  std::atomic<bool> refusing_{false};  // set_refusal: refusal_ under mtx_
+  caf::error refusal_;
   std::chrono::steady_clock::time_point checkpoint_retry_{};  // after a failed checkpoint
   stats stats_;
   std::thread thread_;

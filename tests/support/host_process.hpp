@@ -46,7 +46,8 @@ class host_process {
   /// not get ready within `timeout`.
   bool start(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     output_.clear();
-    std::vector<std::string> args{ARK_HOST_PATH, "--data", data_, "--port", "0"};
+    std::vector<std::string> args{ARK_HOST_PATH, "--data", data_, "--port",
+                                  std::to_string(port_arg_)};
     for (const auto& m : modules_) {
       args.push_back("--module");
       args.push_back(m);
@@ -97,6 +98,10 @@ class host_process {
   }
 
   std::uint16_t port() const { return port_; }
+  /// Listen on `port` instead of any free one (from the next start()).
+  void use_port(std::uint16_t port) { port_arg_ = port; }
+  /// The child's pid (-1 once it ended), for signals such as SIGSTOP.
+  pid_t pid() const { return pid_; }
   /// Everything the host printed so far.
   std::string output() const {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -146,6 +151,7 @@ class host_process {
   int exited_status_ = -1;
   int out_fd_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t port_arg_ = 0;
   mutable std::mutex mtx_;
   std::string output_;
   std::thread reader_;

@@ -235,6 +235,24 @@ class pg_server {
     running_ = true;
   }
 
+  /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0).
+  static int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("could not create a socket to find a free TCP port");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ::close(fd);
+      throw std::runtime_error("could not find a free TCP port on 127.0.0.1");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+  }
+
  private:
   static std::string find_bin_dir() {
     auto has_programs = [](const std::string& d) {
@@ -305,23 +323,6 @@ class pg_server {
                            quote(bin_dir() + "/" + program) + " " + args);
   }
 
-  // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0).
-  static int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::runtime_error("could not create a socket to find a free TCP port");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      ::close(fd);
-      throw std::runtime_error("could not find a free TCP port on 127.0.0.1");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
 
   void set_up() {
     start_watchdog();

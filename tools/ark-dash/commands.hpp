@@ -34,4 +34,7 @@ void add_query_command(CLI::App& app, run_state& state);
 /// snapshots to the schema versions of the modules' actor types.
 void add_migrate_command(CLI::App& app, run_state& state);
 
+/// `ark-dash hosts --pg ...`: the members of a cluster.
+void add_hosts_command(CLI::App& app, run_state& state);
+
 }  // namespace ark::dash

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   add_dump_commands(app, state);
   add_query_command(app, state);
   add_migrate_command(app, state);
+  add_hosts_command(app, state);
 
   try {
     app.parse(argc, argv);

@@ -37,11 +37,18 @@ using directory_create_atom = caf::atom_constant<caf::atom("arkcreate")>;
 using directory_get_actor =
     caf::typed_actor<caf::replies_to<directory_get_atom, std::string, std::string, std::string,
                                      caf::message, std::set<std::string>>::with<caf::actor>>;
+/// Between the hosts of a cluster only (doc/cluster.md): a lookup another
+/// host forwarded, resolved where it arrives and never forwarded again:
+/// {token, mode (0 get_or_create, 1 get, 2 create), type, encoded key,
+/// on_initialize's arguments, the caller's interface} -> the actor.
+using directory_route_atom = caf::atom_constant<caf::atom("arkroute")>;
 using directory_actor = directory_get_actor::extend<
     caf::replies_to<directory_find_atom, std::string, std::string, std::string,
                     std::set<std::string>>::with<caf::actor>,
     caf::replies_to<directory_create_atom, std::string, std::string, std::string, caf::message,
-                    std::set<std::string>>::with<caf::actor>>;
+                    std::set<std::string>>::with<caf::actor>,
+    caf::replies_to<directory_route_atom, std::string, std::int32_t, std::string, std::string,
+                    caf::message, std::set<std::string>>::with<caf::actor>>;
 
 /// TLS files (PEM). With a certificate, CAF's TLS is mutual: each side shows
 /// a certificate that the other's `ca` signed (doc/security.md).
@@ -161,6 +168,8 @@ class client {
   }
 
   caf::actor_system& system() const { return *sys_; }
+  /// The host's directory actor (what the lookups above ask).
+  const directory_actor& directory() const { return dir_; }
   /// The access token sent with every get_or_create.
   const std::string& token() const { return token_; }
   /// "host:port" of the connected host.

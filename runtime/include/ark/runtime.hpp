@@ -28,6 +28,30 @@ namespace detail {
 struct runtime_access;
 }
 
+/// A runtime's membership in a cluster of hosts sharing one PostgreSQL
+/// schema (doc/cluster.md). Empty `name`: not in a cluster.
+struct cluster_options {
+  /// The cluster's name; every host of a schema uses the same one.
+  std::string name;
+  /// This host's id, unique among the live members (default: `advertise`).
+  std::string host_id;
+  /// Where other hosts reach this host's middleman port: "host:port".
+  std::string advertise;
+  /// How long a lease lasts (by the database's clock); a host that could
+  /// not renew it within this time stops serving, and other hosts may take
+  /// its actors over once it expired.
+  std::chrono::milliseconds lease_ttl{std::chrono::seconds(5)};
+  /// How often the lease is renewed.
+  std::chrono::milliseconds renew_interval{std::chrono::seconds(1)};
+  /// The access token other hosts' directories require (the cluster's hosts
+  /// share one), and the TLS files for connections to them.
+  std::string token;
+  std::string tls_cert, tls_key, tls_ca;
+  /// How long a lookup forwarded to another host may take.
+  std::chrono::milliseconds forward_timeout{std::chrono::seconds(10)};
+  bool enabled() const { return !name.empty(); }
+};
+
 /// Options of a runtime (ark-host's flags map onto these).
 struct runtime_options {
   /// The data directory; created when missing. Unused with storage.kind
@@ -95,6 +119,8 @@ struct runtime_options {
   std::shared_ptr<ark::clock> clock;
   /// An alarm delivery not answered within this time is sent again.
   std::chrono::milliseconds alarm_ack_timeout{std::chrono::minutes(1)};
+  /// Membership in a cluster (needs storage.kind postgres); off by default.
+  cluster_options cluster;
 };
 
 /// Counters of a running runtime.

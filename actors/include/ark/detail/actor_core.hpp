@@ -46,6 +46,10 @@ using sync_atom = caf::atom_constant<caf::atom("arksync")>;
 /// `event` (ark::actor::clear_on_event) as a message of its own; the reply
 /// is the number of keys removed (std::uint64_t), sent once durable.
 using clear_atom = caf::atom_constant<caf::atom("arkclear")>;
+/// {disown_atom, caf::error}: the host no longer owns the actor (a cluster
+/// host that lost its lease): the activation drops what is not durable,
+/// answers what is queued with the error, leaves the directory and quits.
+using disown_atom = caf::atom_constant<caf::atom("arkdisown")>;
 
 namespace detail {
 class actor_core;
@@ -257,6 +261,9 @@ class actor_core {
   // nothing is pending, else with `unit` (or an output-only unit).
   bool route(std::optional<commit_unit>& unit, caf::message* reply);
   void on_commit(std::uint64_t seq, std::uint64_t epoch, const caf::error& err);
+  // This activation lost the actor (fenced by another claim, or its host's
+  // cluster lease ended): see disown_atom.
+  void abandon(const caf::error& err);
   void on_idle();
   void schedule_idle(std::chrono::milliseconds after);
   void soft_passivate();

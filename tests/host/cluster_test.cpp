@@ -1,0 +1,328 @@
+// A cluster: three real ark-host processes on one private PostgreSQL server
+// (tests/support/pg_server.hpp), on loopback. Membership, placement,
+// routing from any host, a kill -9 under load, a race for one actor, a
+// frozen owner, a drain. Every loop is bounded in time.
+
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <ark/client.hpp>
+
+#include "counter/counter.hpp"
+#include "support/host_process.hpp"
+#include "support/pg_server.hpp"
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
+
+std::string fresh_schema() {
+  static std::atomic<int> n{0};
+  return "cl" + std::to_string(::getpid()) + "_" + std::to_string(n++);
+}
+
+/// Three (or more) hosts of cluster "test" on one schema, each on a fixed
+/// loopback port, with a short lease.
+struct cluster {
+  ark::test::pg_server& server;
+  std::string schema = fresh_schema();
+  ark::test::temp_dir dir;
+  std::vector<std::unique_ptr<ark::test::host_process>> hosts;
+  std::vector<std::uint16_t> ports;
+  std::chrono::milliseconds ttl, renew;
+
+  explicit cluster(ark::test::pg_server& s, int n, std::chrono::milliseconds lease = 2s,
+                   std::chrono::milliseconds renewal = 500ms)
+      : server(s), ttl(lease), renew(renewal) {
+    for (int i = 0; i < n; ++i) add();
+  }
+  ~cluster() {
+    for (auto& h : hosts) h->kill();
+    server.psql("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  }
+
+  ark::test::host_process& add() {
+    auto i = hosts.size();
+    auto port = static_cast<std::uint16_t>(ark::test::pg_server::free_port());
+    char ttl_s[32], renew_s[32];
+    std::snprintf(ttl_s, sizeof ttl_s, "%.3f", ttl.count() / 1000.0);
+    std::snprintf(renew_s, sizeof renew_s, "%.3f", renew.count() / 1000.0);
+    std::vector<std::string> flags{"--backend",   "postgres", "--pg",       server.conninfo(),
+                                   "--pg-schema", schema,     "--cluster",  "test",
+                                   "--host-id",   "h" + std::to_string(i),  "--lease-ttl",
+                                   ttl_s,         "--lease-renew",          renew_s};
+    hosts.push_back(std::make_unique<ark::test::host_process>(
+        dir.sub("d" + std::to_string(i)), std::vector<std::string>{counter_module}, flags));
+    hosts.back()->use_port(port);
+    ports.push_back(port);
+    REQUIRE_MESSAGE(hosts.back()->start(), hosts.back()->output());
+    return *hosts.back();
+  }
+
+  int psql_int(const std::string& sql) {
+    auto r = server.psql(sql);
+    REQUIRE_MESSAGE(r.first == 0, r.second);
+    return std::stoi(r.second);
+  }
+  std::string psql_text(const std::string& sql) {
+    auto r = server.psql(sql);
+    REQUIRE_MESSAGE(r.first == 0, r.second);
+    auto s = r.second;
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+  }
+  // SQL: the epochs row of counter `key` (its identity holds the key as a
+  // tuple string: 0x02, the bytes, 0x00).
+  static std::string owner_is(const std::string& key) {
+    return "position(('\\x02'::bytea || convert_to('" + key +
+           "', 'UTF8') || '\\x00'::bytea) in owner) > 0";
+  }
+};
+
+/// A client connected to one host; calls fail with the error, and retry
+/// only the lookup (never the add).
+struct client {
+  ark::client_config cfg;
+  caf::actor_system sys{cfg};
+  ark::client c;
+  std::map<std::string, counter::counter_if> handles;
+
+  explicit client(std::uint16_t port) {
+    auto r = ark::connect(sys, "127.0.0.1", port);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
+    c = *r;
+    c.timeout = 5s;
+  }
+  ark::expected<counter::counter_if> handle(const std::string& key) {
+    if (auto it = handles.find(key); it != handles.end()) return it->second;
+    auto h = c.get_or_create<counter::counter_if>("counter", key);
+    if (h) handles.emplace(key, *h);
+    return h;
+  }
+  ark::expected<std::int64_t> add(const std::string& key, std::int64_t n = 1) {
+    auto h = handle(key);
+    if (!h) return h.error();
+    auto r = ark::call<std::int64_t>(sys, *h, 5s, counter::add_atom::value, n);
+    if (!r) handles.erase(key);  // look it up again next time
+    return r;
+  }
+  ark::expected<std::int64_t> get(const std::string& key) {
+    auto h = handle(key);
+    if (!h) return h.error();
+    auto r = ark::call<std::int64_t>(sys, *h, 5s, counter::get_atom::value);
+    if (!r) handles.erase(key);
+    return r;
+  }
+  // get() until it answers or `limit` passes.
+  ark::expected<std::int64_t> get_within(const std::string& key, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      auto r = get(key);
+      if (r || std::chrono::steady_clock::now() > deadline) return r;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cluster: three hosts register, place actors by hash, and route from any host") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 3);
+  for (auto& h : cl.hosts) CHECK(h->output().find("cluster=test") != std::string::npos);
+  // Membership: three live rows, each with its address.
+  std::this_thread::sleep_for(2 * cl.renew);
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema +
+                    ".members WHERE status = 'active' AND lease_expiry > now()") == 3);
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".members WHERE address = '127.0.0.1:" +
+                    std::to_string(cl.ports[1]) + "' AND host = 'h1'") == 1);
+  // Every counter through host 0, then read through hosts 1 and 2: the same
+  // actor answers.
+  client c0(cl.ports[0]);
+  const int n = 30;
+  for (int i = 0; i < n; ++i) {
+    auto r = c0.add("k" + std::to_string(i), i + 1);
+    REQUIRE_MESSAGE(r, r.error().message());
+    CHECK(*r == i + 1);
+  }
+  client c1(cl.ports[1]), c2(cl.ports[2]);
+  for (int i = 0; i < n; ++i) {
+    auto k = "k" + std::to_string(i);
+    CHECK(c1.add(k, 1).value() == i + 2);
+    CHECK(c2.get(k).value() == i + 2);
+  }
+  // Placement spread the actors: each claim names one member, and more
+  // than one member owns some.
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs") == n);
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder IS NULL") == 0);
+  CHECK(cl.psql_int("SELECT count(DISTINCT holder) FROM " + cl.schema + ".epochs") >= 2);
+  // One activation per actor: each was claimed once.
+  CHECK(cl.psql_int("SELECT max(epoch) FROM " + cl.schema + ".epochs") == 1);
+}
+
+TEST_CASE("cluster: the first message for one actor sent to two hosts at once: one claim") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 2);
+  std::this_thread::sleep_for(2 * cl.renew);  // each host has seen the other
+  client a(cl.ports[0]), b(cl.ports[1]);
+  for (int round = 0; round < 10; ++round) {
+    auto key = "race" + std::to_string(round);
+    std::atomic<bool> go{false};
+    ark::expected<std::int64_t> ra{0}, rb{0};
+    std::thread ta([&] {
+      while (!go) std::this_thread::yield();
+      ra = a.add(key, 1);
+    });
+    std::thread tb([&] {
+      while (!go) std::this_thread::yield();
+      rb = b.add(key, 1);
+    });
+    go = true;
+    ta.join();
+    tb.join();
+    REQUIRE_MESSAGE(ra, ra.error().message());
+    REQUIRE_MESSAGE(rb, rb.error().message());
+    // Both reached one actor: the adds were serialized by it.
+    CHECK(std::set<std::int64_t>{*ra, *rb} == std::set<std::int64_t>{1, 2});
+  }
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs") == 10);
+  CHECK(cl.psql_int("SELECT max(epoch) FROM " + cl.schema + ".epochs") == 1);
+}
+
+TEST_CASE("cluster: kill -9 of a host under load loses no acknowledged add; its actors move") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 3);
+  const int keys = 24;
+  std::vector<std::string> names;
+  for (int i = 0; i < keys; ++i) names.push_back("load" + std::to_string(i));
+  // Two clients, on hosts 0 and 1, add to every counter in turns; they count
+  // what was acknowledged and what failed (in doubt: it may have landed).
+  struct tally {
+    std::map<std::string, std::int64_t> acked, failed;
+  };
+  std::atomic<bool> stop{false};
+  std::vector<tally> tallies(2);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 2; ++w)
+    workers.emplace_back([&, w] {
+      client c(cl.ports[static_cast<std::size_t>(w)]);
+      auto& t = tallies[static_cast<std::size_t>(w)];
+      for (int i = 0; !stop; ++i) {
+        const auto& k = names[static_cast<std::size_t>(i % keys)];
+        if (c.add(k, 1))
+          ++t.acked[k];
+        else
+          ++t.failed[k];
+      }
+    });
+  std::this_thread::sleep_for(1500ms);
+  // Host 2 owns some of the counters (hash placement): kill it.
+  auto owned_by_2 = cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h2'");
+  CHECK(owned_by_2 > 0);
+  cl.hosts[2]->kill();
+  auto killed_at = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(cl.ttl + 1500ms);
+  stop = true;
+  for (auto& t : workers) t.join();
+  // Every counter answers again within the lease + 2 s, from host 0 and
+  // holds every acknowledged add (and at most the failed ones on top).
+  client check(cl.ports[0]);
+  std::int64_t total_acked = 0;
+  for (const auto& k : names) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        killed_at + cl.ttl + 2s - std::chrono::steady_clock::now());
+    auto v = check.get_within(k, std::max(left, std::chrono::milliseconds(200)));
+    REQUIRE_MESSAGE(v, k << ": " << v.error().message());
+    std::int64_t acked = tallies[0].acked[k] + tallies[1].acked[k];
+    std::int64_t failed = tallies[0].failed[k] + tallies[1].failed[k];
+    CHECK_MESSAGE(*v >= acked, k << " holds " << *v << " but " << acked << " adds were acknowledged");
+    CHECK_MESSAGE(*v <= acked + failed, k << " holds " << *v << ", more than the " << acked
+                                          << " acknowledged plus " << failed << " failed adds");
+    total_acked += acked;
+  }
+  CHECK(total_acked > 100);
+  // The dead host's actors were taken over by the live ones.
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h2'") == 0);
+}
+
+TEST_CASE("cluster: SIGTERM drains a host: its claims are released and its actors move at once") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 2, 30s);  // a long lease: only the release lets others in quickly
+  std::this_thread::sleep_for(2 * cl.renew);  // each host has seen the other
+  client c0(cl.ports[0]);
+  for (int i = 0; i < 20; ++i) REQUIRE(c0.add("d" + std::to_string(i), 5));
+  auto on_1 = cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h1'");
+  REQUIRE(on_1 > 0);
+  CHECK(cl.hosts[1]->stop() == 0);
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h1'") == 0);
+  CHECK(cl.psql_text("SELECT status FROM " + cl.schema + ".members WHERE host = 'h1'") == "left");
+  // Every counter answers through host 0 right away (no lease to wait for),
+  // with every add.
+  client again(cl.ports[0]);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    auto v = again.get_within("d" + std::to_string(i), 5s);
+    REQUIRE_MESSAGE(v, v.error().message() << "\nhost 0:\n" << cl.hosts[0]->output());
+    CHECK(*v == 5);
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+}
+
+TEST_CASE("cluster: a frozen owner cannot commit after its lease: its replies fail, epochs move on") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 2, 2s);
+  std::this_thread::sleep_for(2 * cl.renew);  // each host has seen the other
+  client c0(cl.ports[0]);
+  // Counters owned by host 1.
+  std::vector<std::string> on_1;
+  for (int i = 0; i < 40 && on_1.size() < 3; ++i) {
+    auto k = "f" + std::to_string(i);
+    REQUIRE(c0.add(k, 1));
+    if (cl.psql_int("SELECT count(*) FROM " + cl.schema +
+                    ".epochs WHERE holder = 'h1' AND " + cluster::owner_is(k)) == 1)
+      on_1.push_back(k);
+  }
+  REQUIRE(!on_1.empty());
+  const auto& hot = on_1.front();
+  auto epoch_before = cl.psql_int("SELECT max(epoch) FROM " + cl.schema + ".epochs");
+  // Freeze host 1 past its lease; meanwhile host 0 takes the counter over.
+  ::kill(cl.hosts[1]->pid(), SIGSTOP);
+  // A call sent now through the frozen owner's handle must never be
+  // reported as a success: it is held, then fails (or times out).
+  auto stale_handle = c0.handle(hot);
+  REQUIRE(stale_handle);
+  std::atomic<int> stale_ok{0};
+  std::thread stale([&] {
+    auto r = ark::call<std::int64_t>(c0.sys, *stale_handle, 8s, counter::add_atom::value,
+                                     std::int64_t{1000});
+    if (r) stale_ok = 1;
+  });
+  std::this_thread::sleep_for(cl.ttl + 1s);
+  client c0b(cl.ports[0]);
+  auto moved = c0b.get_within(hot, 5s);
+  REQUIRE_MESSAGE(moved, moved.error().message());
+  CHECK(*moved == 1);
+  CHECK(cl.psql_text("SELECT holder FROM " + cl.schema + ".epochs WHERE " +
+                     cluster::owner_is(hot)) == "h0");
+  ::kill(cl.hosts[1]->pid(), SIGCONT);
+  stale.join();
+  std::this_thread::sleep_for(1s);
+  // The frozen host's add (if it ran after waking) was fenced: not applied.
+  CHECK(stale_ok == 0);
+  auto after = c0b.get_within(hot, 5s);
+  REQUIRE(after);
+  CHECK(*after == 1);
+  CHECK(cl.psql_int("SELECT max(epoch) FROM " + cl.schema + ".epochs") > epoch_before);
+}
