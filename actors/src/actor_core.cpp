@@ -276,6 +276,13 @@ caf::error actor_core::reload_if_passive() {
   if (passive_) {
     bool found = false, migrated = false;
     auto loaded = load_from_storage(found, &migrated);
+    if (!loaded && loaded.error() == errc::fenced) {
+      // Another host claimed the actor while this activation was passive:
+      // it lives there now.
+      auto err = to_caf(loaded.error());
+      abandon(err);
+      return err;
+    }
     if (!loaded) return activation_error(loaded.error());
     if (!found) return to_caf(errc::activation_failed, describe() + ": its snapshot vanished");
     passive_ = false;

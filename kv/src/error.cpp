@@ -74,6 +74,8 @@ std::string_view to_string(errc code) {
       return "fenced";
     case errc::lease_lost:
       return "lease_lost";
+    case errc::owner_unreachable:
+      return "owner_unreachable";
   }
   return "unknown_error";
 }
@@ -179,6 +181,11 @@ std::string_view remedy(errc code) {
              "unreachable or slow), so it stopped serving before another host could take its "
              "actors over; the message had no effect: call again after the lease time, the call "
              "reaches the actor's new owner";
+    case errc::owner_unreachable:
+      return "call again after the cluster's lease time (ark-host --lease-ttl): once the owner's "
+             "lease expired another host takes the actor over (ark's client retries lookups by "
+             "itself for client::lookup_retry); a call in flight may or may not have been "
+             "applied";
   }
   return "";
 }

@@ -127,6 +127,7 @@ enum stmt_id : int {
   st_claim,
   st_claim_owner,
   st_release_holder,
+  st_release_owned,
   st_claim_info,
   st_async_commit,
   st_spaces,
@@ -181,6 +182,9 @@ constexpr const char* stmt_sql[] = {
     "SELECT won, ep, holder, address FROM {s}.claim_owner($1::bytea, $2::text, $3::int8)",
     "UPDATE {s}.epochs SET holder = NULL, holder_gen = NULL WHERE holder = $1::text AND "
     "holder_gen = $2::int8",
+    "UPDATE {s}.epochs e SET holder = NULL, holder_gen = NULL FROM unnest($1::bytea[], "
+    "$2::int8[]) AS r(owner, epoch) WHERE e.owner = r.owner AND e.epoch = r.epoch AND e.holder = "
+    "$3::text AND e.holder_gen = $4::int8",
     "SELECT e.epoch, e.holder, e.holder_gen, m.address FROM {s}.epochs e LEFT JOIN {s}.members m "
     "ON m.host = e.holder WHERE e.owner = $1::bytea",
     "SET LOCAL synchronous_commit TO off",
@@ -578,8 +582,21 @@ struct pg_backend::impl {
       }
     }
     std::string timeout = std::to_string(opts.connect_timeout_s);
-    const char* keys[] = {"fallback_application_name", "connect_timeout", "dbname", nullptr};
-    const char* vals[] = {"ark", timeout.c_str(), opts.conninfo.c_str(), nullptr};
+    // Over TCP, a server or route that vanished without closing the
+    // connection is noticed within about half a minute (keepalives, and
+    // unacknowledged data; libpq ignores these on Unix sockets). The
+    // connection string may override them.
+    const char* keys[] = {"fallback_application_name",
+                          "connect_timeout",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "dbname",
+                          nullptr};
+    const char* vals[] = {"ark", timeout.c_str(), "1",  "10", "5", "3", "30000",
+                          opts.conninfo.c_str(), nullptr};
     PGconn* c = PQconnectdbParams(keys, vals, 1);
     if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
       std::string why = c ? trim(PQerrorMessage(c)) : "out of memory";
@@ -1280,6 +1297,25 @@ expected<std::uint64_t> pg_backend::release_claims(const std::string& host,
   auto r = c->pipeline({{st_release_holder, &p}}, impl_->trips,
                        "release the claims of " + host + " generation " +
                            std::to_string(generation));
+  if (!r) return r.error();
+  const char* n = PQcmdTuples((*r)[0].get());
+  return static_cast<std::uint64_t>(n && *n ? std::stoull(n) : 0);
+}
+
+expected<std::uint64_t> pg_backend::release_claims(const std::vector<std::string>& owners,
+                                                   const std::vector<std::uint64_t>& epochs,
+                                                   const std::string& host,
+                                                   std::int64_t generation) {
+  if (owners.empty()) return std::uint64_t{0};
+  impl::lease c(impl_.get());
+  if (auto r = c.acquire(); !r) return r.error();
+  std::vector<std::string_view> o(owners.begin(), owners.end());
+  std::vector<std::int64_t> e;
+  for (auto v : epochs) e.push_back(static_cast<std::int64_t>(v));
+  params p;
+  p.array(oid_bytea, o).int8_array(e).text(host).int8(generation);
+  auto r = c->pipeline({{st_release_owned, &p}}, impl_->trips,
+                       "release " + std::to_string(owners.size()) + " claim(s) of " + host);
   if (!r) return r.error();
   const char* n = PQcmdTuples((*r)[0].get());
   return static_cast<std::uint64_t>(n && *n ? std::stoull(n) : 0);

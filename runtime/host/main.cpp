@@ -304,11 +304,13 @@ int run(host_config& c) {
   if (c.threads > 0) cfg.set("scheduler.max-threads", c.threads);
   if (c.runtime.cluster.enabled()) {
     // CAF 0.17 sends no heartbeats by default: a frozen peer host would be
-    // noticed only by TCP's timeouts. One per renewal interval, and a peer
-    // silent for a lease is dropped (calls through it fail; they are
-    // retried on the actor's next owner).
+    // noticed only by TCP's timeouts. One per renewal interval (clients
+    // built on ark::client_config send one a second), and a connection
+    // silent for a lease (at least 4 client heartbeats) is dropped: calls
+    // through it fail, and are retried on the actor's next owner.
     cfg.set("middleman.heartbeat-interval", caf::timespan{c.runtime.cluster.renew_interval});
-    cfg.set("middleman.connection-timeout", caf::timespan{c.runtime.cluster.lease_ttl});
+    cfg.set("middleman.connection-timeout",
+            caf::timespan{std::max(c.runtime.cluster.lease_ttl, 4 * ark::client_heartbeat)});
   }
   caf::actor_system sys{cfg};
 

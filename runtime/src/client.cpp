@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <caf/openssl/all.hpp>
 #include <openssl/crypto.h>
@@ -101,6 +102,7 @@ client_config::client_config(const tls_files& tls) {
     openssl_cafile = tls.ca;
   }
   actor_registry::global().configure(*this);
+  set("middleman.heartbeat-interval", caf::timespan{client_heartbeat});
 }
 
 error host_unreachable(const std::string& address, const std::string& context) {
@@ -145,18 +147,33 @@ namespace {
 // arguments, for get_or_create and create) goes between the key and iface.
 template <class Atom, class... Ts>
 expected<caf::actor> ask_directory(caf::actor_system& sys, const directory_actor& dir,
-                                   std::chrono::milliseconds timeout, const std::string& token, const std::string& address,
+                                   std::chrono::milliseconds timeout,
+                                   std::chrono::milliseconds retry_for, const std::string& token,
+                                   const std::string& address,
                                    const char* what, std::string_view type, const ark::key& k,
                                    const std::set<std::string>& iface, Ts&&... init) {
   if (auto e = unregistered_type_error(iface, "actor type '" + std::string(type) + "'")) return e;
   auto encoded = encode_key(k);
   if (!encoded) return encoded.error();
   // Through call(): it sees the connection drop at once, where a blocking
-  // receive would wait out the whole timeout for a host that died.
-  return directory_answer(call<caf::actor>(sys, dir, timeout, Atom::value, token,
-                                           std::string(type), std::move(*encoded),
-                                           std::forward<Ts>(init)..., iface),
-                          address, what);
+  // receive would wait out the whole timeout for a host that died. In a
+  // cluster, a lookup whose owner did not answer (or that reached a host
+  // without a lease) is asked again until `retry_for` passes: the owner's
+  // actors move once its lease expired. Lookups are idempotent; create is
+  // not, and is not retried.
+  auto deadline = std::chrono::steady_clock::now() + retry_for;
+  auto pause = std::chrono::milliseconds(100);
+  for (;;) {
+    auto r = directory_answer(call<caf::actor>(sys, dir, timeout, Atom::value, token,
+                                               std::string(type), *encoded, init..., iface),
+                              address, what);
+    bool again = !r && !std::is_same_v<Atom, directory_create_atom> &&
+                 (r.error() == errc::owner_unreachable || r.error() == errc::lease_lost) &&
+                 std::chrono::steady_clock::now() + pause < deadline;
+    if (!again) return r;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  }
 }
 
 }  // namespace
@@ -164,18 +181,18 @@ expected<caf::actor> ask_directory(caf::actor_system& sys, const directory_actor
 expected<caf::actor> client::get_or_create_actor(std::string_view type, const ark::key& k,
                                                  caf::message init,
                                                  const std::set<std::string>& iface) {
-  return ask_directory<directory_get_atom>(*sys_, dir_, timeout, token_, address_, "get_or_create", type,
+  return ask_directory<directory_get_atom>(*sys_, dir_, timeout, lookup_retry, token_, address_, "get_or_create", type,
                                            k, iface, std::move(init));
 }
 
 expected<caf::actor> client::get_actor(std::string_view type, const ark::key& k,
                                        const std::set<std::string>& iface) {
-  return ask_directory<directory_find_atom>(*sys_, dir_, timeout, token_, address_, "get", type, k, iface);
+  return ask_directory<directory_find_atom>(*sys_, dir_, timeout, lookup_retry, token_, address_, "get", type, k, iface);
 }
 
 expected<caf::actor> client::create_actor(std::string_view type, const ark::key& k,
                                           caf::message init, const std::set<std::string>& iface) {
-  return ask_directory<directory_create_atom>(*sys_, dir_, timeout, token_, address_, "create", type, k,
+  return ask_directory<directory_create_atom>(*sys_, dir_, timeout, lookup_retry, token_, address_, "create", type, k,
                                               iface, std::move(init));
 }
 
@@ -270,12 +287,10 @@ forward_actor::behavior_type forward_behavior(forward_actor::pointer self, direc
               rp.deliver(to_caf(here.error()));
             return;
           }
-          rp.deliver(to_caf(error{
-              errc::unreachable,
-              "host '" + route.owner + "' (" + route.forward_to +
-                  "), which owns the actor, did not answer: " + err.context(),
-              "call again after the cluster's lease time: another host then takes the actor "
-              "over"}));
+          rp.deliver(to_caf(error{errc::owner_unreachable,
+                                  "host '" + route.owner + "' (" + route.forward_to +
+                                      "), which owns " + type + " " + kv::key_to_json_text(k) +
+                                      ", did not answer: " + err.context()}));
         };
         self->monitor(dest);
         self->set_down_handler([finish](caf::down_msg& m) {
@@ -314,12 +329,10 @@ directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
     auto* cluster = detail::runtime_access::cluster(*rt);
     auto peer = cluster->peer(r->forward_to);
     if (!peer)
-      return to_caf(error{errc::unreachable,
+      return to_caf(error{errc::owner_unreachable,
                           "host '" + r->owner + "' (" + r->forward_to + "), which owns " + type +
                               " " + kv::key_to_json_text(*k) + ", cannot be reached: " +
-                              peer.error().context(),
-                          "call again after the cluster's lease time: another host then takes "
-                          "the actor over"});
+                              peer.error().context()});
     // A helper actor asks the other host and answers the caller (this
     // actor delegates the request to it): it sees that host's connection
     // drop (a monitor), where a plain request would wait out its timeout.

@@ -143,6 +143,20 @@ void cluster_node::renew_loop() {
       rejoin();
       continue;
     }
+    std::vector<std::string> owners;
+    std::vector<std::uint64_t> epochs;
+    {
+      std::lock_guard lock(mu_);
+      owners.swap(release_owners_);
+      epochs.swap(release_epochs_);
+    }
+    if (!owners.empty()) {
+      auto released = db_->release_claims(owners, epochs, opts_.host_id, generation_.load());
+      if (!released && hooks_.log)
+        hooks_.log("cluster: releasing " + std::to_string(owners.size()) +
+                   " passivated actors' claims failed (they stay with this host): " +
+                   released.error().message());
+    }
     auto [actors, messages] = hooks_.counters ? hooks_.counters() : std::pair<std::int64_t, std::int64_t>{0, 0};
     auto r = member_->renew(actors, messages);
     if (r) {
@@ -231,6 +245,12 @@ expected<directory_actor> cluster_node::peer(const std::string& address) {
   std::lock_guard lock(mu_);
   peers_[address] = dir;
   return dir;
+}
+
+void cluster_node::release_later(std::string owner, std::uint64_t epoch) {
+  std::lock_guard lock(mu_);
+  release_owners_.push_back(std::move(owner));
+  release_epochs_.push_back(epoch);
 }
 
 void cluster_node::drop_peer(const std::string& address) {

@@ -74,6 +74,10 @@ class cluster_node {
   expected<directory_actor> peer(const std::string& address);
   /// Forgets a peer whose connection failed.
   void drop_peer(const std::string& address);
+  /// Releases the claim of `owner` at `epoch` soon (its activation here
+  /// passivated, every commit of it durable), so the actor may move to the
+  /// host it hashes to. Batched, on the renewal thread.
+  void release_later(std::string owner, std::uint64_t epoch);
 
  private:
   cluster_node(caf::actor_system& sys, cluster_options opts, std::shared_ptr<kv::pg_backend> db,
@@ -98,6 +102,8 @@ class cluster_node {
   bool stopping_ = false;
   std::vector<kv::member_row> members_;
   std::map<std::string, directory_actor> peers_;
+  std::vector<std::string> release_owners_;  // release_later, not yet sent
+  std::vector<std::uint64_t> release_epochs_;
   std::mutex peer_connect_mu_;
 
   std::thread renewer_, watchdog_;

@@ -58,6 +58,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::unordered_set<std::string> claiming;
   std::condition_variable claim_cv;
   std::unordered_map<std::string, kv::claim_result> preclaimed;
+  // The claim epoch of each activation here (released when it passivates).
+  std::unordered_map<std::string, std::uint64_t> claim_epochs;
   // Subscribers of actors, active or passivated (doc/subscriptions.md).
   std::shared_ptr<detail::subscription_registry> subs =
       detail::subscription_registry::make(sys, opts.max_subscribers);
@@ -130,6 +132,10 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       return error{errc::fenced, "host '" + c->held_by + "' (" + c->held_by_address +
                                      ") owns the actor now"};
     epoch = c->epoch;
+    if (cluster) {
+      std::lock_guard<std::mutex> guard{mtx};
+      claim_epochs[state_key] = c->epoch;
+    }
     if (!c->value) return error{errc::not_found, "no snapshot"};
     return std::move(*c->value);
   }
@@ -142,8 +148,28 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     auto it = directory.find(id.encoded);
     if (it == directory.end() || caf::actor_cast<caf::actor_control_block*>(it->second) != self)
       return true;
-    if (!force && self->strong_refs.load() > unreferenced_strong_refs + own_refs) return false;
+    if (!force && self->strong_refs.load() > unreferenced_strong_refs + own_refs) {
+      // Handles live outside the host: the actor stays addressable here but
+      // drops its state (soft passivation). In a cluster its claim goes too:
+      // its next message claims it again, unless another host took it over
+      // meanwhile, in which case that message is fenced and the activation
+      // leaves (the caller's next lookup reaches the new owner).
+      if (cluster)
+        if (auto e = claim_epochs.find(id.encoded); e != claim_epochs.end()) {
+          cluster->release_later(id.encoded, e->second);
+          claim_epochs.erase(e);
+        }
+      return false;
+    }
     directory.erase(it);
+    if (cluster) {
+      // Every commit of the activation is durable: its claim may go, so the
+      // actor's next lookup activates it where it hashes to now.
+      if (auto e = claim_epochs.find(id.encoded); e != claim_epochs.end()) {
+        cluster->release_later(id.encoded, e->second);
+        claim_epochs.erase(e);
+      }
+    }
     return true;
   }
 
@@ -288,7 +314,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       if (!r) return r.error();
       if (r->local) return std::move(r->local);
       auto h = forward(*r, type_name, *id, init, iface, mode);
-      if (!h && r->hint && h.error() == errc::unreachable) {
+      if (!h && r->hint && h.error() == errc::owner_unreachable) {
         // The preferred host did not answer (it died or left since this
         // host last saw the members): claim the actor here instead.
         auto here = route_in_cluster(*type, *id, std::move(init), mode, false);
@@ -341,6 +367,13 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       if (!accepting) return error{errc::shutting_down, "the host is stopping"};
       if (auto it = directory.find(id.encoded); it != directory.end()) {
         if (mode == detail::lookup_mode::create) return exists_error(id);
+        // Passive here with its claim released, and it hashes to another
+        // host now (one joined): let it move there (rebalancing). This
+        // activation is fenced if it is ever used again.
+        if (may_forward && !claim_epochs.count(id.encoded)) {
+          auto pref = cluster->preferred(id.encoded);
+          if (!pref.host.empty()) return detail::route{{}, pref.address, pref.host, true};
+        }
         return detail::route{it->second, {}, {}};
       }
       if (!claiming.count(id.encoded)) break;
@@ -378,10 +411,9 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     if (!c->held_by.empty()) {
       if (may_forward && !c->held_by_address.empty())
         return detail::route{{}, c->held_by_address, c->held_by};
-      return error{errc::unreachable,
+      return error{errc::owner_unreachable,
                    detail::describe(id) + " is owned by host '" + c->held_by + "' (" +
-                       c->held_by_address + "), which took it while this lookup was forwarded",
-                   "call again: the lookup then reaches its owner"};
+                       c->held_by_address + "), which took it while this lookup was forwarded"};
     }
     if (mode == detail::lookup_mode::create && c->value) return exists_error(id);
     if (mode == detail::lookup_mode::get && !c->value)
@@ -393,6 +425,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       lock.unlock();  // before guard_claim takes it
       return error{errc::shutting_down, "the host is stopping"};
     }
+    claim_epochs[id.encoded] = c->epoch;
     preclaimed[id.encoded] = std::move(*c);
     auto handle = activate(type, id, std::move(init));
     if (opts.max_active > 0) evict_oldest();
@@ -407,16 +440,20 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
                                const std::set<std::string>& iface, detail::lookup_mode mode) {
     auto dir = cluster->peer(r.forward_to);
     if (!dir)
-      return error{errc::unreachable, detail::describe(id) + " lives on host '" + r.owner + "' (" +
-                                          r.forward_to + "), which cannot be reached: " +
-                                          dir.error().context(),
-                   "call again after the cluster's lease time: another host then takes the "
-                   "actor over"};
+      return error{errc::owner_unreachable, detail::describe(id) + " lives on host '" + r.owner +
+                                                "' (" + r.forward_to +
+                                                "), which cannot be reached: " +
+                                                dir.error().context()};
     auto h = call<caf::actor>(sys, *dir, cluster->options().forward_timeout,
                               directory_route_atom::value, cluster->options().token,
                               static_cast<std::int32_t>(mode), std::string(type_name), id.encoded,
                               std::move(init), iface);
-    if (!h && h.error() == errc::unreachable) cluster->drop_peer(r.forward_to);
+    if (!h && h.error() == errc::unreachable) {
+      cluster->drop_peer(r.forward_to);
+      return error{errc::owner_unreachable, detail::describe(id) + " lives on host '" + r.owner +
+                                                "' (" + r.forward_to +
+                                                "), which did not answer: " + h.error().context()};
+    }
     return h;
   }
 

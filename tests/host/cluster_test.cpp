@@ -18,8 +18,10 @@
 #include <ark/client.hpp>
 
 #include "counter/counter.hpp"
+#include "support/reminder/reminder.hpp"
 #include "support/host_process.hpp"
 #include "support/pg_server.hpp"
+#include "support/tcp_proxy.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
@@ -27,6 +29,7 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
+const std::string reminder_module = std::string(ARK_MODULE_DIR) + "/libark_test_reminder.so";
 
 std::string fresh_schema() {
   static std::atomic<int> n{0};
@@ -42,10 +45,12 @@ struct cluster {
   std::vector<std::unique_ptr<ark::test::host_process>> hosts;
   std::vector<std::uint16_t> ports;
   std::chrono::milliseconds ttl, renew;
+  std::vector<std::string> extra;  // more ark-host flags, for every host
 
   explicit cluster(ark::test::pg_server& s, int n, std::chrono::milliseconds lease = 2s,
-                   std::chrono::milliseconds renewal = 500ms)
-      : server(s), ttl(lease), renew(renewal) {
+                   std::chrono::milliseconds renewal = 500ms,
+                   std::vector<std::string> more = {})
+      : server(s), ttl(lease), renew(renewal), extra(std::move(more)) {
     for (int i = 0; i < n; ++i) add();
   }
   ~cluster() {
@@ -53,18 +58,23 @@ struct cluster {
     server.psql("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
   }
 
-  ark::test::host_process& add() {
+  /// Starts one more host (through `conninfo` when given, else straight to
+  /// the server).
+  ark::test::host_process& add(const std::string& conninfo = {}) {
     auto i = hosts.size();
     auto port = static_cast<std::uint16_t>(ark::test::pg_server::free_port());
     char ttl_s[32], renew_s[32];
     std::snprintf(ttl_s, sizeof ttl_s, "%.3f", ttl.count() / 1000.0);
     std::snprintf(renew_s, sizeof renew_s, "%.3f", renew.count() / 1000.0);
-    std::vector<std::string> flags{"--backend",   "postgres", "--pg",       server.conninfo(),
+    std::vector<std::string> flags{"--backend",   "postgres", "--pg",
+                                   conninfo.empty() ? server.conninfo() : conninfo,
                                    "--pg-schema", schema,     "--cluster",  "test",
                                    "--host-id",   "h" + std::to_string(i),  "--lease-ttl",
                                    ttl_s,         "--lease-renew",          renew_s};
+    flags.insert(flags.end(), extra.begin(), extra.end());
     hosts.push_back(std::make_unique<ark::test::host_process>(
-        dir.sub("d" + std::to_string(i)), std::vector<std::string>{counter_module}, flags));
+        dir.sub("d" + std::to_string(i)),
+        std::vector<std::string>{counter_module, reminder_module}, flags));
     hosts.back()->use_port(port);
     ports.push_back(port);
     REQUIRE_MESSAGE(hosts.back()->start(), hosts.back()->output());
@@ -204,6 +214,7 @@ TEST_CASE("cluster: the first message for one actor sent to two hosts at once: o
 TEST_CASE("cluster: kill -9 of a host under load loses no acknowledged add; its actors move") {
   auto& server = ark::test::shared_pg_server();
   cluster cl(server, 3);
+  std::this_thread::sleep_for(2 * cl.renew);  // each host has seen the others
   const int keys = 24;
   std::vector<std::string> names;
   for (int i = 0; i < keys; ++i) names.push_back("load" + std::to_string(i));
@@ -322,7 +333,176 @@ TEST_CASE("cluster: a frozen owner cannot commit after its lease: its replies fa
   // The frozen host's add (if it ran after waking) was fenced: not applied.
   CHECK(stale_ok == 0);
   auto after = c0b.get_within(hot, 5s);
-  REQUIRE(after);
+  REQUIRE_MESSAGE(after, after.error().message() << "\nhost 0:\n"
+                                                 << cl.hosts[0]->output() << "\nhost 1:\n"
+                                                 << cl.hosts[1]->output());
   CHECK(*after == 1);
   CHECK(cl.psql_int("SELECT max(epoch) FROM " + cl.schema + ".epochs") > epoch_before);
+}
+
+TEST_CASE("cluster: alarms fire once, on the owner, also after the host that set them died") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 3);
+  std::this_thread::sleep_for(2 * cl.renew);
+  std::vector<std::string> names;
+  {
+    client c(cl.ports[0]);
+    for (int i = 0; i < 9; ++i) {
+      names.push_back("rem" + std::to_string(i));
+      auto h = c.c.get_or_create<reminder::reminder_if>("reminder", ark::key{names.back()});
+      REQUIRE_MESSAGE(h, h.error().message());
+      auto ok = ark::call<bool>(c.sys, *h, 5s, reminder::sched_atom::value, std::string("wake"),
+                                std::int64_t{4000}, std::string());
+      REQUIRE_MESSAGE(ok, ok.error().message());
+    }
+  }
+  auto on_2 = cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h2'");
+  CHECK(on_2 > 0);
+  cl.hosts[2]->kill();  // before any alarm is due
+  // Due in 4 s; host 2's actors move once its lease (2 s) expired.
+  std::this_thread::sleep_for(4s + cl.ttl + 2s);
+  client c(cl.ports[1]);
+  for (const auto& n : names) {
+    std::vector<std::string> fired;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto h = c.c.get<reminder::reminder_if>("reminder", ark::key{n});
+      if (h) {
+        auto f = ark::call<std::vector<std::string>>(c.sys, *h, 5s, reminder::fired_atom::value);
+        if (f && !f->empty()) {
+          fired = *f;
+          break;
+        }
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    CHECK_MESSAGE(fired == std::vector<std::string>{"wake"}, n << " fired " << fired.size()
+                                                              << " time(s)");
+  }
+  // Give any duplicate delivery time to show, then look again.
+  std::this_thread::sleep_for(2s);
+  for (const auto& n : names) {
+    auto h = c.c.get<reminder::reminder_if>("reminder", ark::key{n});
+    REQUIRE(h);
+    auto f = ark::call<std::vector<std::string>>(c.sys, *h, 5s, reminder::fired_atom::value);
+    REQUIRE(f);
+    CHECK_MESSAGE(f->size() == 1, n << " fired " << f->size() << " times");
+  }
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h2'") == 0);
+}
+
+TEST_CASE("cluster: a host that joins takes over the actors that hash to it as they passivate") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 1, 2s, 500ms, {"--idle-timeout", "1"});
+  const int n = 24;
+  {
+    client c(cl.ports[0]);
+    for (int i = 0; i < n; ++i) REQUIRE(c.add("j" + std::to_string(i), 7));
+  }  // the client is gone: nothing outside the host holds the actors
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h0'") == n);
+  cl.add();
+  // Idle for a second: they passivate and their claims are released.
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder IS NOT NULL") > 0)
+    std::this_thread::sleep_for(200ms);
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder IS NOT NULL") == 0);
+  client c(cl.ports[0]);
+  for (int i = 0; i < n; ++i) CHECK(c.add("j" + std::to_string(i), 1).value() == 8);
+  // The new host now owns the ones that hash to it.
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h1'") > 0);
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h0'") > 0);
+}
+
+TEST_CASE("cluster: a join and a drain under load lose no acknowledged add") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 2);
+  std::this_thread::sleep_for(2 * cl.renew);
+  const int keys = 16;
+  std::vector<std::string> names;
+  for (int i = 0; i < keys; ++i) names.push_back("jd" + std::to_string(i));
+  std::atomic<bool> stop{false};
+  std::map<std::string, std::int64_t> acked, failed;
+  std::thread worker([&] {
+    client c(cl.ports[0]);
+    for (int i = 0; !stop; ++i) {
+      const auto& k = names[static_cast<std::size_t>(i % keys)];
+      if (c.add(k, 1))
+        ++acked[k];
+      else
+        ++failed[k];
+    }
+  });
+  std::this_thread::sleep_for(1s);
+  cl.add();  // host 2 joins under load
+  std::this_thread::sleep_for(1500ms);
+  CHECK(cl.hosts[1]->stop() == 0);  // host 1 drains under load
+  std::this_thread::sleep_for(1500ms);
+  stop = true;
+  worker.join();
+  client check(cl.ports[2]);
+  std::int64_t total = 0;
+  for (const auto& k : names) {
+    auto v = check.get_within(k, 5s);
+    REQUIRE_MESSAGE(v, v.error().message());
+    CHECK_MESSAGE(*v >= acked[k], k << ": " << *v << " < " << acked[k] << " acknowledged");
+    CHECK_MESSAGE(*v <= acked[k] + failed[k], k << ": " << *v << " > " << acked[k] << " + "
+                                                << failed[k]);
+    total += acked[k];
+  }
+  CHECK(total > 50);
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h1'") == 0);
+}
+
+TEST_CASE("cluster: a host cut from the database stops serving by its deadline; another takes over") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 1);
+  ark::test::tcp_proxy proxy(server.port());
+  auto& cut_host = cl.add("host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+                          " user=ark dbname=postgres");
+  std::this_thread::sleep_for(2 * cl.renew);
+  // Counters owned by host 1 (the one behind the proxy).
+  client c0(cl.ports[0]);
+  std::vector<std::string> on_1;
+  for (int i = 0; i < 40 && on_1.size() < 4; ++i) {
+    auto k = "p" + std::to_string(i);
+    REQUIRE(c0.add(k, 3));
+    if (cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h1' AND " +
+                    cluster::owner_is(k)) == 1)
+      on_1.push_back(k);
+  }
+  REQUIRE(!on_1.empty());
+  proxy.cut();
+  auto cut_at = std::chrono::steady_clock::now();
+  // Host 1 notices by its own deadline (at most one lease after its last
+  // renewal, which was before the cut).
+  auto stopped = [&] {
+    return cut_host.output().find("this host stops serving") != std::string::npos;
+  };
+  while (!stopped() && std::chrono::steady_clock::now() - cut_at < cl.ttl + 3s)
+    std::this_thread::sleep_for(20ms);
+  auto noticed = std::chrono::steady_clock::now() - cut_at;
+  CHECK(stopped());
+  CHECK_MESSAGE(noticed <= cl.ttl + 300ms,
+                "host 1 stopped serving "
+                    << std::chrono::duration_cast<std::chrono::milliseconds>(noticed).count()
+                    << " ms after the cut; its lease is " << cl.ttl.count() << " ms");
+  // Its counters answer through host 0, with every add, within lease + 2 s.
+  client c0b(cl.ports[0]);
+  for (const auto& k : on_1) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        cut_at + cl.ttl + 2s - std::chrono::steady_clock::now());
+    auto v = c0b.get_within(k, std::max(left, std::chrono::milliseconds(200)));
+    REQUIRE_MESSAGE(v, v.error().message());
+    CHECK(*v == 3);
+  }
+  CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h1'") == 0);
+  // Back on the network, host 1 joins again as a new generation.
+  proxy.restore();
+  auto back = std::chrono::steady_clock::now();
+  while (cut_host.output().find("joined again as generation 2") == std::string::npos &&
+         std::chrono::steady_clock::now() - back < 20s)
+    std::this_thread::sleep_for(50ms);
+  CHECK(cut_host.output().find("joined again as generation 2") != std::string::npos);
+  CHECK(cl.psql_int("SELECT generation FROM " + cl.schema + ".members WHERE host = 'h1'") == 2);
 }

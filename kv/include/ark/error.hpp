@@ -47,6 +47,7 @@ enum class errc : std::uint8_t {
   unregistered_type = 32,   ///< A message type this program has not registered with CAF.
   fenced = 33,              ///< Another process claimed the actor since this one loaded it.
   lease_lost = 34,          ///< This host's cluster lease expired: it stopped serving.
+  owner_unreachable = 35,   ///< The cluster host that owns the actor did not answer.
 };
 
 /// Returns the name of `code` (e.g. "key_too_large").

@@ -90,9 +90,17 @@ expected<std::string> read_token_file(const std::string& path);
 /// characters.
 expected<std::string> resolve_token(const std::string& path, const char* env = "ARK_TOKEN");
 
+/// How often a program built on client_config sends CAF heartbeats on its
+/// middleman connections. Cluster hosts drop a connection that stays silent
+/// for their connection timeout (at least 4 of these, doc/cluster.md): a
+/// client written with plain CAF must set `middleman.heartbeat-interval`
+/// to talk to a cluster.
+inline constexpr std::chrono::milliseconds client_heartbeat{1000};
+
 /// A CAF config for programs that talk to ark actors: loads the middleman
 /// (and CAF's OpenSSL manager with `tls` when it is enabled), registers every
-/// ARK_MESSAGE_TYPE linked into the program and ark's error category.
+/// ARK_MESSAGE_TYPE linked into the program and ark's error category, and
+/// sends heartbeats every client_heartbeat.
 class client_config : public caf::actor_system_config {
  public:
   explicit client_config(const tls_files& tls = {});
@@ -177,6 +185,10 @@ class client {
 
   /// Timeout of get_or_create's round trip.
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+  /// In a cluster (doc/cluster.md): how long get_or_create and get keep
+  /// asking again when the actor's owner did not answer (owner_unreachable)
+  /// or the host asked is between leases (lease_lost). 0: never again.
+  std::chrono::milliseconds lookup_retry{std::chrono::seconds(15)};
 
  private:
   friend expected<client> connect(caf::actor_system&, const connect_options&);

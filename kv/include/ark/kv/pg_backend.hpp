@@ -131,6 +131,12 @@ class pg_backend final : public backend {
   /// committed its last write: a drain), so others claim them at once
   /// instead of waiting for its lease to expire. Returns how many.
   expected<std::uint64_t> release_claims(const std::string& host, std::int64_t generation);
+  /// Releases the claims of `owners` that member (host, generation) still
+  /// holds at exactly `epochs` (an activation that passivated: a newer
+  /// claim of the same owner is left alone). Returns how many.
+  expected<std::uint64_t> release_claims(const std::vector<std::string>& owners,
+                                         const std::vector<std::uint64_t>& epochs,
+                                         const std::string& host, std::int64_t generation);
   /// Who holds `owner`'s claim (epoch 0: never claimed).
   expected<claim_info> claim_of(std::string_view owner);
 
