@@ -87,6 +87,11 @@ void run_lifecycle(context& ctx);
 /// pg_single_actor_p99_us and informational figures (postgres.cpp). Runs only
 /// when `--only postgres` names it.
 void run_postgres(context& ctx);
+/// cluster_durable_msg_per_s_{1,2,3}_hosts, cluster_direct_call_p50_us and
+/// _p99_us, cluster_relayed_call_p50_us and _p99_us,
+/// cluster_direct_lookup_p50_us, cluster_forwarded_lookup_p50_us
+/// (cluster.cpp). Runs only when `--only cluster` names it.
+void run_cluster(context& ctx);
 /// Child-process entry points of run_lifecycle; returns an exit status.
 int lifecycle_child(const std::vector<std::string>& args);
 

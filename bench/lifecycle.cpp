@@ -38,6 +38,8 @@
 
 #include <caf/all.hpp>
 
+#include "child_process.hpp"
+
 #include <ark/actor.hpp>
 #include <ark/client.hpp>
 #include <ark/kv/backend.hpp>
@@ -245,117 +247,6 @@ touch_result touch_actors(caf::actor_system& sys, const std::shared_ptr<runtime>
   }
   return out;
 }
-
-// -- child processes with their stdout on a pipe -------------------------------------
-
-/// A spawned process whose stdout we read. The destructor terminates it.
-class child_process {
- public:
-  child_process() = default;
-  child_process(const child_process&) = delete;
-  child_process& operator=(const child_process&) = delete;
-  ~child_process() { stop(5s); }
-
-  bool spawn(const std::vector<std::string>& argv, std::string& err) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-      err = std::string("pipe: ") + std::strerror(errno);
-      return false;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    int rc = ::posix_spawn(&pid_, argv[0].c_str(), &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      pid_ = -1;
-      err = "cannot start " + argv[0] + ": " + std::strerror(rc);
-      return false;
-    }
-    fd_ = fds[0];
-    return true;
-  }
-
-  /// The next line of the child's stdout; false on EOF or at `deadline`.
-  bool read_line(std::string& line, clock_type::time_point deadline) {
-    for (;;) {
-      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
-        line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return true;
-      }
-      if (eof_ || fd_ < 0) {
-        if (buf_.empty()) return false;
-        line = std::move(buf_);
-        buf_.clear();
-        return true;
-      }
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (left.count() <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(left.count()));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
-      char tmp[4096];
-      auto got = ::read(fd_, tmp, sizeof tmp);
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        eof_ = true;
-      } else if (got == 0) {
-        eof_ = true;
-      } else {
-        buf_.append(tmp, static_cast<std::size_t>(got));
-      }
-    }
-  }
-
-  /// Waits for the child to exit by itself (at most `timeout`); its exit
-  /// status, or -1 (then it is killed).
-  int wait(std::chrono::milliseconds timeout) { return reap(timeout, false); }
-
-  /// SIGTERM, then SIGKILL if it has not exited after `timeout`.
-  int stop(std::chrono::milliseconds timeout) { return reap(timeout, true); }
-
- private:
-  int reap(std::chrono::milliseconds timeout, bool terminate) {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-    if (pid_ <= 0) return -1;
-    if (terminate) ::kill(pid_, SIGTERM);
-    auto deadline = clock_type::now() + timeout;
-    int status = 0;
-    for (;;) {
-      auto r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) break;
-      if (r < 0 && errno != EINTR) {
-        pid_ = -1;
-        return -1;
-      }
-      if (clock_type::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-        return -1;
-      }
-      std::this_thread::sleep_for(2ms);
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string buf_;
-  bool eof_ = false;
-};
 
 // -- /proc/self/status ---------------------------------------------------------------
 

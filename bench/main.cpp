@@ -1,6 +1,7 @@
 // ark-bench: every scenario with its baseline measured in the same run.
 //   ark-bench [--quick] [--json FILE] [--only SCENARIO] [--scratch DIR]
 //   ark-bench --only postgres [--pg CONNINFO] [--quick]
+//   ark-bench --only cluster [--pg CONNINFO] [--quick]
 //
 // The benchmark data goes to a fresh directory DIR/ark-bench-XXXXXX that it
 // creates (mkdtemp) and removes at exit; nothing else in DIR is touched.
@@ -99,10 +100,11 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", ctx.quick, "short run (under a minute on 2 cores)");
   app.add_option("--json", json_path, "write the metrics as a JSON array to FILE");
   app.add_option("--only", only,
-                 "run only these scenarios: disk, actors, kv, lifecycle, postgres (postgres "
-                 "runs only when named here)");
+                 "run only these scenarios: disk, actors, kv, lifecycle, postgres, cluster "
+                 "(postgres and cluster run only when named here)");
   app.add_option("--pg", ctx.pg_conninfo,
-                 "with --only postgres: the PostgreSQL server (libpq connection string) to "
+                 "with --only postgres or cluster: the PostgreSQL server (libpq connection "
+                 "string) to "
                  "measure, in two fresh schemas dropped afterwards; default: a private server "
                  "started for the run");
   app.add_option("--scratch", scratch_parent,
@@ -111,8 +113,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const bool postgres = std::find(only.begin(), only.end(), "postgres") != only.end();
-  if (!ctx.pg_conninfo.empty() && !postgres) {
-    std::fprintf(stderr, "ark-bench: --pg applies to the postgres scenario: add --only postgres\n");
+  const bool cluster = std::find(only.begin(), only.end(), "cluster") != only.end();
+  if (!ctx.pg_conninfo.empty() && !postgres && !cluster) {
+    std::fprintf(stderr,
+                 "ark-bench: --pg applies to the postgres and cluster scenarios: add --only "
+                 "postgres or --only cluster\n");
     return 2;
   }
   ctx.self_exe = std::filesystem::canonical("/proc/self/exe").string();
@@ -152,6 +157,10 @@ int main(int argc, char** argv) {
     std::printf("PostgreSQL: ark against raw libpq on the same server\n");
     run_postgres(ctx);
   }
+  if (cluster) {
+    std::printf("cluster: 1, 2 and 3 ark-hosts on one PostgreSQL schema\n");
+    run_cluster(ctx);
+  }
   // Ratios, from figures measured above in this same run.
   std::printf("ratios\n");
   auto ratio = [&](const char* name, const char* a, const char* b) {
@@ -167,6 +176,14 @@ int main(int argc, char** argv) {
   ratio("pg_durable_vs_raw_batched", "pg_durable_msg_per_s_10k_actors",
         "pg_raw_batched_upsert_per_s");
   ratio("pg_single_p50_vs_raw_commit", "pg_single_actor_p50_us", "pg_raw_commit_p50_us");
+  ratio("cluster_2_vs_1_hosts", "cluster_durable_msg_per_s_2_hosts",
+        "cluster_durable_msg_per_s_1_hosts");
+  ratio("cluster_3_vs_1_hosts", "cluster_durable_msg_per_s_3_hosts",
+        "cluster_durable_msg_per_s_1_hosts");
+  ratio("cluster_relayed_vs_direct_call_p50", "cluster_relayed_call_p50_us",
+        "cluster_direct_call_p50_us");
+  ratio("cluster_forwarded_vs_direct_lookup_p50", "cluster_forwarded_lookup_p50_us",
+        "cluster_direct_lookup_p50_us");
 
   if (!json_path.empty()) {
     nlohmann::json out = nlohmann::json::array();
@@ -192,10 +209,17 @@ int main(int argc, char** argv) {
         "pg_raw_batched_upsert_per_s", "pg_raw_commit_p50_us", "pg_raw_commit_p99_us",
         "pg_durable_msg_per_s_10k_actors", "pg10k_mean_batch", "pg10k_round_trips_per_commit",
         "pg_single_actor_p50_us", "pg_single_actor_p99_us"}},
+      {"cluster",
+       {"cluster_durable_msg_per_s_1_hosts", "cluster_durable_msg_per_s_2_hosts",
+        "cluster_durable_msg_per_s_3_hosts", "cluster_direct_call_p50_us",
+        "cluster_relayed_call_p50_us", "cluster_direct_lookup_p50_us",
+        "cluster_forwarded_lookup_p50_us"}},
   };
   int missing = 0;
   for (const auto& [scenario, names] : contract) {
-    if (!wanted(scenario) || (scenario == "postgres" && !postgres)) continue;
+    if (!wanted(scenario) || (scenario == "postgres" && !postgres) ||
+        (scenario == "cluster" && !cluster))
+      continue;
     if ((scenario == "actors" || scenario == "postgres") && std::getenv("ARK_BENCH_CASE"))
       continue;  // profiling one case
     for (const auto& n : names) {

@@ -211,7 +211,7 @@ TEST_CASE("cluster: the first message for one actor sent to two hosts at once: o
   CHECK(cl.psql_int("SELECT max(epoch) FROM " + cl.schema + ".epochs") == 1);
 }
 
-TEST_CASE("cluster: kill -9 of a host under load loses no acknowledged add; its actors move") {
+TEST_CASE("cluster: kill -9 of a host under load loses no acknowledged add and its actors move") {
   auto& server = ark::test::shared_pg_server();
   cluster cl(server, 3);
   std::this_thread::sleep_for(2 * cl.renew);  // each host has seen the others
@@ -454,7 +454,7 @@ TEST_CASE("cluster: a join and a drain under load lose no acknowledged add") {
   CHECK(cl.psql_int("SELECT count(*) FROM " + cl.schema + ".epochs WHERE holder = 'h1'") == 0);
 }
 
-TEST_CASE("cluster: a host cut from the database stops serving by its deadline; another takes over") {
+TEST_CASE("cluster: a host cut from the database stops serving by its deadline and another takes over") {
   auto& server = ark::test::shared_pg_server();
   cluster cl(server, 1);
   ark::test::tcp_proxy proxy(server.port());
