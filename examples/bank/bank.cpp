@@ -8,8 +8,10 @@
 // ["in", from, id] in the same commit, so a repeated credit of the same
 // transfer is acknowledged without effect. When the acknowledgement arrives
 // the sender deletes the outbox entry. If the host dies (or the request fails)
-// in between, the entry stays, and the sender's next activation re-sends the
-// credit with the same id: every debit is credited exactly once.
+// in between, the entry stays, and the sender re-sends the credit with the
+// same id: a second after the failure (an alarm, so also when this host died
+// and the account moved to another host of a cluster) and at its next
+// activation. Every debit is credited exactly once.
 
 #include <chrono>
 #include <limits>
@@ -70,7 +72,17 @@ class account : public ark::actor<account_if, account_state> {
   // Completes the transfers an earlier activation debited but did not see
   // acknowledged (a crash, a stop, a failed request): their credit requests
   // are sent again with the same ids, which the receivers deduplicate.
-  void on_activate() override {
+  void on_activate() override { resend_outbox(); }
+
+  // A credit request failed (its receiver's host died, say): the alarm
+  // send_credit set sends the pending ones again, without waiting for this
+  // account's next activation.
+  ark::expected<void> on_alarm(const ark::alarm&) override {
+    resend_outbox();
+    return {};
+  }
+
+  void resend_outbox() {
     std::vector<std::pair<std::uint64_t, pending_transfer>> outbox;
     ark::kv::list_options opts;
     opts.prefix = ark::key{"out"};
@@ -82,7 +94,10 @@ class account : public ark::actor<account_if, account_state> {
     if (c.status()) throw std::runtime_error(c.status().message());
     for (const auto& [id, p] : outbox) {
       auto to = get_or_create<account_if>("account", p.to);
-      if (to) send_credit(*to, id, p.amount, {}, 0);  // else: retried on the next activation
+      if (to)
+        send_credit(*to, id, p.amount, {}, 0);
+      else
+        (void)schedule_after("resend", std::chrono::seconds(1));
     }
   }
 
@@ -183,7 +198,12 @@ class account : public ark::actor<account_if, account_state> {
               if (reply) reply->deliver(reply_value);
             },
             [this, reply, id, amount](caf::error& e) mutable {
-              if (!reply) return;
+              if (!reply) {
+                // A re-sent credit failed again: again in a second.
+                if (ark::from_caf(e) != ark::errc::rolled_back)
+                  (void)schedule_after("resend", std::chrono::seconds(1));
+                return;
+              }
               auto err = ark::from_caf(e);
               if (err == ark::errc::rolled_back) {
                 reply->deliver_error(
@@ -193,6 +213,8 @@ class account : public ark::actor<account_if, account_state> {
                                    " was not made, nothing was debited (" + err.context() + ")"});
                 return;
               }
+              // Try again in a second (an alarm: it survives this host).
+              (void)schedule_after("resend", std::chrono::seconds(1));
               // The cause's code and context, and one remedy: this actor's.
               reply->deliver_error(ark::error{
                   ark::errc::unreachable,
@@ -200,8 +222,9 @@ class account : public ark::actor<account_if, account_state> {
                       " is debited from account " + account_name() +
                       " but its credit is not yet acknowledged (" + ark::from_caf(e).summary() +
                       ")",
-                  "nothing to redo: the transfer completes when the account next activates; "
-                  "check the balances then"});
+                  "nothing to redo: the transfer completes by itself (the account sends the "
+                  "credit again every second until it is acknowledged); check the balances "
+                  "then"});
             });
   }
 

@@ -444,10 +444,14 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
                                                 "' (" + r.forward_to +
                                                 "), which cannot be reached: " +
                                                 dir.error().context()};
+    // The other host's directory takes the key, encoded (as a client sends
+    // it), not the identity.
+    auto key_bytes = encode_key(id.key);
+    if (!key_bytes) return key_bytes.error();
     auto h = call<caf::actor>(sys, *dir, cluster->options().forward_timeout,
                               directory_route_atom::value, cluster->options().token,
-                              static_cast<std::int32_t>(mode), std::string(type_name), id.encoded,
-                              std::move(init), iface);
+                              static_cast<std::int32_t>(mode), std::string(type_name),
+                              std::move(*key_bytes), std::move(init), iface);
     if (!h && h.error() == errc::unreachable) {
       cluster->drop_peer(r.forward_to);
       return error{errc::owner_unreachable, detail::describe(id) + " lives on host '" + r.owner +
