@@ -39,6 +39,7 @@
 #include "ark/kv/pg_backend.hpp"
 #include "bench.hpp"
 #include "child_process.hpp"
+#include "pg_private.hpp"
 #include "counter/counter.hpp"
 #include "support/pg_server.hpp"
 
@@ -243,21 +244,9 @@ void relay_costs(context& ctx, const std::string& conninfo, const std::string& s
 
 void run_cluster(context& ctx) {
   std::optional<ark::test::pg_server> server;
-  std::string conninfo = ctx.pg_conninfo;
-  if (conninfo.empty()) {
-    if (std::getenv("ARK_PG_TMPDIR") == nullptr) {
-      ::chmod(ctx.scratch.c_str(), 0711);
-      ::setenv("ARK_PG_TMPDIR", ctx.scratch.c_str(), 1);
-    }
-    try {
-      server.emplace();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "ark-bench: cannot start a private PostgreSQL server: %s\n", e.what());
-      return;
-    }
-    conninfo = server->conninfo();
-    std::printf("  private server in %s (stopped at the end)\n", server->socket_dir().c_str());
-  }
+  auto pg = pg_for_run(ctx, server);
+  if (!pg) return;
+  const std::string conninfo = *pg;
   std::random_device rd;
   char base[32];
   std::snprintf(base, sizeof base, "ark_cbench_%08x", static_cast<unsigned>(rd()));

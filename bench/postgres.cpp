@@ -50,6 +50,7 @@
 
 #include "actor_load.hpp"
 #include "bench.hpp"
+#include "pg_private.hpp"
 #include "support/pg_server.hpp"
 
 #include <sys/stat.h>
@@ -566,24 +567,9 @@ void print_server(raw_conn& admin) {
 
 void run_postgres(context& ctx) {
   std::optional<ark::test::pg_server> server;
-  std::string conninfo = ctx.pg_conninfo;
-  if (conninfo.empty()) {
-    // On the disk being measured (the fixture would pick /dev/shm, where a
-    // WAL flush costs nothing): the scratch directory, which the server's
-    // user must be able to enter.
-    if (std::getenv("ARK_PG_TMPDIR") == nullptr) {
-      ::chmod(ctx.scratch.c_str(), 0711);
-      ::setenv("ARK_PG_TMPDIR", ctx.scratch.c_str(), 1);
-    }
-    try {
-      server.emplace();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "ark-bench: cannot start a private PostgreSQL server: %s\n", e.what());
-      return;
-    }
-    conninfo = server->conninfo();
-    std::printf("  private server in %s (stopped at the end)\n", server->socket_dir().c_str());
-  }
+  auto pg = pg_for_run(ctx, server);
+  if (!pg) return;
+  const std::string conninfo = *pg;
   raw_conn admin;
   if (!admin.open(conninfo, "postgres")) return;
   print_server(admin);

@@ -17,6 +17,7 @@
 #include "ark/kv/json.hpp"
 #include "ark/kv/key.hpp"
 #include "ark/kv/store.hpp"
+#include "pg_text.hpp"
 
 namespace ark::kv {
 
@@ -209,27 +210,9 @@ constexpr const char* stmt_sql[] = {
 };
 static_assert(std::size(stmt_sql) == st_count, "one SQL text per stmt_id, in order");
 
-std::string with_schema(std::string_view sql, const std::string& schema) {
-  std::string out;
-  out.reserve(sql.size() + 32);
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    if (sql.compare(i, 3, "{s}") == 0) {
-      out += schema;
-      i += 2;
-    } else {
-      out += sql[i];
-    }
-  }
-  return out;
-}
-
-bool valid_schema_name(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!(s[0] >= 'a' && s[0] <= 'z')) return false;
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  return true;
-}
+using pg_text::trim;
+using pg_text::valid_schema_name;
+using pg_text::with_schema;
 
 // Binary parameters of one statement; the bytes live as long as the object.
 class params {
@@ -329,12 +312,6 @@ class result {
   PGresult* r_ = nullptr;
 };
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (auto& c : s)
-    if (c == '\n') c = ' ';
-  return s;
-}
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "ark/kv/pg_backend.hpp"
+#include "pg_text.hpp"
 
 namespace ark::kv {
 
@@ -15,24 +16,10 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (auto& c : s)
-    if (c == '\n') c = ' ';
-  return s;
-}
+using pg_text::trim;
 
 std::string with_schema(const std::string& sql, const std::string& schema) {
-  std::string out;
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    if (sql.compare(i, 3, "{s}") == 0) {
-      out += schema;
-      i += 2;
-    } else {
-      out += sql[i];
-    }
-  }
-  return out;
+  return pg_text::with_schema(sql, schema);
 }
 
 // Waits until the socket is readable (or writable) or `deadline` passes.
@@ -47,12 +34,7 @@ bool wait_socket(PGconn* c, bool for_write, clock_type::time_point deadline) {
   return r > 0;
 }
 
-bool valid_schema(const std::string& s) {
-  if (s.empty() || s.size() > 63 || !(s[0] >= 'a' && s[0] <= 'z')) return false;
-  for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  return true;
-}
+bool valid_schema(const std::string& s) { return pg_text::valid_schema_name(s); }
 
 error bad_schema(const std::string& s) {
   return error{errc::invalid_argument, "invalid PostgreSQL schema name '" + s + "'"};
