@@ -49,17 +49,6 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::shared_ptr<kv::backend> memory_db;
   std::unique_ptr<detail::writer> memory_writer;
   std::unique_ptr<detail::alarm_dispatcher> alarms;
-  // Membership in a cluster (runtime_options::cluster); null outside one.
-  std::unique_ptr<detail::cluster_node> cluster;
-  std::shared_ptr<kv::pg_backend> pg;  // db, when it is PostgreSQL
-  // In a cluster: identities whose claim is in flight (one claim at a time
-  // per identity on this host: a second would fence the first), and claims
-  // won by a lookup, handed to the activation (claim_snapshot).
-  std::unordered_set<std::string> claiming;
-  std::condition_variable claim_cv;
-  std::unordered_map<std::string, kv::claim_result> preclaimed;
-  // The claim epoch of each activation here (released when it passivates).
-  std::unordered_map<std::string, std::uint64_t> claim_epochs;
   // Subscribers of actors, active or passivated (doc/subscriptions.md).
   std::shared_ptr<detail::subscription_registry> subs =
       detail::subscription_registry::make(sys, opts.max_subscribers);
@@ -95,6 +84,18 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   bool memory_closed = false;
   std::list<std::string> memory_order;
   std::unordered_map<std::string, stash_entry> memory_stash;
+
+  // Membership in a cluster (runtime_options::cluster); null outside one.
+  std::unique_ptr<detail::cluster_node> cluster;
+  std::shared_ptr<kv::pg_backend> pg;  // db, when it is PostgreSQL
+  // In a cluster: identities whose claim is in flight (one claim at a time
+  // per identity on this host: a second would fence the first), and claims
+  // won by a lookup, handed to the activation (claim_snapshot).
+  std::unordered_set<std::string> claiming;
+  std::condition_variable claim_cv;
+  std::unordered_map<std::string, kv::claim_result> preclaimed;
+  // The claim epoch of each activation here (released when it passivates).
+  std::unordered_map<std::string, std::uint64_t> claim_epochs;
 
   impl(caf::actor_system& s, runtime_options o) : sys(s), opts(std::move(o)) {}
 
