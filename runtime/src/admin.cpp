@@ -15,6 +15,7 @@
 #include "ark/client.hpp"
 #include "ark/detail/actor_core.hpp"
 #include "ark/kv/json.hpp"
+#include "ark/kv/pg_backend.hpp"
 #include "ark/registry.hpp"
 #include "cluster.hpp"
 #include "runtime_access.hpp"
@@ -288,6 +289,24 @@ struct admin_server::impl {
                                       " does not exist (no snapshot, no KV entry, not active)"};
   }
 
+  // On PostgreSQL: who holds the actor's claim, at which epoch
+  // (doc/cluster.md); null elsewhere or when it was never claimed.
+  json owner_of(const std::string& identity) {
+    auto pg = std::dynamic_pointer_cast<kv::pg_backend>(rt->storage());
+    if (!pg) return nullptr;
+    auto c = pg->claim_of(identity);
+    if (!c || c->epoch == 0) return nullptr;
+    json o{{"epoch", c->epoch}};
+    if (c->holder.empty()) {
+      o["host"] = nullptr;
+    } else {
+      o["host"] = c->holder;
+      o["generation"] = c->generation;
+      o["address"] = c->address;
+    }
+    return o;
+  }
+
   expected<json> state(const inspect::query_params& p) {
     auto stored = inspect::answer(rt->inspector(), "state", p, opts.preview_limit);
     if (!stored && stored.error() != errc::not_found) return stored.error();
@@ -302,6 +321,7 @@ struct admin_server::impl {
       if (!stored) return stored.error();
       (*stored)["active"] = false;
       (*stored)["source"] = "snapshot";
+      (*stored)["owner"] = owner_of(*id);
       return stored;
     }
     // Active: what its inspect_state() shows (a custom view, or the state
@@ -325,6 +345,7 @@ struct admin_server::impl {
     }
     out["active"] = true;
     out["source"] = "actor";
+    out["owner"] = owner_of(*id);
     out["last_commit_ms"] = reply["last_commit_ms"];
     inspect::put_state_preview(out, std::move(reply["state"]), *cap);
     return out;

@@ -20,6 +20,9 @@
 #include "counter/counter.hpp"
 #include "support/reminder/reminder.hpp"
 #include "support/host_process.hpp"
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
 #include "host/cluster_support.hpp"
 #include "support/pg_server.hpp"
 #include "support/tcp_proxy.hpp"
@@ -447,4 +450,63 @@ TEST_CASE("cluster: PostgreSQL killed and restarted under load: acknowledged add
     auto v = c.add("after" + std::to_string(i), 1);
     CHECK_MESSAGE(v, "host " << i << ": " << (v ? "" : v.error().message()));
   }
+}
+
+TEST_CASE("cluster: the admin API and ark-dash show the hosts, and an actor's owner and epoch") {
+  auto& server = ark::test::shared_pg_server();
+  cluster cl(server, 2, 2s, 500ms, {"--admin-port", "0"});
+  std::this_thread::sleep_for(2 * cl.renew);
+  client c(cl.ports[0]);
+  REQUIRE(c.add("seen", 4));
+  auto admin_port = [&](std::size_t i) {
+    auto out = cl.hosts[i]->output();
+    auto p = out.find("admin=127.0.0.1:");
+    REQUIRE_MESSAGE(p != std::string::npos, out);
+    return std::stoi(out.substr(p + 16));
+  };
+  auto get = [](int port, const std::string& path, const httplib::Params& params = {}) {
+    httplib::Client h("127.0.0.1", port);
+    h.set_read_timeout(10);
+    auto r = h.Get(path, params, httplib::Headers{});
+    REQUIRE_MESSAGE(r, "no answer for " << path);
+    REQUIRE_MESSAGE(r->status == 200, r->body);
+    return nlohmann::json::parse(r->body);
+  };
+  auto hosts = get(admin_port(1), "/api/v1/hosts");
+  CHECK(hosts["cluster"] == "test");
+  CHECK(hosts["self"] == "h1");
+  CHECK(hosts["serving"] == true);
+  REQUIRE(hosts["hosts"].size() == 2);
+  for (const auto& h : hosts["hosts"]) {
+    CHECK(h["live"] == true);
+    CHECK(h["generation"] == 1);
+    CHECK(h["lease_ms"].get<std::int64_t>() > 0);
+  }
+  // The counter's owner and epoch, from either host, active or not.
+  auto holder = cl.psql_text("SELECT holder FROM " + cl.schema + ".epochs WHERE " +
+                             cluster::owner_is("seen"));
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto st = get(admin_port(i), "/api/v1/state", {{"type", "counter"}, {"key", "\"seen\""}});
+    REQUIRE_MESSAGE(st["owner"].is_object(), st.dump());
+    CHECK(st["owner"]["host"] == holder);
+    CHECK(st["owner"]["epoch"] == 1);
+    CHECK(st["owner"]["address"].get<std::string>().rfind("127.0.0.1:", 0) == 0);
+  }
+  // ark-dash hosts reads the members table.
+  auto [rc, out] = ark::test::run_command(std::string(ARK_DASH_PATH) + " hosts --pg '" +
+                                          server.conninfo() + "' --pg-schema " + cl.schema);
+  CHECK(rc == 0);
+  CHECK(out.find("h0") != std::string::npos);
+  CHECK(out.find("h1") != std::string::npos);
+  CHECK(out.find("live") != std::string::npos);
+  auto [rc2, js] = ark::test::run_command(std::string(ARK_DASH_PATH) + " hosts --json --pg '" +
+                                          server.conninfo() + "' --pg-schema " + cl.schema);
+  CHECK(rc2 == 0);
+  auto rows = nlohmann::json::parse(js, nullptr, false);
+  REQUIRE(rows.is_array());
+  CHECK(rows.size() == 2);
+  // Not a PostgreSQL schema: a clear error.
+  auto [rc3, err] = ark::test::run_command(std::string(ARK_DASH_PATH) + " hosts 2>&1");
+  CHECK(rc3 == 2);
+  CHECK(err.find("--pg") != std::string::npos);
 }
