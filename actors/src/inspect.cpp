@@ -199,6 +199,14 @@ expected<std::string> reader::snapshot(std::string_view type, const ark::key& k)
   return stored;
 }
 
+nlohmann::json member_json(const kv::member_row& m, const std::string& self) {
+  return nlohmann::json{{"host", m.host},         {"generation", m.generation},
+                        {"address", m.address},   {"status", m.status},
+                        {"live", m.live},         {"lease_ms", m.lease_ms},
+                        {"joined_ms", m.joined_ms}, {"actors", m.actors},
+                        {"messages", m.messages}, {"self", !self.empty() && m.host == self}};
+}
+
 void put_state_preview(nlohmann::json& doc, nlohmann::json state, std::size_t cap) {
   doc.erase("preview");
   doc.erase("state_bytes");

@@ -379,17 +379,7 @@ expected<std::unique_ptr<admin_server>> admin_server::start(std::shared_ptr<runt
     auto* c = detail::runtime_access::cluster(*s->rt);
     if (!c) return json{{"cluster", nullptr}, {"hosts", json::array()}};
     json hosts = json::array();
-    for (const auto& m : c->members())
-      hosts.push_back(json{{"host", m.host},
-                           {"generation", m.generation},
-                           {"address", m.address},
-                           {"status", m.status},
-                           {"live", m.live},
-                           {"lease_ms", m.lease_ms},
-                           {"joined_ms", m.joined_ms},
-                           {"actors", m.actors},
-                           {"messages", m.messages},
-                           {"self", m.host == c->host_id()}});
+    for (const auto& m : c->members()) hosts.push_back(inspect::member_json(m, c->host_id()));
     return json{{"cluster", c->options().name},
                 {"self", c->host_id()},
                 {"generation", c->generation()},

@@ -35,150 +35,17 @@
 #include "support/remote_client.hpp"
 #include "support/spawn.hpp"
 #include "test_util.hpp"
+#include "web/browser.hpp"
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
+using namespace ark::test::web;
 
 namespace {
 
 const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
 const std::string chat_module = std::string(ARK_MODULE_DIR) + "/libark_chat_room.so";
 const std::string reminder_module = std::string(ARK_MODULE_DIR) + "/libark_test_reminder.so";
-const char* const chromedriver = "/usr/bin/chromedriver";
-const char* const chromium = "/usr/bin/chromium";
-
-// A child process whose stdout and stderr are collected; killed on exit.
-class child {
- public:
-  explicit child(std::vector<std::string> args) {
-    pid_ = ark::test::spawn_with_output(std::move(args), fd_);
-    REQUIRE(pid_ > 0);
-    reader_ = std::thread([this] {
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::read(fd_, buf, sizeof buf)) > 0) {
-        std::lock_guard<std::mutex> guard{mtx_};
-        out_.append(buf, static_cast<std::size_t>(n));
-      }
-    });
-  }
-  ~child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (reader_.joinable()) reader_.join();
-    ::close(fd_);
-  }
-  std::string output() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return out_;
-  }
-  /// Waits until the output contains `what`; false after `timeout`.
-  bool wait_for(const std::string& what, std::chrono::milliseconds timeout) const {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      if (output().find(what) != std::string::npos) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::thread reader_;
-  mutable std::mutex mtx_;
-  std::string out_;
-};
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-// A WebDriver session against chromedriver.
-class browser {
- public:
-  explicit browser(int port) : http_("127.0.0.1", port) {
-    http_.set_read_timeout(60);
-    json caps{{"capabilities",
-               {{"alwaysMatch",
-                 {{"browserName", "chrome"},
-                  {"goog:chromeOptions",
-                   {{"binary", chromium},
-                    {"args",
-                     {"--headless=new", "--no-sandbox", "--disable-gpu",
-                      "--disable-dev-shm-usage", "--window-size=1400,900"}}}}}}}}};
-    auto r = post("/session", caps);
-    id_ = r["value"]["sessionId"].get<std::string>();
-  }
-  ~browser() {
-    if (!id_.empty()) http_.Delete("/session/" + id_);
-  }
-
-  json post(const std::string& path, const json& body) {
-    auto r = http_.Post(path.c_str(), body.dump(), "application/json");
-    REQUIRE_MESSAGE(r, "no answer from chromedriver for " << path);
-    auto j = json::parse(r->body, nullptr, false);
-    REQUIRE_MESSAGE(r->status == 200, "chromedriver " << path << ": " << r->body);
-    return j;
-  }
-  json get(const std::string& path) {
-    auto r = http_.Get(path.c_str());
-    REQUIRE(r);
-    REQUIRE_MESSAGE(r->status == 200, "chromedriver " << path << ": " << r->body);
-    return json::parse(r->body);
-  }
-  std::string session() const { return "/session/" + id_; }
-
-  void go(const std::string& url) { post(session() + "/url", {{"url", url}}); }
-  json run(const std::string& script) {
-    return post(session() + "/execute/sync", {{"script", script}, {"args", json::array()}})["value"];
-  }
-  /// Waits until `script` returns true.
-  bool until(const std::string& script, std::chrono::milliseconds timeout = 15s) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      if (run(script) == true) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-  void click(const std::string& css) {
-    auto e = post(session() + "/element", {{"using", "css selector"}, {"value", css}});
-    auto id = e["value"].begin().value().get<std::string>();
-    post(session() + "/element/" + id + "/click", json::object());
-  }
-  std::string text(const std::string& css) {
-    return run("const e = document.querySelector(" + json(css).dump() +
-               "); return e ? e.textContent : null;")
-        .get<std::string>();
-  }
-  /// The page as PNG bytes.
-  std::string screenshot() {
-    auto b64 = get(session() + "/screenshot")["value"].get<std::string>();
-    std::string png(b64.size(), '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(png.data()),
-                            reinterpret_cast<const unsigned char*>(b64.data()),
-                            static_cast<int>(b64.size()));
-    REQUIRE(n > 0);
-    auto pad = b64.size() >= 2 && b64[b64.size() - 1] == '=' ? (b64[b64.size() - 2] == '=' ? 2 : 1) : 0;
-    png.resize(static_cast<std::size_t>(n) - static_cast<std::size_t>(pad));
-    return png;
-  }
-
- private:
-  httplib::Client http_;
-  std::string id_;
-};
 
 }  // namespace
 

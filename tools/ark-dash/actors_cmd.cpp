@@ -16,6 +16,8 @@
 #include "ark/admin.hpp"
 #include "ark/client.hpp"
 #include "ark/inspect.hpp"
+#include "ark/kv/open.hpp"
+#include "ark/kv/pg_membership.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv/pg_backend.hpp"
 #include "commands.hpp"
@@ -114,12 +116,29 @@ expected<json> offline_stats(const inspect::reader& r, const data_source& src,
               {"location", location(src, db)}};
 }
 
+// /api/v1/hosts from a data source: the members table of a PostgreSQL schema
+// (doc/cluster.md); a data directory has none.
+expected<json> offline_hosts(const data_source& src) {
+  json out{{"cluster", nullptr}, {"self", nullptr}, {"hosts", json::array()}};
+  if (!src.postgres()) return out;
+  kv::open_options o;
+  if (auto r = kv::configure_postgres(o, src.pg, src.pg_file); !r) return r.error();
+  auto rows = kv::read_members(o.pg_conninfo, src.schema(), std::chrono::seconds(10));
+  if (!rows) return rows.error();
+  for (const auto& m : *rows) {
+    out["cluster"] = m.cluster;
+    out["hosts"].push_back(inspect::member_json(m));
+  }
+  return out;
+}
+
 // GET /api/v1/<endpoint> answered from `db` (opened from `src`) through `r`:
 // the documents the admin API serves (stats: what the directory holds).
 expected<json> answer_offline(const inspect::reader& r, const data_source& src,
                               const kv::backend& db, const std::string& endpoint,
                               const inspect::query_params& params) {
   if (endpoint == "stats") return offline_stats(r, src, db);
+  if (endpoint == "hosts") return offline_hosts(src);
   return inspect::answer(r, endpoint, params);
 }
 
@@ -476,7 +495,7 @@ int run_serve(const serve_args& a) {
   srv.Get("/api/v1/source", [&](const httplib::Request&, httplib::Response& res) {
     send_json(res, json{{"mode", live ? "host" : "data"}, {"location", where}});
   });
-  srv.Get(R"(/api/v1/(types|actors|state|kv|alarms|stats))",
+  srv.Get(R"(/api/v1/(types|actors|state|kv|alarms|stats|hosts))",
           [&](const httplib::Request& req, httplib::Response& res) {
             std::string endpoint = req.matches[1];
             if (live) {  // the host's own answer, status and all

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ark/kv/open.hpp"
+#include "ark/inspect.hpp"
 #include "ark/kv/pg_membership.hpp"
 #include "commands.hpp"
 
@@ -35,18 +36,14 @@ int run_hosts(const data_source& src, bool as_json) {
   if (!rows) return report(rows.error());
   if (as_json) {
     auto out = nlohmann::json::array();
-    for (const auto& m : *rows)
-      out.push_back({{"host", m.host},
-                     {"generation", m.generation},
-                     {"cluster", m.cluster},
-                     {"address", m.address},
-                     {"status", m.status},
-                     {"live", m.live},
-                     {"lease_ms", m.lease_ms},
-                     {"joined", iso_time(m.joined_ms)},
-                     {"pid", m.pid},
-                     {"actors", m.actors},
-                     {"messages", m.messages}});
+    for (const auto& m : *rows) {
+      auto j = inspect::member_json(m);
+      j.erase("self");
+      j["cluster"] = m.cluster;
+      j["joined"] = iso_time(m.joined_ms);
+      j["pid"] = m.pid;
+      out.push_back(std::move(j));
+    }
     std::puts(out.dump().c_str());
     return exit_ok;
   }

@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ark/kv/pg_membership.hpp"
+
 #include "ark/expected.hpp"
 #include "ark/kv/backend.hpp"
 #include "ark/kv/key.hpp"
@@ -161,6 +163,10 @@ expected<std::size_t> preview_cap(const query_params& params, std::size_t previe
 /// state's JSON text is longer than `cap`: "state": null, "truncated": true,
 /// "state_bytes": its length, "preview": its first `cap` bytes.
 void put_state_preview(nlohmann::json& doc, nlohmann::json state, std::size_t cap);
+
+/// One member row of a cluster (kv::member_row) as /api/v1/hosts lists it
+/// (doc/admin_api.md); `self`: the host id of the answering host, if any.
+nlohmann::json member_json(const kv::member_row& m, const std::string& self = {});
 
 /// The parameter `name` of `params` as a key (JSON text); nullopt if absent.
 expected<std::optional<ark::key>> key_param(const query_params& params, const char* name);
