@@ -95,11 +95,12 @@ class tcp_proxy {
     while (!stop_) {
       std::vector<pollfd> fds{{listen_, POLLIN, 0}};
       bool cut = cut_;
-      if (!cut)
-        for (auto& p : pairs_) {
-          fds.push_back({p.client, POLLIN, 0});
-          fds.push_back({p.server, POLLIN, 0});
-        }
+      // The pairs polled now (a connection accepted below joins the next poll).
+      const std::size_t polled = cut ? 0 : pairs_.size();
+      for (std::size_t i = 0; i < polled; ++i) {
+        fds.push_back({pairs_[i].client, POLLIN, 0});
+        fds.push_back({pairs_[i].server, POLLIN, 0});
+      }
       if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
       if (fds[0].revents & POLLIN) {
         int c = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -116,9 +117,11 @@ class tcp_proxy {
       for (std::size_t i = 0; i < pairs_.size(); ++i) {
         auto& p = pairs_[i];
         bool ok = true;
-        if (fds[1 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR)) ok = pump(p.client, p.server);
-        if (ok && (fds[2 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR)))
-          ok = pump(p.server, p.client);
+        if (i < polled) {
+          if (fds[1 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR)) ok = pump(p.client, p.server);
+          if (ok && (fds[2 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR)))
+            ok = pump(p.server, p.client);
+        }
         if (ok) {
           alive.push_back(p);
         } else {
