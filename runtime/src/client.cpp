@@ -340,7 +340,8 @@ directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
                               caf::make_message(directory_route_atom::value,
                                                 cluster->options().token,
                                                 static_cast<std::int32_t>(mode), type, key_bytes,
-                                                init, iface),
+                                                init, iface, cluster->address(),
+                                                caf::actor_cast<caf::actor>(self)),
                               *r, rt_weak, type, *k, init, iface, mode);
     return self->delegate(helper, forward_atom::value);
   };
@@ -361,11 +362,19 @@ directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
               const std::set<std::string>& iface) -> caf::result<caf::actor> {
         return serve(given, mode::create, type, key_bytes, std::move(init), iface, true);
       },
-      [serve](directory_route_atom, const std::string& given, std::int32_t m,
-              const std::string& type, const std::string& key_bytes, caf::message& init,
-              const std::set<std::string>& iface) -> caf::result<caf::actor> {
+      [serve, rt_weak, token](directory_route_atom, const std::string& given, std::int32_t m,
+                              const std::string& type, const std::string& key_bytes,
+                              caf::message& init, const std::set<std::string>& iface,
+                              const std::string& from, const caf::actor& from_dir)
+          -> caf::result<caf::actor> {
         if (m < 0 || m > static_cast<std::int32_t>(mode::create))
           return to_caf(errc::invalid_argument, "a forwarded lookup with an unknown mode");
+        // A host that presents the token is a member: its directory serves
+        // the forwards the other way, over this connection.
+        if (token.empty() || same_token(given, token))
+          if (auto rt = rt_weak.lock())
+            if (auto* c = detail::runtime_access::cluster(*rt))
+              c->learn_peer(from, caf::actor_cast<directory_actor>(from_dir));
         return serve(given, static_cast<mode>(m), type, key_bytes, std::move(init), iface, false);
       },
   };
@@ -391,6 +400,7 @@ expected<served> serve(const std::shared_ptr<runtime>& rt, const serve_options& 
     return error{errc::io_error, "cannot listen on " + opts.bind + ":" +
                                      std::to_string(opts.port) + ": " + sys.render(bound.error())};
   }
+  if (auto* c = detail::runtime_access::cluster(*rt)) c->set_directory(caf::actor_cast<caf::actor>(dir));
   return served{*bound, caf::actor_cast<caf::actor>(dir)};
 }
 

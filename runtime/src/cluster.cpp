@@ -253,6 +253,22 @@ void cluster_node::release_later(std::string owner, std::uint64_t epoch) {
   release_epochs_.push_back(epoch);
 }
 
+void cluster_node::learn_peer(const std::string& address, const directory_actor& dir) {
+  if (address.empty() || !dir || address == opts_.advertise) return;
+  std::lock_guard lock(mu_);
+  peers_.emplace(address, dir);
+}
+
+void cluster_node::set_directory(caf::actor dir) {
+  std::lock_guard lock(mu_);
+  own_directory_ = std::move(dir);
+}
+
+caf::actor cluster_node::directory() const {
+  std::lock_guard lock(mu_);
+  return own_directory_;
+}
+
 void cluster_node::drop_peer(const std::string& address) {
   std::lock_guard lock(mu_);
   peers_.erase(address);

@@ -74,6 +74,15 @@ class cluster_node {
   expected<directory_actor> peer(const std::string& address);
   /// Forgets a peer whose connection failed.
   void drop_peer(const std::string& address);
+  /// The directory of the host at `address`, as that host sent it with a
+  /// lookup it forwarded here: later forwards to it go over that same
+  /// connection instead of opening a second one between the two hosts
+  /// (with TLS, CAF 0.17 then loses the route). Kept unless one is known.
+  void learn_peer(const std::string& address, const directory_actor& dir);
+  /// This host's own directory (ark-host's, once it serves), sent with the
+  /// lookups it forwards.
+  void set_directory(caf::actor dir);
+  caf::actor directory() const;
   /// Releases the claim of `owner` at `epoch` soon (its activation here
   /// passivated, every commit of it durable), so the actor may move to the
   /// host it hashes to. Batched, on the renewal thread.
@@ -102,6 +111,7 @@ class cluster_node {
   bool stopping_ = false;
   std::vector<kv::member_row> members_;
   std::map<std::string, directory_actor> peers_;
+  caf::actor own_directory_;
   std::vector<std::string> release_owners_;  // release_later, not yet sent
   std::vector<std::uint64_t> release_epochs_;
   std::mutex peer_connect_mu_;

@@ -452,7 +452,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     auto h = call<caf::actor>(sys, *dir, cluster->options().forward_timeout,
                               directory_route_atom::value, cluster->options().token,
                               static_cast<std::int32_t>(mode), std::string(type_name),
-                              std::move(*key_bytes), std::move(init), iface);
+                              std::move(*key_bytes), std::move(init), iface,
+                              cluster->address(), cluster->directory());
     if (!h && h.error() == errc::unreachable) {
       cluster->drop_peer(r.forward_to);
       return error{errc::owner_unreachable, detail::describe(id) + " lives on host '" + r.owner +

@@ -40,7 +40,10 @@ using directory_get_actor =
 /// Between the hosts of a cluster only (doc/cluster.md): a lookup another
 /// host forwarded, resolved where it arrives and never forwarded again:
 /// {token, mode (0 get_or_create, 1 get, 2 create), type, encoded key,
-/// on_initialize's arguments, the caller's interface} -> the actor.
+/// on_initialize's arguments, the caller's interface, the forwarding host's
+/// advertised address and its directory (or an invalid handle)} -> the
+/// actor. The receiver keeps that directory to forward the other way over
+/// the same connection.
 using directory_route_atom = caf::atom_constant<caf::atom("arkroute")>;
 using directory_actor = directory_get_actor::extend<
     caf::replies_to<directory_find_atom, std::string, std::string, std::string,
@@ -48,7 +51,7 @@ using directory_actor = directory_get_actor::extend<
     caf::replies_to<directory_create_atom, std::string, std::string, std::string, caf::message,
                     std::set<std::string>>::with<caf::actor>,
     caf::replies_to<directory_route_atom, std::string, std::int32_t, std::string, std::string,
-                    caf::message, std::set<std::string>>::with<caf::actor>>;
+                    caf::message, std::set<std::string>, std::string, caf::actor>::with<caf::actor>>;
 
 /// TLS files (PEM). With a certificate, CAF's TLS is mutual: each side shows
 /// a certificate that the other's `ca` signed (doc/security.md).
