@@ -86,7 +86,7 @@ TEST_CASE("pg cluster: a host joins, renews, is listed live, and leaves") {
   CHECK(again->generation() == 2);
 }
 
-TEST_CASE("pg cluster: a live host id cannot join twice; an expired one can") {
+TEST_CASE("pg cluster: a live host id cannot join twice, an expired one can") {
   cluster_schema s;
   auto db = s.backend();
   auto first = s.join("a", 300ms);
@@ -129,7 +129,7 @@ TEST_CASE("pg cluster: an unreachable server fails the join within the call time
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
 }
 
-TEST_CASE("pg cluster: a member's live claim is not taken; a dead member's is") {
+TEST_CASE("pg cluster: a member's live claim is not taken, a dead member's is") {
   cluster_schema s;
   auto db_a = s.backend();
   auto db_b = s.backend();
