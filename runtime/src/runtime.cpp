@@ -310,20 +310,8 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     const actor_type* type = *checked;
     auto id = detail::make_identity(type_name, key);
     if (!id) return id.error();
-    if (cluster && !type->memory_only) {
-      auto r = route_in_cluster(*type, *id, init, mode, true);
-      if (!r) return r.error();
-      if (r->local) return std::move(r->local);
-      auto h = forward(*r, type_name, *id, init, iface, mode);
-      if (!h && r->hint && h.error() == errc::owner_unreachable) {
-        // The preferred host did not answer (it died or left since this
-        // host last saw the members): claim the actor here instead.
-        auto here = route_in_cluster(*type, *id, std::move(init), mode, false);
-        if (!here) return here.error();
-        return std::move(here->local);
-      }
-      return h;
-    }
+    if (cluster && !type->memory_only)
+      return lookup_in_cluster(*type, type_name, *id, std::move(init), iface, mode);
     std::lock_guard<std::mutex> guard{mtx};
     if (!accepting) return error{errc::shutting_down, "the host is stopping"};
     if (auto it = directory.find(id->encoded); it != directory.end()) {
@@ -352,12 +340,35 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     return handle;
   }
 
+  // lookup() in a cluster: routed, forwarded (blocking) when it lives or
+  // belongs elsewhere. Out of line: lookup() outside a cluster stays small.
+  [[gnu::noinline]] expected<caf::actor> lookup_in_cluster(const actor_type& type,
+                                                           std::string_view type_name,
+                                                           const detail::identity& id,
+                                                           caf::message init,
+                                                           const std::set<std::string>& iface,
+                                                           detail::lookup_mode mode) {
+    auto r = route_in_cluster(type, id, init, mode, true);
+    if (!r) return r.error();
+    if (r->local) return std::move(r->local);
+    auto h = forward(*r, type_name, id, init, iface, mode);
+    if (!h && r->hint && h.error() == errc::owner_unreachable) {
+      // The preferred host did not answer (it died or left since this
+      // host last saw the members): claim the actor here instead.
+      auto here = route_in_cluster(type, id, std::move(init), mode, false);
+      if (!here) return here.error();
+      return std::move(here->local);
+    }
+    return h;
+  }
+
   // A lookup in a cluster (doc/cluster.md): the actor is active here; or
   // another live member holds its claim (forward there); or, with
   // `may_forward`, it hashes to another live member (forward there, which
   // claims it); else this host claims it and activates it. A lookup that
   // was forwarded here (may_forward false) is never forwarded again.
-  expected<detail::route> route_in_cluster(const actor_type& type, const detail::identity& id,
+  [[gnu::noinline]] expected<detail::route> route_in_cluster(const actor_type& type,
+                                                             const detail::identity& id,
                                            caf::message init, detail::lookup_mode mode,
                                            bool may_forward) {
     if (!cluster->serving())
