@@ -17,10 +17,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 using pg_text::trim;
-
-std::string with_schema(const std::string& sql, const std::string& schema) {
-  return pg_text::with_schema(sql, schema);
-}
+using pg_text::with_schema;
 
 // Waits until the socket is readable (or writable) or `deadline` passes.
 bool wait_socket(PGconn* c, bool for_write, clock_type::time_point deadline) {
@@ -33,8 +30,6 @@ bool wait_socket(PGconn* c, bool for_write, clock_type::time_point deadline) {
   } while (r < 0 && errno == EINTR);
   return r > 0;
 }
-
-bool valid_schema(const std::string& s) { return pg_text::valid_schema_name(s); }
 
 error bad_schema(const std::string& s) {
   return error{errc::invalid_argument, "invalid PostgreSQL schema name '" + s + "'"};
@@ -193,7 +188,7 @@ expected<std::unique_ptr<pg_membership>> pg_membership::join(const options& opts
                  "a cluster member needs a cluster name, a host id and an advertised address"};
   if (opts.lease_ttl < std::chrono::milliseconds(100))
     return error{errc::invalid_argument, "the cluster lease must be at least 100 ms"};
-  if (!valid_schema(opts.schema)) return bad_schema(opts.schema);
+  if (!pg_text::valid_schema_name(opts.schema)) return bad_schema(opts.schema);
   auto server = describe_conninfo(opts.conninfo);
   if (!server) return server.error();
   std::unique_ptr<pg_membership> m(new pg_membership(opts));
@@ -288,7 +283,7 @@ expected<std::vector<member_row>> pg_membership::members() {
 expected<std::vector<member_row>> read_members(const std::string& conninfo,
                                                const std::string& schema,
                                                std::chrono::milliseconds timeout) {
-  if (!valid_schema(schema)) return bad_schema(schema);
+  if (!pg_text::valid_schema_name(schema)) return bad_schema(schema);
   auto server = describe_conninfo(conninfo);
   if (!server) return server.error();
   pg_membership::conn c;

@@ -249,7 +249,6 @@ forward_actor::behavior_type forward_behavior(forward_actor::pointer self, direc
                                               caf::message request, detail::route route,
                                               std::weak_ptr<runtime> rt_weak, std::string type,
                                               ark::key k, caf::message init,
-                                              std::set<std::string> iface,
                                               detail::lookup_mode mode) {
   return {
       [=](forward_atom) -> caf::result<caf::actor> {
@@ -258,8 +257,7 @@ forward_actor::behavior_type forward_behavior(forward_actor::pointer self, direc
           bool finished = false;
         };
         auto st = std::make_shared<pending>(pending{self->make_response_promise<caf::actor>()});
-        auto finish = [self, st, route, rt_weak, type, k, init, iface,
-                       mode](expected<caf::actor> answer) {
+        auto finish = [self, st, route, rt_weak, type, k, init, mode](expected<caf::actor> answer) {
           if (st->finished) return;
           st->finished = true;
           self->quit();
@@ -269,28 +267,17 @@ forward_actor::behavior_type forward_behavior(forward_actor::pointer self, direc
             return;
           }
           const auto& err = answer.error();
-          if (err.code() != errc::unreachable || !err.explicit_remedy().empty()) {
+          auto rt = rt_weak.lock();
+          if (!rt || err.code() != errc::unreachable || !err.explicit_remedy().empty()) {
             rp.deliver(to_caf(err));
             return;
           }
-          auto rt = rt_weak.lock();
-          if (rt)
-            if (auto* c = detail::runtime_access::cluster(*rt)) c->drop_peer(route.forward_to);
-          if (rt && route.hint) {
-            // The preferred host did not answer (it died or left since this
-            // host last saw the members): claim the actor here instead.
-            auto here =
-                detail::runtime_access::route_lookup(*rt, type, k, init, iface, mode, false);
-            if (here)
-              rp.deliver(std::move(here->local));
-            else
-              rp.deliver(to_caf(here.error()));
-            return;
-          }
-          rp.deliver(to_caf(error{errc::owner_unreachable,
-                                  "host '" + route.owner + "' (" + route.forward_to +
-                                      "), which owns " + type + " " + kv::key_to_json_text(k) +
-                                      ", did not answer: " + err.context()}));
+          auto r = detail::runtime_access::after_failed_forward(*rt, route, type, k, init, mode,
+                                                                err);
+          if (r)
+            rp.deliver(std::move(*r));
+          else
+            rp.deliver(to_caf(r.error()));
         };
         self->monitor(dest);
         self->set_down_handler([finish](caf::down_msg& m) {
@@ -328,11 +315,13 @@ directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
     if (r->local) return std::move(r->local);
     auto* cluster = detail::runtime_access::cluster(*rt);
     auto peer = cluster->peer(r->forward_to);
-    if (!peer)
-      return to_caf(error{errc::owner_unreachable,
-                          "host '" + r->owner + "' (" + r->forward_to + "), which owns " + type +
-                              " " + kv::key_to_json_text(*k) + ", cannot be reached: " +
-                              peer.error().context()});
+    if (!peer) {
+      auto h = detail::runtime_access::after_failed_forward(
+          *rt, *r, type, *k, init, mode,
+          error{errc::unreachable, "cannot connect: " + peer.error().context()});
+      if (!h) return to_caf(h.error());
+      return std::move(*h);
+    }
     // A helper actor asks the other host and answers the caller (this
     // actor delegates the request to it): it sees that host's connection
     // drop (a monitor), where a plain request would wait out its timeout.
@@ -342,7 +331,7 @@ directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
                                                 static_cast<std::int32_t>(mode), type, key_bytes,
                                                 init, iface, cluster->address(),
                                                 caf::actor_cast<caf::actor>(self)),
-                              *r, rt_weak, type, *k, init, iface, mode);
+                              *r, rt_weak, type, *k, init, mode);
     return self->delegate(helper, forward_atom::value);
   };
   using mode = detail::lookup_mode;

@@ -155,23 +155,24 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
       // its next message claims it again, unless another host took it over
       // meanwhile, in which case that message is fenced and the activation
       // leaves (the caller's next lookup reaches the new owner).
-      if (cluster)
-        if (auto e = claim_epochs.find(id.encoded); e != claim_epochs.end()) {
-          cluster->release_later(id.encoded, e->second);
-          claim_epochs.erase(e);
-        }
+      release_claim(id);
       return false;
     }
     directory.erase(it);
-    if (cluster) {
-      // Every commit of the activation is durable: its claim may go, so the
-      // actor's next lookup activates it where it hashes to now.
-      if (auto e = claim_epochs.find(id.encoded); e != claim_epochs.end()) {
-        cluster->release_later(id.encoded, e->second);
-        claim_epochs.erase(e);
-      }
-    }
+    // Every commit of the activation is durable: its claim may go, so the
+    // actor's next lookup activates it where it hashes to now.
+    release_claim(id);
     return true;
+  }
+
+  // In a cluster, releases the claim of the activation of `id` here (soon,
+  // batched), at the epoch it claimed. REQUIRES: mtx held.
+  void release_claim(const detail::identity& id) {
+    if (!cluster) return;
+    if (auto e = claim_epochs.find(id.encoded); e != claim_epochs.end()) {
+      cluster->release_later(id.encoded, e->second);
+      claim_epochs.erase(e);
+    }
   }
 
   void on_message() override { messages.fetch_add(1, std::memory_order_relaxed); }
@@ -352,14 +353,28 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
     if (!r) return r.error();
     if (r->local) return std::move(r->local);
     auto h = forward(*r, type_name, id, init, iface, mode);
-    if (!h && r->hint && h.error() == errc::owner_unreachable) {
-      // The preferred host did not answer (it died or left since this
-      // host last saw the members): claim the actor here instead.
+    if (!h && h.error() == errc::unreachable)
+      return after_failed_forward(*r, type, id, std::move(init), mode, h.error());
+    return h;
+  }
+
+  // The host a lookup was forwarded to (route `r`) did not answer: its
+  // connection is forgotten; a forward that only followed the placement
+  // hint (the host died or left since this one last saw the members) claims
+  // the actor here instead, else the lookup fails with owner_unreachable.
+  // Both forwarding paths (forward() here, ark-host's directory) end here.
+  expected<caf::actor> after_failed_forward(const detail::route& r, const actor_type& type,
+                                            const detail::identity& id, caf::message init,
+                                            detail::lookup_mode mode, const error& why) {
+    cluster->drop_peer(r.forward_to);
+    if (r.hint) {
       auto here = route_in_cluster(type, id, std::move(init), mode, false);
       if (!here) return here.error();
       return std::move(here->local);
     }
-    return h;
+    return error{errc::owner_unreachable, detail::describe(id) + " lives on host '" + r.owner +
+                                              "' (" + r.forward_to + "), which did not answer: " +
+                                              why.context()};
   }
 
   // A lookup in a cluster (doc/cluster.md): the actor is active here; or
@@ -446,16 +461,13 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   }
 
   // Asks the host `r` names for the actor (blocking: for in-process callers;
-  // ark-host's directory forwards without blocking).
+  // ark-host's directory forwards without blocking). unreachable when that
+  // host did not answer (after_failed_forward says what that means).
   expected<caf::actor> forward(const detail::route& r, std::string_view type_name,
                                const detail::identity& id, caf::message init,
                                const std::set<std::string>& iface, detail::lookup_mode mode) {
     auto dir = cluster->peer(r.forward_to);
-    if (!dir)
-      return error{errc::owner_unreachable, detail::describe(id) + " lives on host '" + r.owner +
-                                                "' (" + r.forward_to +
-                                                "), which cannot be reached: " +
-                                                dir.error().context()};
+    if (!dir) return error{errc::unreachable, "cannot connect: " + dir.error().context()};
     // The other host's directory takes the key, encoded (as a client sends
     // it), not the identity.
     auto key_bytes = encode_key(id.key);
@@ -465,12 +477,6 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
                               static_cast<std::int32_t>(mode), std::string(type_name),
                               std::move(*key_bytes), std::move(init), iface,
                               cluster->address(), cluster->directory());
-    if (!h && h.error() == errc::unreachable) {
-      cluster->drop_peer(r.forward_to);
-      return error{errc::owner_unreachable, detail::describe(id) + " lives on host '" + r.owner +
-                                                "' (" + r.forward_to +
-                                                "), which did not answer: " + h.error().context()};
-    }
     return h;
   }
 
@@ -971,6 +977,18 @@ expected<route> runtime_access::route_lookup(runtime& rt, std::string_view type_
   auto id = make_identity(type_name, k);
   if (!id) return id.error();
   return p.route_in_cluster(**type, *id, std::move(init), mode, may_forward);
+}
+
+expected<caf::actor> runtime_access::after_failed_forward(runtime& rt, const route& r,
+                                                         std::string_view type_name,
+                                                         const ark::key& k, caf::message init,
+                                                         lookup_mode mode, const error& why) {
+  auto& p = *rt.impl_;
+  auto type = p.check_type(type_name, {});
+  if (!type) return type.error();
+  auto id = make_identity(type_name, k);
+  if (!id) return id.error();
+  return p.after_failed_forward(r, **type, *id, std::move(init), mode, why);
 }
 
 cluster_node* runtime_access::cluster(runtime& rt) {

@@ -31,6 +31,13 @@ struct runtime_access {
   static expected<route> route_lookup(runtime& rt, std::string_view type, const ark::key& k,
                                       caf::message init, const std::set<std::string>& iface,
                                       lookup_mode mode, bool may_forward);
+  // The host a lookup was forwarded to along `r` did not answer (`why`):
+  // claims the actor here when `r` only followed the placement hint, else
+  // owner_unreachable naming that host.
+  static expected<caf::actor> after_failed_forward(runtime& rt, const route& r,
+                                                   std::string_view type, const ark::key& k,
+                                                   caf::message init, lookup_mode mode,
+                                                   const error& why);
   // The runtime's cluster membership, or null.
   static cluster_node* cluster(runtime& rt);
 };
