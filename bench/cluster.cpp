@@ -247,12 +247,10 @@ void run_cluster(context& ctx) {
   auto pg = pg_for_run(ctx, server);
   if (!pg) return;
   const std::string conninfo = *pg;
-  std::random_device rd;
-  char base[32];
-  std::snprintf(base, sizeof base, "ark_cbench_%08x", static_cast<unsigned>(rd()));
+  const std::string base = random_schema_name("ark_cbench");
   std::vector<std::string> schemas;
   for (int n = 1; n <= 3; ++n) {
-    auto schema = std::string(base) + "_" + std::to_string(n);
+    auto schema = base + "_" + std::to_string(n);
     schemas.push_back(schema);
     std::vector<host> hosts;
     if (!start_hosts(ctx, conninfo, schema, n, hosts)) break;

@@ -10,12 +10,21 @@
 #include <cstdlib>
 #include <exception>
 #include <optional>
+#include <random>
 #include <string>
 
 #include "bench.hpp"
 #include "support/pg_server.hpp"
 
 namespace ark::bench {
+
+/// "PREFIX_XXXXXXXX" with 8 random hex digits: a schema name for one run.
+inline std::string random_schema_name(const char* prefix = "ark_bench") {
+  std::random_device rd;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s_%08x", prefix, static_cast<unsigned>(rd()));
+  return buf;
+}
 
 /// The connection string to measure, or nullopt (the reason printed).
 inline std::optional<std::string> pg_for_run(const context& ctx,

@@ -166,14 +166,6 @@ std::string snapshot_row(std::int64_t value) {
   return stored::make_snapshot(1, std::string_view(buf.data(), buf.size()));
 }
 
-/// A schema name nobody uses: ark_bench_ and 8 random hex digits.
-std::string random_schema_name() {
-  std::random_device rd;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "ark_bench_%08x", static_cast<unsigned>(rd()));
-  return buf;
-}
-
 /// A CHECKPOINT before each measured case, so that every case starts with
 /// the same server state (the first write to each page after a checkpoint
 /// logs the whole page). Needs superuser or pg_checkpoint; skipped silently
