@@ -40,7 +40,7 @@ done
 [ -n "$mode" ] || usage
 [[ "$amount" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --$mode needs a positive integer" >&2; exit 2; }
 
-all_targets=(fuzz_key_decode fuzz_value_decode fuzz_snapshot_load fuzz_json_key)
+all_targets=(fuzz_key_decode fuzz_value_decode fuzz_snapshot_load fuzz_json_key fuzz_damaged_record)
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
   [[ " ${all_targets[*]} " == *" $t "* ]] || { echo "fuzz.sh: unknown target $t" >&2; exit 2; }

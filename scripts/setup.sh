@@ -7,7 +7,7 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config git
   libcaf-dev libssl-dev openssl liblmdb-dev lmdb-utils libsqlite3-dev sqlite3
   postgresql libpq-dev
-  libmsgpack-cxx-dev libboost-dev doctest-dev
+  libmsgpack-cxx-dev libboost-dev doctest-dev libxxhash-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libfmt-dev libspdlog-dev
   libbenchmark-dev clang-format clang libclang-rt-14-dev
   chromium chromium-driver fonts-dejavu-core

@@ -39,12 +39,13 @@ std::string shell_word(std::string_view text) {
 
 // What the callers of an actor get when it cannot load its snapshot. A
 // damaged, too new or unmigratable snapshot keeps its code
-// (corrupt_snapshot, format_version, migration_failed), and so does a
+// (corrupt_snapshot, corrupt_value for one that fails its checksum,
+// format_version, migration_failed), and so does a
 // migration whose commit failed (commit_failed), so a caller can tell them
 // from other failures.
 caf::error activation_error(const error& e) {
-  if (e == errc::corrupt_snapshot || e == errc::format_version || e == errc::migration_failed ||
-      e == errc::commit_failed)
+  if (e == errc::corrupt_snapshot || e == errc::corrupt_value || e == errc::format_version ||
+      e == errc::migration_failed || e == errc::commit_failed)
     return to_caf(e);
   return to_caf(errc::activation_failed, e.summary());
 }
@@ -109,6 +110,11 @@ expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
   gate_.set_fence_epoch(claim);
   if (!stored) {
     if (stored.error() == errc::not_found) return {};
+    // The backend found its bytes changed on disk: never load them.
+    if (stored.error() == errc::corrupt_value)
+      return damaged_snapshot(
+          "fails its checksum (its bytes changed on disk after ark wrote them)",
+          errc::corrupt_value);
     return error{stored.error().code(), describe() + ": " + stored.error().context()};
   }
   auto snap = parse_snapshot(*stored);
@@ -163,10 +169,10 @@ expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
   return {};
 }
 
-error actor_core::damaged_snapshot(const std::string& what) const {
+error actor_core::damaged_snapshot(const std::string& what, errc code) const {
   auto dir = act_.host->storage_location();
   auto identity = kv::key_to_json_text(ark::key{act_.id.type, act_.id.key});
-  return error{errc::corrupt_snapshot,
+  return error{code,
                describe() + ": its state snapshot " + what +
                    ". The actor cannot be activated until the snapshot is repaired: restore the "
                    "data directory from a backup, or stop the host and remove the snapshot with "
@@ -562,6 +568,7 @@ void actor_core::soft_passivate() {
   // but its state leaves memory until the next message reloads it.
   if (passive_) return;
   passive_ = true;
+  act_.host->soft_passivated();
   reset_state();
   std::string().swap(last_snapshot_);
   std::string().swap(scratch_);

@@ -28,6 +28,7 @@ struct found {
   std::string type;
   ark::key key;
   std::size_t snapshot_bytes = 0;
+  bool corrupt = false;  // its snapshot fails its checksum
 };
 
 // Decodes an encoded identity ([type, key]); nullopt for an entry that is not
@@ -92,6 +93,8 @@ expected<nlohmann::json> reader::actors(const actor_query& q) const {
     after = std::move(*a);
     range.begin = std::max(range.begin, after);
   }
+  // Listed, and marked, even when its snapshot fails its checksum.
+  range.keep_damaged = true;
   auto wanted = [&](std::string_view encoded, found& f) {
     if (encoded <= after && !after.empty()) return false;
     if (!type_prefix.empty() && encoded.substr(0, type_prefix.size()) != type_prefix)
@@ -125,16 +128,19 @@ expected<nlohmann::json> reader::actors(const actor_query& q) const {
     auto it = page.find(encoded);
     if (it == page.end()) {
       f.snapshot_bytes = c->value().size();
+      f.corrupt = c->damaged();
       page.emplace(std::move(encoded), std::move(f));
       while (page.size() > q.limit) page.erase(std::prev(page.end()));
     }
   }
   if ((*cur)->status()) return (*cur)->status();
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& [encoded, f] : page)
+  for (const auto& [encoded, f] : page) {
     list.push_back({{"type", f.type},
                     {"key", kv::key_to_json(f.key)},
                     {"snapshot_bytes", f.snapshot_bytes}});
+    if (f.corrupt) list.back()["corrupt"] = true;
+  }
   nlohmann::json out{{"actors", list}, {"next", nullptr}, {"next_type", nullptr}};
   if (page.size() == q.limit && !page.empty()) {
     // A next page may exist; the client asks for it with this key.
@@ -156,7 +162,9 @@ expected<nlohmann::json> reader::types() const {
       }
     }
   }
-  auto cur = backend_->scan(detail::state_space(), kv::byte_range{}, false);
+  kv::byte_range all;
+  all.keep_damaged = true;  // counted: they exist, if damaged
+  auto cur = backend_->scan(detail::state_space(), all, false);
   if (!cur) return cur.error();
   for (auto& c = *cur; c->valid(); c->next()) {
     if (journaled.count(std::string(c->key()))) continue;

@@ -96,7 +96,10 @@ expected<journal_contents> read_journal(kv::backend& b) {
     j.record_bytes += c->value().size();
     j.next_seq = seq + 1;
   }
-  if ((*cur)->status()) return (*cur)->status();
+  if (const auto& e = (*cur)->status(); e) {
+    if (e == errc::corrupt_value) return error{e.code(), "the state journal: " + e.context()};
+    return e;
+  }
   return j;
 }
 

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "ark/kv/store.hpp"
 #include "data_dir.hpp"
 #include "lmdb_raii.hpp"
+#include "record_check.hpp"
 
 namespace ark::kv {
 namespace fs = std::filesystem;
@@ -72,6 +75,10 @@ namespace {
 constexpr std::string_view meta_format_version = "format_version";  // u32 big-endian
 constexpr std::string_view meta_next_space_id = "next_space_id";    // u64 big-endian
 constexpr std::size_t space_id_size = 8;                            // u64 big-endian prefix
+// Format 2: `spaces` values and next_space_id are the 8 id bytes ++ their
+// check (record_check.hpp, space id meta_check_space, keyed by the space key
+// or the meta name); `kv` values are the stored value ++ its check.
+constexpr std::size_t sealed_id_size = space_id_size + detail::check_size;
 constexpr std::size_t lmdb_max_key = 511;
 
 // Readers announce themselves here so that a map resize, which LMDB allows
@@ -217,10 +224,9 @@ struct lmdb_backend::impl {
     int rc = mdb_get(t, spaces, &k, &v);
     if (rc == MDB_NOTFOUND) return std::uint64_t{0};
     if (rc != 0) return lmdb::lmdb_error(rc, "look up space " + to_hex(space));
-    if (v.mv_size != space_id_size)
-      return error{errc::corrupt_value, "space id of " + to_hex(space) + " has " +
-                                            std::to_string(v.mv_size) + " bytes, expected 8"};
-    auto id = get_be(lmdb::to_view(v));
+    auto idb = detail::unseal(detail::meta_check_space, space, lmdb::to_view(v));
+    if (!idb || idb->size() != space_id_size) return detail::damaged_space(path, space);
+    auto id = get_be(*idb);
     std::lock_guard lock(cache_mu);
     space_ids.emplace(std::string(space), id);
     return id;
@@ -232,15 +238,21 @@ struct lmdb_backend::impl {
     std::uint64_t id = 1;
     int rc = mdb_get(t, meta, &mk, &mv);
     if (rc == 0) {
-      id = get_be(lmdb::to_view(mv));
+      auto nb = detail::unseal(detail::meta_check_space, meta_next_space_id, lmdb::to_view(mv));
+      if (!nb || nb->size() != space_id_size)
+        return error{errc::corrupt_value,
+                     "next_space_id in the meta database of " + path +
+                         " fails its checksum: restore the data directory from a backup "
+                         "(`ark-dash verify --data " + path + "` lists every damaged record)"};
+      id = get_be(*nb);
     } else if (rc != MDB_NOTFOUND) {
       return lmdb::lmdb_error(rc, "read next_space_id");
     }
-    auto next = be64(id + 1);
+    auto next = detail::sealed(detail::meta_check_space, meta_next_space_id, be64(id + 1));
     MDB_val nv = lmdb::to_val(next);
     if (rc = mdb_put(t, meta, &mk, &nv, 0); rc != 0)
       return lmdb::lmdb_error(rc, "write next_space_id");
-    auto idb = be64(id);
+    auto idb = detail::sealed(detail::meta_check_space, space, be64(id));
     MDB_val k = lmdb::to_val(space), v = lmdb::to_val(idb);
     if (rc = mdb_put(t, spaces, &k, &v, MDB_NOOVERWRITE); rc != 0)
       return lmdb::lmdb_error(rc, "register space " + to_hex(space));
@@ -289,9 +301,12 @@ struct lmdb_backend::impl {
         full.assign(prefix).append(op.key);
         MDB_val k = lmdb::to_val(full);
         if (op.op == write_op::kind::put) {
-          MDB_val v = lmdb::to_val(op.value);
-          if (int rc = mdb_put(t.get(), kv, &k, &v, 0); rc != 0)
+          // Reserve the value's room in the map and write value and check
+          // straight into it: no intermediate copy.
+          MDB_val v{op.value.size() + detail::check_size, nullptr};
+          if (int rc = mdb_put(t.get(), kv, &k, &v, MDB_RESERVE); rc != 0)
             return lmdb::lmdb_error(rc, "put key " + to_hex(op.key));
+          detail::seal_into(static_cast<char*>(v.mv_data), id, op.key, op.value);
         } else {
           int rc = mdb_del(t.get(), kv, &k, nullptr);
           if (rc == 0)
@@ -307,6 +322,72 @@ struct lmdb_backend::impl {
       for (auto& [s, id] : created) space_ids.emplace(std::move(s), id);
     }
     return removed;
+  }
+
+  // Upgrades a directory of storage format 1 (no checksums) to 2 in one
+  // write transaction: every `spaces` entry, next_space_id and every `kv`
+  // value gets its check, then format_version becomes 2. A crash leaves
+  // format 1 untouched. REQUIRES: the directory lock, no transaction open.
+  expected<void> upgrade_from_v1() {
+    for (;;) {
+      auto r = upgrade_once();
+      if (r || r.error() != errc::map_full) return r;
+      if (auto g = grow_map(); !g) return g;
+    }
+  }
+
+  expected<void> upgrade_once() {
+    lmdb::txn t;
+    if (int rc = t.begin(env.get(), 0); rc != 0) return lmdb::lmdb_error(rc, "begin upgrade");
+    MDB_stat ks{}, ss{};
+    mdb_stat(t.get(), kv, &ks);
+    mdb_stat(t.get(), spaces, &ss);
+    detail::upgrade_progress progress(path, ks.ms_entries + ss.ms_entries);
+    auto old = [&](std::string_view what) {
+      return error{errc::corrupt_value, "cannot upgrade " + path + " to storage format 2: " +
+                                            std::string(what) +
+                                            " is damaged; restore the directory from a backup"};
+    };
+    MDB_val mk = lmdb::to_val(meta_next_space_id), mv;
+    int rc = mdb_get(t.get(), meta, &mk, &mv);
+    if (rc == 0) {
+      if (mv.mv_size != space_id_size) return old("next_space_id");
+      auto next = detail::sealed(detail::meta_check_space, meta_next_space_id, lmdb::to_view(mv));
+      MDB_val nv = lmdb::to_val(next);
+      if (rc = mdb_put(t.get(), meta, &mk, &nv, 0); rc != 0)
+        return lmdb::lmdb_error(rc, "upgrade next_space_id");
+    } else if (rc != MDB_NOTFOUND) {
+      return lmdb::lmdb_error(rc, "read next_space_id");
+    }
+    for (MDB_dbi dbi : {spaces, kv}) {
+      lmdb::cursor c;
+      if (rc = c.open(t.get(), dbi); rc != 0) return lmdb::lmdb_error(rc, "open cursor");
+      MDB_val k, v;
+      std::string key, value;
+      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+        key.assign(lmdb::to_view(k));  // the put may move the page k points into
+        if (dbi == spaces) {
+          if (v.mv_size != space_id_size) return old("the id of space " + to_hex(key));
+          value = detail::sealed(detail::meta_check_space, key, lmdb::to_view(v));
+        } else {
+          if (key.size() < space_id_size) return old("kv key " + to_hex(key));
+          value = detail::sealed(get_be(std::string_view(key).substr(0, space_id_size)),
+                                 std::string_view(key).substr(space_id_size), lmdb::to_view(v));
+        }
+        MDB_val nk = lmdb::to_val(key), nv = lmdb::to_val(value);
+        if (rc = mdb_cursor_put(c.get(), &nk, &nv, MDB_CURRENT); rc != 0)
+          return lmdb::lmdb_error(rc, "upgrade key " + to_hex(key));
+        progress.step();
+      }
+      if (rc != MDB_NOTFOUND) return lmdb::lmdb_error(rc, "upgrade " + path);
+    }
+    auto version = be32(storage_format_version);
+    MDB_val fk = lmdb::to_val(meta_format_version), fv = lmdb::to_val(version);
+    if (rc = mdb_put(t.get(), meta, &fk, &fv, 0); rc != 0)
+      return lmdb::lmdb_error(rc, "write format version");
+    if (rc = t.commit(); rc != 0) return lmdb::lmdb_error(rc, "commit the upgrade of " + path);
+    return {};
   }
 
   expected<std::uint64_t> clear_space(MDB_txn* t, const std::string& prefix) {
@@ -340,6 +421,9 @@ class lmdb_cursor final : public backend_cursor {
       return {};
     }
     const std::string prefix = be64(*id);
+    space_.assign(space);
+    space_id_ = *id;
+    keep_damaged_ = range.keep_damaged;
     lo_ = prefix + range.begin;
     if (range.end) {
       hi_ = prefix + *range.end;
@@ -371,8 +455,9 @@ class lmdb_cursor final : public backend_cursor {
     settle(mdb_cursor_get(cur_.get(), &k_, &v_, reverse_ ? MDB_PREV : MDB_NEXT));
   }
   std::string_view key() const override { return lmdb::to_view(k_).substr(prefix_len_); }
-  std::string_view value() const override { return lmdb::to_view(v_); }
+  std::string_view value() const override { return value_; }
   const error& status() const override { return status_; }
+  bool damaged() const override { return damaged_; }
 
  private:
   void settle(int rc) {
@@ -384,6 +469,14 @@ class lmdb_cursor final : public backend_cursor {
     }
     auto k = lmdb::to_view(k_);
     if (!reverse_ ? k >= hi_ : k < lo_) return finish();
+    // A damaged record ends the iteration with its error: never wrong bytes.
+    auto v = detail::unseal(space_id_, key(), lmdb::to_view(v_));
+    damaged_ = !v;
+    if (damaged_ && !keep_damaged_) {
+      status_ = detail::damaged_record(db_->path, space_, key());
+      return finish();
+    }
+    value_ = v.value_or(std::string_view());
     valid_ = true;
   }
   // Ends the read transaction as soon as iteration is over, so that
@@ -397,6 +490,11 @@ class lmdb_cursor final : public backend_cursor {
   lmdb_backend::impl::reader reader_;
   lmdb::cursor cur_;
   std::string lo_, hi_;
+  std::string space_;
+  std::uint64_t space_id_ = 0;
+  std::string_view value_;
+  bool keep_damaged_ = false;
+  bool damaged_ = false;
   std::size_t prefix_len_ = 0;
   bool reverse_ = false;
   bool valid_ = false;
@@ -482,15 +580,20 @@ expected<std::shared_ptr<lmdb_backend>> lmdb_backend::open(const std::string& di
   }
   MDB_val fk = lmdb::to_val(meta_format_version), fv;
   int rc = mdb_get(t.get(), p->meta, &fk, &fv);
+  bool upgrade = false;
   if (rc == 0) {
     if (fv.mv_size != 4)
       return error{errc::corrupt_value, "format_version in " + dir + " has a bad size"};
     auto version = static_cast<std::uint32_t>(get_be(lmdb::to_view(fv)));
-    if (version > storage_format_version)
+    if (version > storage_format_version || version == 0)
       return error{errc::format_version, "data directory " + dir + " has storage format version " +
                                              std::to_string(version) +
                                              "; this ark reads versions up to " +
                                              std::to_string(storage_format_version)};
+    if (version < storage_format_version) {
+      if (opts.read_only) return detail::needs_upgrade(dir, version);
+      upgrade = true;
+    }
   } else if (rc == MDB_NOTFOUND) {
     if (opts.read_only)
       return error{errc::no_data_dir, dir + " is not an ark data directory (no format version)"};
@@ -502,6 +605,8 @@ expected<std::shared_ptr<lmdb_backend>> lmdb_backend::open(const std::string& di
     return lmdb::lmdb_error(rc, "read format version");
   }
   if (rc = t.commit(); rc != 0) return lmdb::lmdb_error(rc, "commit open transaction");
+  if (upgrade)
+    if (auto r = p->upgrade_from_v1(); !r) return r.error();
   return std::shared_ptr<lmdb_backend>(new lmdb_backend(std::move(p)));
 }
 
@@ -517,7 +622,9 @@ expected<std::string> lmdb_backend::get(std::string_view space, std::string_view
   int rc = mdb_get(r.txn(), impl_->kv, &k, &v);
   if (rc == MDB_NOTFOUND) return error{errc::not_found, "key " + to_hex(key)};
   if (rc != 0) return lmdb::lmdb_error(rc, "get key " + to_hex(key));
-  return std::string(lmdb::to_view(v));
+  auto value = detail::unseal(*id, key, lmdb::to_view(v));
+  if (!value) return detail::damaged_record(impl_->path, space, key);
+  return std::string(*value);
 }
 
 expected<std::vector<std::optional<std::string>>> lmdb_backend::get_batch(
@@ -536,7 +643,9 @@ expected<std::vector<std::optional<std::string>>> lmdb_backend::get_batch(
     int rc = mdb_get(r.txn(), impl_->kv, &k, &v);
     if (rc == MDB_NOTFOUND) continue;
     if (rc != 0) return lmdb::lmdb_error(rc, "get key " + to_hex(keys[i]));
-    out[i] = std::string(lmdb::to_view(v));
+    auto value = detail::unseal(*id, keys[i], lmdb::to_view(v));
+    if (!value) return detail::damaged_record(impl_->path, space, keys[i]);
+    out[i] = std::string(*value);
   }
   return out;
 }
@@ -584,7 +693,10 @@ expected<std::vector<std::string>> lmdb_backend::spaces(std::string_view after, 
   for (; rc == 0; rc = mdb_cursor_get(sc.get(), &k, &v, MDB_NEXT)) {
     if (!after.empty() && lmdb::to_view(k) == after) continue;
     if (limit != 0 && out.size() >= limit) break;
-    std::string prefix(lmdb::to_view(v));
+    auto idb = detail::unseal(detail::meta_check_space, lmdb::to_view(k), lmdb::to_view(v));
+    if (!idb || idb->size() != space_id_size)
+      return detail::damaged_space(impl_->path, lmdb::to_view(k));
+    std::string prefix(*idb);
     MDB_val pk = lmdb::to_val(prefix), pv;
     int prc = mdb_cursor_get(kc.get(), &pk, &pv, MDB_SET_RANGE);
     if (prc == 0 && lmdb::to_view(pk).substr(0, prefix.size()) == prefix)
@@ -612,13 +724,50 @@ expected<void> lmdb_backend::walk_raw(const raw_visitor& visit) {
       return lmdb::lmdb_error(rc, std::string("open a cursor on the ") + d.name + " database");
     MDB_val k, v;
     int rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
-    for (; rc == 0; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT))
-      if (!visit(d.db, lmdb::to_view(k), lmdb::to_view(v))) return {};
+    for (; rc == 0; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+      auto key = lmdb::to_view(k), stored = lmdb::to_view(v);
+      std::optional<std::string_view> value;
+      if (d.db == raw_db::kv)
+        value = key.size() < space_id_size
+                    ? std::nullopt
+                    : detail::unseal(get_be(key.substr(0, space_id_size)),
+                                     key.substr(space_id_size), stored);
+      else if (d.db == raw_db::spaces || key != meta_format_version)
+        value = detail::unseal(detail::meta_check_space, key, stored);
+      else
+        value = stored;  // format_version: plain, so that any version can read it
+      bool intact = value.has_value();
+      if (!intact)
+        value = stored.substr(0, stored.size() - std::min(stored.size(), detail::check_size));
+      if (!visit(d.db, key, *value, intact)) return {};
+    }
     if (rc != MDB_NOTFOUND)
       return lmdb::lmdb_error(rc,
                               std::string("walk the ") + d.name + " database of " + impl_->path);
   }
   return {};
+}
+
+expected<void> lmdb_backend::copy_to(const std::string& dir) {
+  auto target = (fs::path(dir) / detail::lmdb_file_name).string();
+  std::error_code ec;
+  if (fs::exists(target, ec))
+    return error{errc::invalid_argument, target + " exists; a copy never overwrites a file"};
+  for (int attempt = 0;; ++attempt) {
+    // Inside the reader gate: this process may not resize the map while
+    // the copy's read transaction is open.
+    impl_->gate.enter();
+    int rc = mdb_env_copy2(impl_->env.get(), dir.c_str(), MDB_CP_COMPACT);
+    impl_->gate.leave();
+    if (rc == 0) return {};
+    fs::remove(target, ec);  // created by the failed copy
+    if (rc == MDB_MAP_RESIZED && attempt < 3) {
+      // Another process grew the map: adopt its size, then copy again.
+      if (auto r = impl_->adopt_map_size(); !r) return r;
+      continue;
+    }
+    return lmdb::lmdb_error(rc, "copy " + impl_->path + " to " + dir);
+  }
 }
 
 expected<void> lmdb_backend::sync() {

@@ -1,6 +1,7 @@
 #include "ark/kv/open.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 #include "ark/kv/lmdb_backend.hpp"
 #include "ark/kv/pg_backend.hpp"
@@ -185,6 +187,37 @@ expected<void> walk_raw(backend& b, const raw_visitor& visit) {
   return error{errc::invalid_argument,
                "walk_raw reads durable backends (lmdb, sqlite, postgres), not a " +
                                            std::string(b.name()) + " backend"};
+}
+
+expected<dir_lock> dir_lock::take(const std::string& dir) {
+  auto fd = detail::lock_data_dir(dir);
+  if (!fd) return fd.error();
+  return dir_lock(*fd);
+}
+dir_lock::dir_lock(dir_lock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+dir_lock& dir_lock::operator=(dir_lock&& o) noexcept {
+  std::swap(fd_, o.fd_);
+  return *this;
+}
+dir_lock::~dir_lock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+expected<void> copy_data_dir(backend& b, const std::string& to) {
+  auto* l = dynamic_cast<lmdb_backend*>(&b);
+  auto* s = dynamic_cast<sqlite_backend*>(&b);
+  if (l == nullptr && s == nullptr)
+    return error{errc::invalid_argument,
+                 std::string("a copy is made of a data directory (lmdb, sqlite), not of a ") +
+                     std::string(b.name()) + " backend" +
+                     (b.name() == "postgres" ? " (back a server up with pg_dump or pg_basebackup)"
+                                             : "")};
+  std::error_code ec;
+  if (fs::exists(to, ec) && !fs::is_empty(to, ec))
+    return error{errc::invalid_argument,
+                 to + " is not empty; a copy goes into a new (missing or empty) directory"};
+  if (auto r = detail::prepare_data_dir(to, false, true); !r) return r;
+  return l ? l->copy_to(to) : s->copy_to(to);
 }
 
 }  // namespace ark::kv

@@ -893,10 +893,10 @@ expected<std::shared_ptr<pg_backend>> pg_backend::open(const pg_options& opts) {
   if ((*v)[0].rows() != 1)
     return error{errc::no_data_dir, p->location + " holds no ark data (no format_version)"};
   auto version = (*v)[0].int8(0, 0);
-  if (version > static_cast<std::int64_t>(storage_format_version) || version < 1)
+  if (version > static_cast<std::int64_t>(pg_format_version) || version < 1)
     return error{errc::format_version,
                  p->location + " has storage format version " + std::to_string(version) +
-                     "; this ark reads versions up to " + std::to_string(storage_format_version)};
+                     "; this ark reads versions up to " + std::to_string(pg_format_version)};
   if (!opts.read_only) {
     // Schemas made before clusters existed get the cluster's objects once.
     auto members = c->exec("SELECT to_regclass('" + opts.schema + ".members') IS NOT NULL",
@@ -1411,7 +1411,7 @@ expected<void> pg_backend::walk_raw(const raw_visitor& visit) {
             v.assign(page->bytes(i, 2));
             break;
         }
-        if (!visit(t.db, k, v)) return {};
+        if (!visit(t.db, k, v, true)) return {};  // the server checks its pages
       }
       if (rows < 1000) break;
     }

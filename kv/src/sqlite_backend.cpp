@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include "ark/kv/key.hpp"
 #include "ark/kv/store.hpp"
 #include "data_dir.hpp"
+#include "record_check.hpp"
 
 namespace ark::kv {
 namespace fs = std::filesystem;
@@ -30,13 +32,16 @@ constexpr std::string_view meta_next_space_id = "next_space_id";    // INTEGER
 // tell an ark database from other SQLite files.
 constexpr std::int32_t application_id = 0x61726b31;
 
-// The schema of format version 1. BLOB columns compare with memcmp, shorter
+// The schema of format version 2. BLOB columns compare with memcmp, shorter
 // first on a common prefix: exactly LMDB's key order. No views: with one,
 // SQLite 3.40's integrity_check skips its check for pages no table uses.
+// Checksums (record_check.hpp): `kv.value` is the stored value ++ its check,
+// `spaces.sum` the check of the space key and its id (be64). Format 1 had
+// neither (the upgrade adds `sum` with ALTER TABLE, hence its default).
 constexpr const char* schema_sql =
     "CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE spaces (space BLOB PRIMARY KEY NOT NULL, id INTEGER NOT NULL UNIQUE,"
-    " json TEXT) WITHOUT ROWID;"
+    " json TEXT, sum INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE TABLE kv (space_id INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,"
     " PRIMARY KEY (space_id, key)) WITHOUT ROWID;";
 
@@ -45,7 +50,7 @@ constexpr const char* sql_begin = "BEGIN";
 constexpr const char* sql_begin_immediate = "BEGIN IMMEDIATE";
 constexpr const char* sql_commit = "COMMIT";
 constexpr const char* sql_rollback = "ROLLBACK";
-constexpr const char* sql_find_space = "SELECT id FROM spaces WHERE space = ?1";
+constexpr const char* sql_find_space = "SELECT id, sum FROM spaces WHERE space = ?1";
 constexpr const char* sql_get = "SELECT value FROM kv WHERE space_id = ?1 AND key = ?2";
 constexpr const char* sql_scan_fwd =
     "SELECT key, value FROM kv WHERE space_id = ?1 AND key >= ?2 ORDER BY key";
@@ -68,12 +73,47 @@ constexpr const char* sql_get_meta = "SELECT value FROM meta WHERE name = ?1";
 constexpr const char* sql_set_meta =
     "INSERT INTO meta (name, value) VALUES (?1, ?2) "
     "ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-constexpr const char* sql_add_space = "INSERT INTO spaces (space, id, json) VALUES (?1, ?2, ?3)";
+constexpr const char* sql_add_space =
+    "INSERT INTO spaces (space, id, json, sum) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* sql_has_meta =
     "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'";
 constexpr const char* sql_walk_meta = "SELECT name, value FROM meta ORDER BY name";
-constexpr const char* sql_walk_spaces = "SELECT space, id FROM spaces ORDER BY space";
+constexpr const char* sql_walk_spaces = "SELECT space, id, sum FROM spaces ORDER BY space";
 constexpr const char* sql_walk_kv = "SELECT space_id, key, value FROM kv ORDER BY space_id, key";
+
+// Format 1 -> 2 (record_check.hpp), with the SQL functions the writer
+// registers for it.
+constexpr const char* sql_upgrade =
+    "ALTER TABLE spaces ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE spaces SET sum = ark_space_sum(space, id);"
+    "UPDATE kv SET value = ark_seal(space_id, key, value);";
+
+// The check of a `spaces` row.
+std::int64_t space_sum(std::string_view space, std::uint64_t id) {
+  return detail::record_check(detail::meta_check_space, space, be64(id));
+}
+
+std::string_view value_bytes(sqlite3_value* v) {
+  const void* p = sqlite3_value_blob(v);
+  auto n = sqlite3_value_bytes(v);
+  if (p == nullptr || n <= 0) return {};
+  return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
+}
+
+// ark_seal(space_id, key, value): the value with its check.
+void seal_fn(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto sealed = detail::sealed(static_cast<std::uint64_t>(sqlite3_value_int64(argv[0])),
+                               value_bytes(argv[1]), value_bytes(argv[2]));
+  sqlite3_result_blob64(ctx, sealed.data(), sealed.size(), SQLITE_TRANSIENT);
+  static_cast<detail::upgrade_progress*>(sqlite3_user_data(ctx))->step();
+}
+
+// ark_space_sum(space, id): the check of a `spaces` row.
+void space_sum_fn(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  sqlite3_result_int64(
+      ctx, space_sum(value_bytes(argv[0]), static_cast<std::uint64_t>(sqlite3_value_int64(argv[1]))));
+  static_cast<detail::upgrade_progress*>(sqlite3_user_data(ctx))->step();
+}
 
 // Idle read connections kept for reuse; more may be open while cursors live.
 constexpr std::size_t max_idle_readers = 16;
@@ -246,6 +286,7 @@ struct sqlite_backend::impl {
 
   std::mutex write_mu;  // the writer connection, one transaction at a time
   std::unique_ptr<sqlite::connection> writer;
+  std::string seal_buf;  // a value being written, with its check (under write_mu)
 
   std::mutex pool_mu;
   std::vector<std::unique_ptr<sqlite::connection>> idle;
@@ -315,6 +356,8 @@ struct sqlite_backend::impl {
       return error{errc::corrupt_value, "space " + to_hex(space) + " has a bad id in " + file +
                                             " (not a positive integer)"};
     auto id = static_cast<std::uint64_t>(sqlite3_column_int64(*s, 0));
+    if (sqlite3_column_int64(*s, 1) != space_sum(space, id))
+      return detail::damaged_space(path, space);
     std::lock_guard lock(cache_mu);
     space_ids.emplace(std::string(space), id);
     return id;
@@ -363,6 +406,7 @@ struct sqlite_backend::impl {
       sqlite3_bind_null(*s, 3);
     else
       bind_text(*s, 3, json);
+    sqlite3_bind_int64(*s, 4, space_sum(space, static_cast<std::uint64_t>(id)));
     if (int rc = sqlite3_step(*s); rc != SQLITE_DONE)
       return writer->fail(rc, "register space " + to_hex(space));
     return static_cast<std::uint64_t>(id);
@@ -403,7 +447,11 @@ struct sqlite_backend::impl {
         reset_on_exit guard(*s);
         sqlite3_bind_int64(*s, 1, static_cast<std::int64_t>(id));
         if (op.op != write_op::kind::clear) bind_blob(*s, 2, op.key);
-        if (op.op == write_op::kind::put) bind_blob(*s, 3, op.value);
+        if (op.op == write_op::kind::put) {
+          seal_buf.resize(op.value.size() + detail::check_size);
+          detail::seal_into(seal_buf.data(), id, op.key, op.value);
+          bind_blob(*s, 3, seal_buf);
+        }
         if (int rc = sqlite3_step(*s); rc != SQLITE_DONE) {
           const char* verb = op.op == write_op::kind::put   ? "put key "
                              : op.op == write_op::kind::del ? "delete key "
@@ -441,6 +489,9 @@ class sqlite_cursor final : public backend_cursor {
     auto s = conn_->stmt(sql);
     if (!s) return s.error();
     stmt_ = *s;
+    space_.assign(space);
+    space_id_ = *id;
+    keep_damaged_ = range.keep_damaged;
     begin_ = range.begin;
     if (range.end) end_ = *range.end;
     sqlite3_bind_int64(stmt_, 1, static_cast<std::int64_t>(*id));
@@ -454,14 +505,26 @@ class sqlite_cursor final : public backend_cursor {
   bool valid() const override { return valid_; }
   void next() override { settle(sqlite3_step(stmt_)); }
   std::string_view key() const override { return column_bytes(stmt_, 0); }
-  std::string_view value() const override { return column_bytes(stmt_, 1); }
+  std::string_view value() const override { return value_; }
   const error& status() const override { return status_; }
+  bool damaged() const override { return damaged_; }
 
  private:
   void settle(int rc) {
     valid_ = rc == SQLITE_ROW;
-    if (valid_) return;
-    if (rc != SQLITE_DONE) status_ = conn_->fail(rc, "iterate");
+    if (valid_) {
+      // A damaged record ends the iteration with its error: never wrong bytes.
+      auto v = detail::unseal(space_id_, key(), column_bytes(stmt_, 1));
+      damaged_ = !v;
+      if (v || keep_damaged_) {
+        value_ = v.value_or(std::string_view());
+        return;
+      }
+      valid_ = false;
+      status_ = detail::damaged_record(db_->path, space_, key());
+    } else if (rc != SQLITE_DONE) {
+      status_ = conn_->fail(rc, "iterate");
+    }
     finish();
   }
   // Ends the read transaction as soon as iteration is over, so exhausted
@@ -479,6 +542,11 @@ class sqlite_cursor final : public backend_cursor {
   sqlite_backend::impl::lease conn_;
   sqlite3_stmt* stmt_ = nullptr;
   std::string begin_, end_;  // bound with SQLITE_STATIC: must outlive the statement's use
+  std::string space_;
+  std::uint64_t space_id_ = 0;
+  std::string_view value_;
+  bool keep_damaged_ = false;
+  bool damaged_ = false;
   bool valid_ = false;
   error status_;
 };
@@ -493,6 +561,33 @@ class read_txn {
  private:
   sqlite::connection& c_;
 };
+
+}  // namespace
+
+namespace {
+
+// Storage format 1 -> 2 inside the writer's open transaction (the caller
+// writes the new format_version and commits): `spaces` gets its `sum`
+// column, every row its check.
+expected<void> upgrade_from_v1(sqlite::connection& w, const std::string& dir) {
+  auto total = w.query_text("SELECT (SELECT count(*) FROM kv) + (SELECT count(*) FROM spaces)");
+  if (!total) return total.error();
+  detail::upgrade_progress progress(dir, std::strtoull(total->c_str(), nullptr, 10));
+  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+  auto* db = w.get();
+  sqlite3_create_function_v2(db, "ark_seal", 3, flags, &progress, seal_fn, nullptr, nullptr,
+                             nullptr);
+  sqlite3_create_function_v2(db, "ark_space_sum", 2, flags, &progress, space_sum_fn, nullptr,
+                             nullptr, nullptr);
+  auto r = w.exec(sql_upgrade);
+  // Unregistered: they point at `progress`.
+  sqlite3_create_function_v2(db, "ark_seal", 3, flags, nullptr, nullptr, nullptr, nullptr, nullptr);
+  sqlite3_create_function_v2(db, "ark_space_sum", 2, flags, nullptr, nullptr, nullptr, nullptr,
+                             nullptr);
+  if (!r)
+    return error{r.error().code(), "upgrading " + dir + " to storage format 2: " + r.error().context()};
+  return {};
+}
 
 }  // namespace
 
@@ -542,6 +637,8 @@ expected<std::shared_ptr<sqlite_backend>> sqlite_backend::open(const std::string
                    "data directory " + dir + " (" + p->file + ") has storage format version " +
                        std::to_string(**version) + "; this ark reads versions up to " +
                        std::to_string(storage_format_version)};
+    if (**version < static_cast<std::int64_t>(storage_format_version))
+      return detail::needs_upgrade(dir, static_cast<std::uint64_t>(**version));
     c->rollback();
     p->idle.push_back(std::move(c));
     return std::shared_ptr<sqlite_backend>(new sqlite_backend(std::move(p)));
@@ -598,9 +695,12 @@ expected<std::shared_ptr<sqlite_backend>> sqlite_backend::open(const std::string
                       "data directory " + dir + " (" + p->file + ") has storage format version " +
                           std::to_string(**version) + "; this ark reads versions up to " +
                           std::to_string(storage_format_version)});
-  if (!*version)
+  if (!*version || **version < static_cast<std::int64_t>(storage_format_version)) {
+    if (*version)
+      if (auto r = upgrade_from_v1(w, dir); !r) return fail(r.error());
     if (auto r = p->set_meta_int(meta_format_version, storage_format_version); !r)
       return fail(r.error());
+  }
   if (auto r = w.run(sql_commit); !r) return fail(r.error());
   return std::shared_ptr<sqlite_backend>(new sqlite_backend(std::move(p)));
 }
@@ -619,7 +719,9 @@ expected<std::string> sqlite_backend::get(std::string_view space, std::string_vi
   int rc = sqlite3_step(*s);
   if (rc == SQLITE_DONE) return error{errc::not_found, "key " + to_hex(key)};
   if (rc != SQLITE_ROW) return c->fail(rc, "get key " + to_hex(key));
-  return std::string(column_bytes(*s, 0));
+  auto value = detail::unseal(*id, key, column_bytes(*s, 0));
+  if (!value) return detail::damaged_record(impl_->path, space, key);
+  return std::string(*value);
 }
 
 expected<std::vector<std::optional<std::string>>> sqlite_backend::get_batch(
@@ -641,7 +743,9 @@ expected<std::vector<std::optional<std::string>>> sqlite_backend::get_batch(
     int rc = sqlite3_step(*s);
     if (rc == SQLITE_DONE) continue;
     if (rc != SQLITE_ROW) return c->fail(rc, "get key " + to_hex(keys[i]));
-    out[i] = std::string(column_bytes(*s, 0));
+    auto value = detail::unseal(*id, keys[i], column_bytes(*s, 0));
+    if (!value) return detail::damaged_record(impl_->path, space, keys[i]);
+    out[i] = std::string(*value);
   }
   return out;
 }
@@ -734,6 +838,7 @@ expected<void> sqlite_backend::walk_raw(const raw_visitor& visit) {
                 {raw_db::spaces, sql_walk_spaces, "spaces"},
                 {raw_db::kv, sql_walk_kv, "kv"}};
   std::string k, v;
+  bool intact = true;
   for (const auto& t : tables) {
     auto s = c->stmt(t.sql);
     if (!s) return s.error();
@@ -752,22 +857,63 @@ expected<void> sqlite_backend::walk_raw(const raw_visitor& visit) {
           break;
         case raw_db::spaces:
           k.assign(column_bytes(*s, 0));
-          if (sqlite3_column_type(*s, 1) == SQLITE_INTEGER)
-            v = be64(static_cast<std::uint64_t>(sqlite3_column_int64(*s, 1)));
-          else
+          if (sqlite3_column_type(*s, 1) == SQLITE_INTEGER) {
+            auto id = static_cast<std::uint64_t>(sqlite3_column_int64(*s, 1));
+            v = be64(id);
+            intact = sqlite3_column_int64(*s, 2) == space_sum(k, id);
+          } else {
             v.assign(column_bytes(*s, 1));
+          }
           break;
-        case raw_db::kv:
-          k = be64(static_cast<std::uint64_t>(sqlite3_column_int64(*s, 0)));
+        case raw_db::kv: {
+          auto id = static_cast<std::uint64_t>(sqlite3_column_int64(*s, 0));
+          k = be64(id);
           k.append(column_bytes(*s, 1));
-          v.assign(column_bytes(*s, 2));
+          auto stored = column_bytes(*s, 2);
+          auto value = detail::unseal(id, column_bytes(*s, 1), stored);
+          intact = value.has_value();
+          if (!intact)
+            value = stored.substr(0, stored.size() - std::min(stored.size(), detail::check_size));
+          v.assign(*value);
           break;
+        }
       }
-      if (!visit(t.db, k, v)) return {};
+      if (!visit(t.db, k, v, intact)) return {};
+      intact = true;
     }
     if (rc != SQLITE_DONE)
       return c->fail(rc, std::string("walk the ") + t.name + " table of " + impl_->file);
   }
+  return {};
+}
+
+expected<void> sqlite_backend::copy_to(const std::string& dir) {
+  auto target = (fs::path(dir) / detail::sqlite_file_name).string();
+  // Created here, private to the owner like every ark database file; never
+  // over an existing one.
+  int f = ::open(target.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (f < 0)
+    return error{errno == EEXIST ? errc::invalid_argument : errc::io_error,
+                 "cannot create " + target + ": " + std::strerror(errno) +
+                     (errno == EEXIST ? " (a copy never overwrites a file)" : "")};
+  ::close(f);
+  auto fail = [&](error e) {
+    std::error_code ec;
+    fs::remove(target, ec);  // created above
+    return e;
+  };
+  sqlite::connection dest;
+  if (auto r = dest.open(target, false, impl_->opts.busy_timeout_ms); !r) return fail(r.error());
+  impl::lease src(impl_.get());
+  if (auto r = src.acquire(); !r) return fail(r.error());
+  sqlite3_backup* b = sqlite3_backup_init(dest.get(), "main", src->get(), "main");
+  if (b == nullptr)
+    return fail(dest.fail(sqlite3_errcode(dest.get()), "copy " + impl_->file + " to " + target));
+  // One step: the whole database from one read transaction of the source.
+  int rc = sqlite3_backup_step(b, -1);
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) return fail(src->fail(rc, "copy " + impl_->file + " to " + target));
+  if (auto r = dest.query_text("PRAGMA journal_mode=WAL"); !r) return fail(r.error());
   return {};
 }
 

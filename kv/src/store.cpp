@@ -140,6 +140,13 @@ std::string store::location() const {
   return out;
 }
 
+error store::owned(const error& e) const {
+  // A record that fails its checksum (the backend names key and space): say
+  // whose it is.
+  if (e != errc::corrupt_value || owner_.empty()) return e;
+  return error{e.code(), owner_ + ": " + e.context()};
+}
+
 error store::entry_error(const key& k, const error& e) const {
   return error{e.code(), "value of key " + key_to_json_text(k) + location() + ": " + e.context()};
 }
@@ -151,7 +158,7 @@ expected<value> store::get_value(const key& k) const {
   if (!raw) {
     if (raw.error() == errc::not_found)
       return error{errc::not_found, "key " + describe(k) + " in space " + describe(space_)};
-    return raw.error();
+    return owned(raw.error());
   }
   auto v = value::decode(*raw);
   if (!v) return entry_error(k, v.error());
@@ -188,7 +195,7 @@ expected<std::vector<std::optional<value>>> store::get_batch(const std::vector<k
     encoded.push_back(std::move(*ek));
   }
   auto raws = backend_->get_batch(encoded_space_, encoded);
-  if (!raws) return raws.error();
+  if (!raws) return owned(raws.error());
   std::vector<std::optional<value>> out;
   out.reserve(keys.size());
   for (std::size_t i = 0; i < raws->size(); ++i) {

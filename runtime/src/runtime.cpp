@@ -68,6 +68,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   std::unordered_map<std::string, std::set<std::string>> interfaces;
   std::atomic<std::uint64_t> messages{0};
   std::atomic<std::uint64_t> idle_checks{0};
+  std::atomic<std::uint64_t> soft_passivations{0};
   bool accepting = true;
   bool stopped = false;
   bool clean_stop = true;  // false: actors were still busy at the shutdown timeout
@@ -177,6 +178,7 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
 
   void on_message() override { messages.fetch_add(1, std::memory_order_relaxed); }
   void idle_checked() override { idle_checks.fetch_add(1, std::memory_order_release); }
+  void soft_passivated() override { soft_passivations.fetch_add(1, std::memory_order_release); }
 
   void stash_memory(const std::string& state_key, detail::stashed_memory m) override {
     detail::stashed_memory dropped;  // destroyed after the lock is released
@@ -635,6 +637,7 @@ struct memory_host final : detail::host {
     rt->on_actor_gone(id, aid);
   }
   void idle_checked() override { rt->idle_checked(); }
+  void soft_passivated() override { rt->soft_passivated(); }
   std::shared_ptr<detail::subscriber_list> subscribers(const detail::identity& id) override {
     return rt->subscribers(id);
   }
@@ -705,7 +708,7 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
   auto journal = detail::snapshot_journal::load(*db);
   if (!journal) {
     std::string why = journal.error().context();
-    if (journal.error() == errc::corrupt_snapshot)
+    if (journal.error() == errc::corrupt_snapshot || journal.error() == errc::corrupt_value)
       why +=
           "; a journal record may hold the newest state of many actors, so the whole "
           "directory is refused (`ark-dash verify --data " +
@@ -922,6 +925,12 @@ void detail::runtime_access::pause_commits(runtime& rt) {
 }
 void detail::runtime_access::resume_commits(runtime& rt) {
   rt.impl_->writer->resume();
+}
+bool detail::runtime_access::commits_idle(runtime& rt) {
+  return rt.impl_->writer->idle();
+}
+std::uint64_t detail::runtime_access::soft_passivations(runtime& rt) {
+  return rt.impl_->soft_passivations.load(std::memory_order_acquire);
 }
 void detail::runtime_access::skip_checkpoint_at_stop(runtime& rt) {
   rt.impl_->writer->skip_checkpoint_at_stop();

@@ -24,6 +24,11 @@ struct runtime_access {
   // While paused the writer commits nothing (units queue up).
   static void pause_commits(runtime& rt);
   static void resume_commits(runtime& rt);
+  // No commit runs or waits (writer::idle).
+  static bool commits_idle(runtime& rt);
+  // How many idle actors dropped their state but stayed (detail::host::
+  // soft_passivated).
+  static std::uint64_t soft_passivations(runtime& rt);
   // The next shutdown leaves the state journal un-checkpointed.
   static void skip_checkpoint_at_stop(runtime& rt);
   // A lookup for ark-host's directory (cluster.hpp): the local actor, or

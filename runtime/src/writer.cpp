@@ -107,6 +107,11 @@ void writer::resume() {
   cv_.notify_one();
 }
 
+bool writer::idle() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return !busy_ && (paused_ || queue_.empty());
+}
+
 void writer::run() {
   std::vector<commit_unit> units;
   auto last_sync = std::chrono::steady_clock::now();

@@ -69,6 +69,9 @@ class writer {
   // as a crash would (ark::testing::skip_checkpoint_at_stop).
   void skip_checkpoint_at_stop() { checkpoint_at_stop_ = false; }
   void resume();
+  /// No commit runs and none waits to run (queued units of a paused writer
+  /// do not count): every unit handed in so far has let go of its actor.
+  bool idle() const;
   const stats& counters() const { return stats_; }
   /// While set, every unit fails with `err` unapplied, and its actor is told
   /// (it quits, as a fenced one does): a cluster host that lost its lease
@@ -102,7 +105,7 @@ class writer {
   void refuse(commit_unit& u, const caf::error& err);
 
   options opts_;
-  std::mutex mtx_;
+  mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::vector<commit_unit> queue_;
   bool stopping_ = false;

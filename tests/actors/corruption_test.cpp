@@ -6,10 +6,12 @@
 #include <doctest/doctest.h>
 
 #include <ark/kv/lmdb_backend.hpp>
+#include <ark/kv/open.hpp>
 #include <ark/kv/store.hpp>
 #include <ark/stored_format.hpp>
 
 #include "actors/host_env.hpp"
+#include "support/damage.hpp"
 
 namespace {
 
@@ -266,4 +268,123 @@ TEST_CASE("a damaged journal record refuses the data directory naming it and the
   CHECK(has(m, "restore the data directory from a backup"));
   // Refusing harmed nothing: the directory is not locked afterwards.
   CHECK(ark::kv::lmdb_backend::open(env.opts.data_dir, {}).has_value());
+}
+
+// -- checksums (storage format 2): bytes flipped in the closed file itself ------
+
+namespace {
+
+struct engine {
+  const char* name;
+  ark::kv::backend_kind kind;
+  const char* file;
+};
+const engine engines[] = {{"lmdb", ark::kv::backend_kind::lmdb, "data.mdb"},
+                          {"sqlite", ark::kv::backend_kind::sqlite, "ark.sqlite"}};
+
+// Moves `env` onto a new data directory of `e`'s backend.
+void use_engine(host_env& env, const engine& e) {
+  env.stop();
+  env.opts.data_dir = env.dir.sub(std::string("data-") + e.name);
+  env.opts.storage.kind = e.kind;
+  env.start();
+}
+
+std::string stored_snapshot(const host_env& env, const std::string& key) {
+  ark::kv::open_options o;
+  o.read_only = true;
+  auto db = ark::kv::open_detected(env.opts.data_dir, o);
+  REQUIRE_MESSAGE(db, (db ? "" : db.error().message()));
+  auto v = (*db)->get(ark::stored::state_space(), identity("probe", key));
+  REQUIRE_MESSAGE(v, (v ? "" : v.error().message()));
+  return *v;
+}
+
+}  // namespace
+
+TEST_CASE("a snapshot whose bytes changed on disk fails only that actor with corrupt_value") {
+  for (const auto& e : engines) {
+    INFO(e.name);
+    host_env env;
+    use_engine(env, e);
+    CHECK(ark::test::value_of(env, env.probe("good", 10)) == 10);
+    CHECK(ark::test::value_of(env, env.probe("bad", 123456789)) == 123456789);
+    env.stop();  // checkpoints: the snapshots are in place
+    const auto snap = stored_snapshot(env, "bad");
+    REQUIRE(ark::test::flip_in_file(env.opts.data_dir + "/" + e.file, snap, snap.size() - 1) >= 1);
+    env.start();
+    auto err = get_error(env, "bad");
+    const auto m = err.message();
+    INFO(m);
+    CHECK(err.code() == ark::errc::corrupt_value);
+    CHECK(has(m, "actor probe [\"bad\"]: its state snapshot fails its checksum"));
+    CHECK(has(m, "restore the data directory from a backup"));
+    // Never a default state in its place, and the others are unharmed.
+    CHECK(get_error(env, "bad").message() == m);
+    CHECK(ark::test::value_of(env, env.probe("good")) == 10);
+    CHECK(ark::test::value_of(env, env.probe("fresh", 3)) == 3);
+  }
+}
+
+TEST_CASE("a KV value whose bytes changed on disk fails the read, naming the actor and key") {
+  for (const auto& e : engines) {
+    INFO(e.name);
+    host_env env;
+    use_engine(env, e);
+    auto a = env.probe("a", 0);
+    REQUIRE(*env.call<bool>(a, put_kv_atom::value, std::string("x"),
+                            std::string("a distinctive kv value 5150")));
+    REQUIRE(*env.call<bool>(a, put_kv_atom::value, std::string("y"), std::string("2")));
+    env.stop();
+    REQUIRE(ark::test::flip_in_file(env.opts.data_dir + "/" + e.file, "distinctive kv value 5150",
+                                    3) >= 1);
+    env.start();
+    a = env.probe("a");
+    auto x = env.call<std::string>(a, get_kv_atom::value, std::string("x"));
+    REQUIRE_FALSE(x);
+    INFO(x.error().message());
+    CHECK(x.error().code() == ark::errc::corrupt_value);
+    CHECK(has(x.error().message(), "actor probe [\"a\"]: the stored value of key [\"k\",\"x\"] in "
+                                   "space [\"probe\",[\"a\"]] of " +
+                                       env.opts.data_dir + " fails its checksum"));
+    // Listing stops at it with the same error; everything else works.
+    auto listed = env.call<std::vector<std::string>>(a, list_kv_atom::value);
+    REQUIRE_FALSE(listed);
+    CHECK(has(listed.error().message(), "fails its checksum"));
+    CHECK(*env.call<std::string>(a, get_kv_atom::value, std::string("y")) == "2");
+    CHECK(*env.call<std::int64_t>(a, add_atom::value, std::int64_t{1}) == 1);
+    // Overwriting the damaged value repairs it.
+    CHECK(*env.call<bool>(a, put_kv_atom::value, std::string("x"), std::string("new")));
+    CHECK(*env.call<std::string>(a, get_kv_atom::value, std::string("x")) == "new");
+  }
+}
+
+TEST_CASE("a journal record whose bytes changed on disk refuses the directory, naming the remedy") {
+  for (const auto& e : engines) {
+    INFO(e.name);
+    host_env env;
+    use_engine(env, e);
+    CHECK(ark::test::value_of(env, env.probe("j", 1)) == 1);
+    env.stop();  // checkpointed: the state space holds value 1
+    env.start();
+    env.checkpoint_at_stop = false;  // the newest snapshot stays in the journal
+    CHECK(ark::test::value_of(env, env.probe("j", 0)) == 1);
+    CHECK(*env.call<std::int64_t>(env.probe("j"), add_atom::value, std::int64_t{987654320}) ==
+          987654321);
+    env.stop();
+    // The journaled snapshot holds 987654321 (msgpack ce 3a de 68 b1).
+    REQUIRE(ark::test::flip_in_file(env.opts.data_dir + "/" + e.file, "\xce\x3a\xde\x68\xb1", 2) >=
+            1);
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    auto r = ark::runtime::open(sys, env.opts);
+    REQUIRE_FALSE(r);
+    const auto m = r.error().message();
+    INFO(m);
+    CHECK(r.error() == ark::errc::corrupt_value);
+    CHECK(has(m, "data directory " + env.opts.data_dir + ": the state journal: "));
+    CHECK(has(m, "fails its checksum"));
+    CHECK(has(m, "the whole directory is refused"));
+    CHECK(has(m, "restore the data directory from a backup"));
+  }
 }

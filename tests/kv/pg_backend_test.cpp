@@ -356,7 +356,7 @@ TEST_CASE("walk_raw reports a postgres schema like a data directory") {
   b.put("s2", k("b"), v(2));
   REQUIRE(f.db->apply(b).has_value());
   std::vector<std::pair<raw_db, std::string>> seen;
-  REQUIRE(walk_raw(*f.db, [&](raw_db db, std::string_view key, std::string_view) {
+  REQUIRE(walk_raw(*f.db, [&](raw_db db, std::string_view key, std::string_view, bool) {
             seen.emplace_back(db, std::string(key));
             return true;
           }).has_value());

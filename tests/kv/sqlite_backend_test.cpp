@@ -256,7 +256,9 @@ TEST_CASE(
 TEST_CASE("sqlite: a data directory written by a newer format version is refused") {
   test::temp_dir dir;
   must_open(dir.str()).reset();
-  raw_sql(dir.sub("ark.sqlite"), "UPDATE meta SET value = 2 WHERE name = 'format_version'");
+  raw_sql(dir.sub("ark.sqlite"), "UPDATE meta SET value = " +
+                                     std::to_string(storage_format_version + 1) +
+                                     " WHERE name = 'format_version'");
   for (bool ro : {false, true}) {
     CAPTURE(ro);
     sqlite_options o;
@@ -264,7 +266,8 @@ TEST_CASE("sqlite: a data directory written by a newer format version is refused
     auto r = sqlite_backend::open(dir.str(), o);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error() == errc::format_version);
-    CHECK(contains(r.error().message(), "format version 2"));
+    CHECK(contains(r.error().message(),
+                   "format version " + std::to_string(storage_format_version + 1)));
     CHECK(contains(r.error().message(), "ark.sqlite"));
     CHECK(contains(r.error().message(), "upgrade ark"));
   }
@@ -429,7 +432,8 @@ TEST_CASE("sqlite: walk_raw reports the same entries as LMDB for the same writes
   };
   auto walk = [](backend& b) {
     std::vector<std::tuple<raw_db, std::string, std::string>> seen;
-    auto r = walk_raw(b, [&](raw_db db, std::string_view k, std::string_view v) {
+    auto r = walk_raw(b, [&](raw_db db, std::string_view k, std::string_view v, bool intact) {
+      CHECK(intact);  // every record ark wrote passes its checksum
       seen.emplace_back(db, std::string(k), std::string(v));
       return true;
     });
@@ -445,7 +449,7 @@ TEST_CASE("sqlite: walk_raw reports the same entries as LMDB for the same writes
   CHECK(from_sqlite == walk(*l));
   // Returning false stops the walk.
   std::size_t visits = 0;
-  REQUIRE(s->walk_raw([&](raw_db, std::string_view, std::string_view) { return ++visits < 3; }));
+  REQUIRE(s->walk_raw([&](raw_db, std::string_view, std::string_view, bool) { return ++visits < 3; }));
   CHECK(visits == 3);
 }
 
@@ -520,10 +524,11 @@ TEST_CASE("sqlite: the data is readable with the sqlite3 tool while a writer run
       "SELECT value FROM meta WHERE name = 'format_version'; PRAGMA integrity_check\"");
   INFO(out);
   CHECK(status == 0);
-  // ["visits"] is 02 'visits' 00; 42 is tag 01 then msgpack 0x2a.
+  // ["visits"] is 02 'visits' 00; 42 is tag 01 then msgpack 0x2a, then
+  // the value's 4-byte checksum.
   CHECK(contains(out, "[\"counter\",\"a\"]|0276697369747300|012A"));
   CHECK(contains(out, "[\"counter\",\"a\"]|026E6F746500|026869"));
-  CHECK(contains(out, "\n1\nok\n"));
+  CHECK(contains(out, "\n" + std::to_string(storage_format_version) + "\nok\n"));
   // The writer is unharmed and keeps writing.
   REQUIRE(s.put(key{"visits"}, 43).has_value());
   CHECK(s.get<int>(key{"visits"}).value() == 43);

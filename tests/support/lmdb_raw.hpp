@@ -14,6 +14,9 @@
 
 #include <ark/kv/big_endian.hpp>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace ark::test {
 
 /// Stores `value` under `key` in the LMDB database `db` ("meta", "spaces" or
@@ -38,6 +41,26 @@ inline void raw_put(const std::string& dir, const char* db, std::string_view key
 
 /// 8-byte big-endian `v`: a space id, or a state journal record number.
 using ark::kv::be64;
+
+/// `value` followed by the checksum storage format 2 keeps after it
+/// (doc/storage_format.md "Checksums"), computed here from the spec: the
+/// low 32 bits of XXH3-64(value, seed = XXH3-64(key, seed = space id)),
+/// big-endian. `space_id` is 0 for `spaces` entries and next_space_id.
+inline std::string checked(std::uint64_t space_id, std::string_view key, std::string_view value) {
+  auto seed = XXH3_64bits_withSeed(key.data(), key.size(), space_id);
+  auto c = static_cast<std::uint32_t>(XXH3_64bits_withSeed(value.data(), value.size(), seed));
+  return std::string(value) + ark::kv::be32(c);
+}
+
+/// raw_put, with the value's checksum (a record ark could have written, so
+/// only the damage the test plants shows): `kv` keys start with their space
+/// id.
+inline void raw_put_checked(const std::string& dir, const char* db, std::string_view key,
+                            std::string_view value) {
+  bool kv = std::string_view(db) == "kv";
+  std::uint64_t id = kv ? ark::kv::get_be(key.substr(0, 8)) : 0;
+  raw_put(dir, db, key, checked(id, kv ? key.substr(8) : key, value));
+}
 
 /// Sets the data directory's storage format version (meta `format_version`,
 /// u32 big-endian).

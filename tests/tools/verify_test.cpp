@@ -145,12 +145,12 @@ TEST_CASE("verify reports every damaged entry by name and exits 1") {
       "\x01" + journal_entry(1, identity("counter", "ok"), snapshot(R"({"value": 1})")) +
           journal_entry(1, identity("counter", "j"), "\x01\xc1"));
   // Damage only a broken disk or another program makes, planted in LMDB.
-  ark::test::raw_put(data, "meta", "next_space_id", be64(100));
-  ark::test::raw_put(data, "spaces", std::string(1, '\x02') + "abc", be64(60));  // unterminated
-  ark::test::raw_put(data, "spaces", enc(ark::key{"dup"}), be64(1));             // board's id
-  ark::test::raw_put(data, "spaces", enc(ark::key{"late"}), be64(150));
-  ark::test::raw_put(data, "kv", be64(999) + enc(ark::key{"x"}), "\x02");
-  ark::test::raw_put(data, "kv", be64(1) + "\x02zz", "\x02");
+  ark::test::raw_put_checked(data, "meta", "next_space_id", be64(100));
+  ark::test::raw_put_checked(data, "spaces", std::string(1, '\x02') + "abc", be64(60));  // unterminated
+  ark::test::raw_put_checked(data, "spaces", enc(ark::key{"dup"}), be64(1));             // board's id
+  ark::test::raw_put_checked(data, "spaces", enc(ark::key{"late"}), be64(150));
+  ark::test::raw_put_checked(data, "kv", be64(999) + enc(ark::key{"x"}), "\x02");
+  ark::test::raw_put_checked(data, "kv", be64(1) + "\x02zz", "\x02");
 
   auto r = run_dash({"verify", "--data", data});
   INFO(r.out);

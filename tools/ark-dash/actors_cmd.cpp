@@ -218,7 +218,10 @@ int run_actors(const actors_args& a) {
     for (auto& actor : (*page)["actors"]) {
       std::vector<std::string> row{actor["type"].get<std::string>(), key_text(actor["key"])};
       if (live) row.push_back(actor.value("active", false) ? "yes" : "no");
-      row.push_back(std::to_string(actor["snapshot_bytes"].get<std::size_t>()));
+      // A snapshot that fails its checksum: its size means nothing.
+      row.push_back(actor.value("corrupt", false)
+                        ? std::string("CORRUPT (fails its checksum)")
+                        : std::to_string(actor["snapshot_bytes"].get<std::size_t>()));
       rows.push_back(std::move(row));
       all.push_back(std::move(actor));
     }

@@ -20,6 +20,15 @@ void add_kv_commands(CLI::App& app, run_state& state);
 /// `ark-dash verify`: check a whole data directory, report every damaged entry.
 void add_verify_command(CLI::App& app, run_state& state);
 
+/// What `ark-dash verify` does on an opened backend `db` (named `where` in
+/// its output): prints every problem and a summary line; exit_ok when there
+/// is none, exit_failure otherwise.
+int verify_backend(kv::backend& db, const std::string& where, bool json_lines);
+
+/// `ark-dash backup|restore|upgrade`: online copies of a data directory,
+/// putting one back, and the storage format upgrade.
+void add_backup_commands(CLI::App& app, run_state& state);
+
 /// `ark-dash actors|state|alarms|stats|serve` and `ark-dash kv show`: actor views over a
 /// data directory or a running host's admin API. Call after add_kv_commands.
 void add_actor_commands(CLI::App& app, run_state& state);

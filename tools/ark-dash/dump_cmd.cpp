@@ -60,11 +60,17 @@ std::optional<std::string> unbase64(const std::string& text) {
 struct dump_args {
   data_source data;
   std::string out;
+  bool skip_damaged = false;
 };
 
 int run_dump(const dump_args& a) {
   auto db = open_data(a.data, access::read);
   if (!db) return report(db.error());
+  std::error_code ec;
+  if (a.out != "-" && fs::exists(a.out, ec))
+    return report(a.out + " exists; dump writes a new file and never overwrites one (choose "
+                          "another --out, or remove it first)",
+                  exit_failure);
   std::ofstream file;
   std::ostream* out = &std::cout;
   if (a.out != "-") {
@@ -77,29 +83,49 @@ int run_dump(const dump_args& a) {
                     {"source", location(a.data, **db)}})
        << "\n";
   std::unordered_map<std::string, json> spaces;  // 8-byte id -> space key (JSON)
-  std::unordered_map<std::string, std::string> space_text;
   std::uint64_t entries = 0;
+  // Records that fail their checksum (or belong to a space whose id does):
+  // never written as if they were good.
+  std::vector<std::string> damaged;
+  bool damaged_space = false;
   progress bar("dump", "entries", 0);
   error failure;
-  auto walked = kv::walk_raw(**db, [&](kv::raw_db which, std::string_view k, std::string_view v) {
+  auto walked = kv::walk_raw(**db, [&](kv::raw_db which, std::string_view k, std::string_view v,
+                                       bool intact) {
     if (which == kv::raw_db::spaces) {
       auto space = decode_key(k);
       if (!space) {
         failure = error{errc::corrupt_value, "a space name does not decode: " + to_hex(k)};
         return false;
       }
+      if (!intact) {
+        damaged_space = true;
+        damaged.push_back("the id of space " + kv::key_to_json_text(*space) +
+                          " (every key of that space)");
+        return true;
+      }
       spaces[std::string(v)] = kv::key_to_json(*space);
       return true;
     }
-    if (which != kv::raw_db::kv) return true;
-    auto it = spaces.find(std::string(k.substr(0, 8)));
-    if (k.size() < 8 || it == spaces.end()) {
+    if (which == kv::raw_db::meta) {
+      if (!intact) damaged.push_back("meta " + std::string(k));
+      return true;
+    }
+    auto it = k.size() < 8 ? spaces.end() : spaces.find(std::string(k.substr(0, 8)));
+    if (it == spaces.end()) {
+      if (damaged_space) return true;  // named with its space above
       failure = error{errc::corrupt_value, "an entry of an unknown space: " + to_hex(k)};
       return false;
     }
     auto key = k.substr(8);
+    auto readable = decode_key(key);
+    if (!intact) {
+      damaged.push_back("space " + it->second.dump() + " key " +
+                        (readable ? kv::key_to_json_text(*readable) : "0x" + to_hex(key)));
+      return true;
+    }
     json line{{"space", it->second}, {"key", base64(key)}, {"value", base64(v)}};
-    if (auto readable = decode_key(key)) line["key_json"] = kv::key_to_json(*readable);
+    if (readable) line["key_json"] = kv::key_to_json(*readable);
     *out << dump(line) << "\n";
     bar.update(++entries);
     return static_cast<bool>(*out);
@@ -107,18 +133,33 @@ int run_dump(const dump_args& a) {
   bar.finish();
   if (!walked) failure = walked.error();
   if (!failure && !*out) failure = error{errc::io_error, "writing " + a.out + " failed"};
+  if (!failure && !damaged.empty() && !a.skip_damaged) {
+    std::string list;
+    for (const auto& d : damaged) list += "\n  " + d;
+    failure = error{errc::corrupt_value,
+                    std::to_string(damaged.size()) +
+                        (damaged.size() == 1 ? " record fails its" : " records fail their") +
+                        " checksum, so the dump would not be a faithful copy:" + list +
+                        "\nRestore the data directory from a backup, or dump every other "
+                        "record with --skip-damaged"};
+  }
   if (failure) {
     if (file.is_open()) {
       file.close();
-      fs::remove(a.out);
+      fs::remove(a.out);  // created above: a partial dump must not look complete
     }
     return report(failure);
   }
-  *out << dump(json{{"end", true}, {"entries", entries}, {"spaces", spaces.size()}}) << "\n";
+  json end{{"end", true}, {"entries", entries}, {"spaces", spaces.size()}};
+  if (!damaged.empty()) end["skipped_damaged"] = damaged.size();
+  *out << dump(end) << "\n";
   out->flush();
+  for (const auto& d : damaged) std::cerr << "skipped (fails its checksum): " << d << "\n";
   if (a.out != "-")
     std::cerr << "dumped " << entries << " entries of " << spaces.size() << " spaces to "
-              << a.out << "\n";
+              << a.out << (damaged.empty() ? "" : ", skipping " + std::to_string(damaged.size()) +
+                                                      " damaged")
+              << "\n";
   return exit_ok;
 }
 
@@ -160,9 +201,12 @@ std::optional<std::string> load_into(kv::backend& db, std::istream& in, std::uin
     if (line_no == 1) {
       if (j.value("ark_dump", 0) != dump_format)
         return std::string("not an ark dump (its first line lacks \"ark_dump\": 1)");
-      if (j.value("format_version", 0u) != kv::storage_format_version)
-        return "written by storage format " + std::to_string(j.value("format_version", 0u)) +
-               ", this ark-dash reads " + std::to_string(kv::storage_format_version);
+      // The records of a dump are the same in every format so far (a
+      // format-1 directory's dump loads too).
+      auto version = j.value("format_version", 0u);
+      if (version < 1 || version > kv::storage_format_version)
+        return "written by storage format " + std::to_string(version) +
+               ", this ark-dash reads 1 to " + std::to_string(kv::storage_format_version);
       continue;
     }
     if (j.contains("end")) {
@@ -292,7 +336,10 @@ void add_dump_commands(CLI::App& app, run_state& state) {
         "Write a whole data directory (or PostgreSQL schema) as portable JSON lines (one read "
         "snapshot)");
     add_data_option(*cmd, a->data);
-    cmd->add_option("--out", a->out, "the dump file, or - for stdout")->required();
+    cmd->add_option("--out", a->out, "the dump file (new), or - for stdout")->required();
+    cmd->add_flag("--skip-damaged", a->skip_damaged,
+                  "Leave out the records that fail their checksum, naming each on stderr "
+                  "(without it, dump refuses to write them, naming each)");
     cmd->callback([a, &state] { state.status = run_dump(*a); });
   }
   {

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   add_query_command(app, state);
   add_migrate_command(app, state);
   add_hosts_command(app, state);
+  add_backup_commands(app, state);
 
   try {
     app.parse(argc, argv);

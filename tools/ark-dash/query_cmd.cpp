@@ -111,7 +111,25 @@ int run_query(const query_args& a) {
   std::string state_id, journal_id;
   std::map<std::string, std::string> snapshots;  // encoded identity -> snapshot
   std::vector<std::string> journal_records;
-  auto walked = kv::walk_raw(**db, [&](kv::raw_db which, std::string_view k, std::string_view v) {
+  error broken;  // a snapshot (or the state space's id) that fails its checksum
+  auto walked = kv::walk_raw(**db, [&](kv::raw_db which, std::string_view k, std::string_view v,
+                                       bool intact) {
+    bool needed = which == kv::raw_db::spaces
+                      ? k == stored::state_space() || k == stored::journal_space()
+                      : which == kv::raw_db::kv && k.size() >= 8 &&
+                            ((k.substr(0, 8) == state_id &&
+                              k.substr(8, type_prefix->size()) == *type_prefix) ||
+                             k.substr(0, 8) == journal_id);
+    if (!intact && needed) {
+      // A snapshot (or a space id) that fails its checksum: no answer built
+      // on it.
+      broken = error{errc::corrupt_value,
+                      std::string(which == kv::raw_db::kv ? "a stored snapshot" : "a space id") +
+                          " fails its checksum (0x" + to_hex(k) +
+                          "): `ark-dash verify` names every damaged record; restore the data "
+                          "directory from a backup"};
+      return false;
+    }
     if (which == kv::raw_db::spaces) {
       if (k == stored::state_space()) state_id = std::string(v);
       if (k == stored::journal_space()) journal_id = std::string(v);
@@ -129,6 +147,7 @@ int run_query(const query_args& a) {
     return true;
   });
   if (!walked) return report(walked.error());
+  if (broken) return report(broken);
   // The journal holds the newest snapshots (doc/state_format.md), in order.
   for (const auto& rec : journal_records) {
     auto r = stored::decode_journal_record(

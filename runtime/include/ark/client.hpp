@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -269,11 +270,25 @@ expected<R> call(caf::actor_system& sys, const Handle& dest, std::chrono::millis
   // CAF 0.17 binds a reference to a null tuple (undefined behaviour).
   auto helper = [](caf::event_based_actor* self, Handle dest, std::chrono::milliseconds timeout,
                    args_tuple args, promise_ptr done) {
+    // The caller wakes only once the helper is gone (attachables run at its
+    // cleanup): until then the reply it handles holds a reference to `dest`
+    // (its sender), and an actor with references outside its host does not
+    // passivate when asked to (ark::testing::world relies on this).
+    // (The result waits in a promise of its own: moving it into a shared
+    // slot trips gcc 12's -Wmaybe-uninitialized on std::variant.)
     auto finished = std::make_shared<bool>(false);
-    auto finish = [self, done, finished](expected<R> r) {
+    auto staged = std::make_shared<std::promise<expected<R>>>();
+    self->attach_functor([done, staged, finished] {
+      if (*finished)
+        done->set_value(staged->get_future().get());
+      else
+        done->set_value(
+            expected<R>(error{errc::unreachable, "the call was abandoned: its actor system shut down"}));
+    });
+    auto finish = [self, staged, finished](expected<R> r) {
       if (*finished) return;
       *finished = true;
-      done->set_value(std::move(r));
+      staged->set_value(std::move(r));
       self->quit();
     };
     // Only a remote handle's failure is about a host and a port.

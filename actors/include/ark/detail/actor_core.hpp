@@ -220,7 +220,7 @@ class actor_core {
   expected<void> load_from_storage(bool& found, bool* migrated);
   // corrupt_snapshot naming the actor, what is wrong with its snapshot
   // (`what`, e.g. "is damaged (...)") and the ark-dash command that removes it.
-  error damaged_snapshot(const std::string& what) const;
+  error damaged_snapshot(const std::string& what, errc code = errc::corrupt_snapshot) const;
   // After a soft passivation: the state back from the snapshot. Then, after
   // that or a failed commit's reload, on_activate (run_activate_hook).
   caf::error reload_if_passive();

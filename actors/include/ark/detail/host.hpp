@@ -184,6 +184,12 @@ class host {
   /// (passivated or not): lets a test wait for a sweep to settle.
   virtual void idle_checked() {}
 
+  /// Called when an idle actor could not leave because handles to it live
+  /// outside the host, and dropped its state instead (soft passivation).
+  /// A reference may be a moment's (CAF's scheduler drops its own after the
+  /// actor's turn): ark::testing::world sweeps again when this happened.
+  virtual void soft_passivated() {}
+
   /// Called once when an activation terminates (quit, passivation, failure).
   virtual void on_actor_gone(const identity& id, caf::actor_id aid) = 0;
 

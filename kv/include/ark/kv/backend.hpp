@@ -96,6 +96,12 @@ struct claim_result {
 struct byte_range {
   std::string begin;
   std::optional<std::string> end;
+  /// A record that fails its checksum (storage format 2) normally ends the
+  /// iteration with corrupt_value in status(). With this set, the cursor
+  /// stops on it instead, with damaged() true and an empty value(), and
+  /// goes on past it: for listings that need the keys (the dashboard marks
+  /// such an actor corrupt).
+  bool keep_damaged = false;
 };
 
 /// A LevelDB-style iterator over one space's keys in a byte_range, ascending or
@@ -113,6 +119,9 @@ class backend_cursor {
   virtual std::string_view value() const = 0;
   /// The error that ended iteration early, or an empty error.
   virtual const error& status() const = 0;
+  /// The current record failed its checksum (only with
+  /// byte_range::keep_damaged; value() is then empty). REQUIRES: valid().
+  virtual bool damaged() const { return false; }
 };
 
 /// Storage engine interface: an ordered map from (space, key) to value bytes,

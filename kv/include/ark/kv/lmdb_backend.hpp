@@ -70,6 +70,12 @@ class lmdb_backend final : public backend {
   /// corrupt_value for a damaged file, ...), naming the database and directory.
   expected<void> walk_raw(const raw_visitor& visit);
 
+  /// Writes a consistent, compacted copy of the environment (one read
+  /// snapshot: writers go on meanwhile) to `<dir>/data.mdb`; `dir` must exist
+  /// and hold no data.mdb. mdb_env_copy2 with MDB_CP_COMPACT. Errors: those
+  /// of LMDB (disk_full, io_error, ...) naming both directories.
+  expected<void> copy_to(const std::string& dir);
+
   struct impl;
 
  private:

@@ -98,4 +98,28 @@ expected<std::shared_ptr<backend>> open_detected(const std::string& dir, open_op
 /// other backends.
 expected<void> walk_raw(backend& b, const raw_visitor& visit);
 
+/// Writes a consistent copy of the data directory `b` holds into `to` (a new
+/// directory: missing or empty; created with mode 0700) while writers go on:
+/// LMDB's mdb_env_copy2 with compaction, SQLite's online backup API. The
+/// copy is a data directory of the same backend and storage format. Errors:
+/// invalid_argument for a backend without a directory (postgres: use
+/// pg_dump) or a `to` that holds anything; those of the copy.
+expected<void> copy_data_dir(backend& b, const std::string& to);
+
+/// The writer lock of a data directory (flock on `<dir>/ark.lock`, the one
+/// every writable open takes), held until destroyed: for tools that replace
+/// a directory as a whole (ark-dash restore) without opening it.
+class dir_lock {
+ public:
+  /// Errors: locked, naming the process that holds it; io_error.
+  static expected<dir_lock> take(const std::string& dir);
+  dir_lock(dir_lock&& o) noexcept;
+  dir_lock& operator=(dir_lock&& o) noexcept;
+  ~dir_lock();
+
+ private:
+  explicit dir_lock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 }  // namespace ark::kv

@@ -82,6 +82,11 @@ class sqlite_backend final : public backend {
   /// stops the check early is one line).
   expected<std::vector<std::string>> integrity_check();
 
+  /// Writes a consistent copy of the database (SQLite's online backup API,
+  /// from one read transaction: the writer goes on meanwhile) to
+  /// `<dir>/ark.sqlite`, which must not exist. Errors name both files.
+  expected<void> copy_to(const std::string& dir);
+
   struct impl;
 
  private:

@@ -316,6 +316,8 @@ class store {
   std::string location() const;
   // `e` with the entry it is about: "value of key K in space S (OWNER): ...".
   error entry_error(const key& k, const error& e) const;
+  // `e` naming the owner too when it is a record that fails its checksum.
+  error owned(const error& e) const;
 
   std::shared_ptr<backend> backend_;
   key space_;
