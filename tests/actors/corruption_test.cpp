@@ -274,13 +274,8 @@ TEST_CASE("a damaged journal record refuses the data directory naming it and the
 
 namespace {
 
-struct engine {
-  const char* name;
-  ark::kv::backend_kind kind;
-  const char* file;
-};
-const engine engines[] = {{"lmdb", ark::kv::backend_kind::lmdb, "data.mdb"},
-                          {"sqlite", ark::kv::backend_kind::sqlite, "ark.sqlite"}};
+using engine = ark::test::embedded_engine;
+const auto& engines = ark::test::embedded_engines;
 
 // Moves `env` onto a new data directory of `e`'s backend.
 void use_engine(host_env& env, const engine& e) {

@@ -24,13 +24,8 @@ bool has(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
 
-struct engine {
-  const char* name;
-  backend_kind kind;
-  const char* file;
-};
-const engine engines[] = {{"lmdb", backend_kind::lmdb, "data.mdb"},
-                          {"sqlite", backend_kind::sqlite, "ark.sqlite"}};
+using engine = ark::test::embedded_engine;
+const auto& engines = ark::test::embedded_engines;
 
 std::shared_ptr<backend> open_dir(const std::string& dir, backend_kind kind,
                                   bool read_only = false) {

@@ -5,6 +5,7 @@
 // a directory taken back to storage format 1 (no checksums), as an older ark
 // wrote it. Link PkgConfig::LMDB and SQLite::SQLite3.
 
+
 #include <doctest/doctest.h>
 #include <lmdb.h>
 #include <sqlite3.h>
@@ -16,8 +17,21 @@
 #include <string_view>
 
 #include <ark/kv/big_endian.hpp>
+#include <ark/kv/open.hpp>
+
+#include "support/lmdb_raw.hpp"
 
 namespace ark::test {
+
+/// The backends of a data directory, with the file their records live in.
+struct embedded_engine {
+  const char* name;
+  ark::kv::backend_kind kind;
+  const char* file;
+};
+inline const embedded_engine embedded_engines[] = {
+    {"lmdb", ark::kv::backend_kind::lmdb, "data.mdb"},
+    {"sqlite", ark::kv::backend_kind::sqlite, "ark.sqlite"}};
 
 /// Flips one bit of the byte at `offset` inside every copy of `needle` in
 /// `file` (LMDB keeps stale copies of a value in free pages: all of them
@@ -46,38 +60,31 @@ inline int flip_in_file(const std::string& file, std::string_view needle, std::s
 /// Rewrites the closed LMDB data directory `dir` as storage format 1 wrote
 /// it: every record without its 4-byte check, format_version 1.
 inline void downgrade_lmdb_to_v1(const std::string& dir) {
-  MDB_env* env = nullptr;
-  REQUIRE(mdb_env_create(&env) == 0);
-  REQUIRE(mdb_env_set_maxdbs(env, 8) == 0);
-  REQUIRE(mdb_env_set_mapsize(env, std::size_t{1} << 30) == 0);
-  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0644) == 0);
-  MDB_txn* txn = nullptr;
-  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-  for (const char* name : {"meta", "spaces", "kv"}) {
-    MDB_dbi dbi = 0;
-    REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
-    MDB_cursor* c = nullptr;
-    REQUIRE(mdb_cursor_open(txn, dbi, &c) == 0);
-    MDB_val k, v;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-      std::string key(static_cast<const char*>(k.mv_data), k.mv_size);
-      std::string value(static_cast<const char*>(v.mv_data), v.mv_size);
-      if (key == "format_version") continue;
-      REQUIRE(value.size() >= 4);
-      value.resize(value.size() - 4);
-      MDB_val nk{key.size(), key.data()}, nv{value.size(), value.data()};
-      REQUIRE(mdb_cursor_put(c, &nk, &nv, MDB_CURRENT) == 0);
+  with_raw_txn(dir, [](MDB_txn* txn) {
+    for (const char* name : {"meta", "spaces", "kv"}) {
+      MDB_dbi dbi = 0;
+      REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
+      MDB_cursor* c = nullptr;
+      REQUIRE(mdb_cursor_open(txn, dbi, &c) == 0);
+      MDB_val k, v;
+      for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        std::string key(static_cast<const char*>(k.mv_data), k.mv_size);
+        std::string value(static_cast<const char*>(v.mv_data), v.mv_size);
+        if (key == "format_version") continue;
+        REQUIRE(value.size() >= 4);
+        value.resize(value.size() - 4);
+        MDB_val nk{key.size(), key.data()}, nv{value.size(), value.data()};
+        REQUIRE(mdb_cursor_put(c, &nk, &nv, MDB_CURRENT) == 0);
+      }
+      mdb_cursor_close(c);
+      if (std::string_view(name) == "meta") {
+        auto one = ark::kv::be32(1);
+        MDB_val fk{14, const_cast<char*>("format_version")}, fv{one.size(), one.data()};
+        REQUIRE(mdb_put(txn, dbi, &fk, &fv, 0) == 0);
+      }
     }
-    mdb_cursor_close(c);
-    if (std::string_view(name) == "meta") {
-      auto one = ark::kv::be32(1);
-      MDB_val fk{14, const_cast<char*>("format_version")}, fv{one.size(), one.data()};
-      REQUIRE(mdb_put(txn, dbi, &fk, &fv, 0) == 0);
-    }
-  }
-  REQUIRE(mdb_txn_commit(txn) == 0);
-  mdb_env_close(env);
+  });
 }
 
 /// Runs `sql` on the SQLite database `file` (closed by every other user).

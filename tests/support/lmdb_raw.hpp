@@ -19,10 +19,11 @@
 
 namespace ark::test {
 
-/// Stores `value` under `key` in the LMDB database `db` ("meta", "spaces" or
-/// "kv") of the ark data directory `dir`. REQUIRES: no process has `dir` open.
-inline void raw_put(const std::string& dir, const char* db, std::string_view key,
-                    std::string_view value) {
+/// Runs `fn(txn)` in one write transaction on the LMDB environment of the
+/// ark data directory `dir`, and commits. REQUIRES: no process has `dir`
+/// open.
+template <class F>
+void with_raw_txn(const std::string& dir, F fn) {
   MDB_env* env = nullptr;
   REQUIRE(mdb_env_create(&env) == 0);
   REQUIRE(mdb_env_set_maxdbs(env, 8) == 0);
@@ -30,13 +31,22 @@ inline void raw_put(const std::string& dir, const char* db, std::string_view key
   REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0644) == 0);
   MDB_txn* txn = nullptr;
   REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-  MDB_dbi dbi = 0;
-  REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
-  MDB_val k{key.size(), const_cast<char*>(key.data())};
-  MDB_val v{value.size(), const_cast<char*>(value.data())};
-  REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+  fn(txn);
   REQUIRE(mdb_txn_commit(txn) == 0);
   mdb_env_close(env);
+}
+
+/// Stores `value` under `key` in the LMDB database `db` ("meta", "spaces" or
+/// "kv") of the ark data directory `dir`. REQUIRES: no process has `dir` open.
+inline void raw_put(const std::string& dir, const char* db, std::string_view key,
+                    std::string_view value) {
+  with_raw_txn(dir, [&](MDB_txn* txn) {
+    MDB_dbi dbi = 0;
+    REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+  });
 }
 
 /// 8-byte big-endian `v`: a space id, or a state journal record number.

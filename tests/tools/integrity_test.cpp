@@ -54,13 +54,8 @@ std::string journal_record(const std::string& identity, const std::string& snaps
          u32le(snapshot.size()) + snapshot;
 }
 
-struct engine {
-  const char* name;
-  ark::kv::backend_kind kind;
-  const char* file;
-};
-const engine engines[] = {{"lmdb", ark::kv::backend_kind::lmdb, "data.mdb"},
-                          {"sqlite", ark::kv::backend_kind::sqlite, "ark.sqlite"}};
+using engine = ark::test::embedded_engine;
+const auto& engines = ark::test::embedded_engines;
 
 // A directory with one record of each kind, each holding a distinctive
 // string the tests find in the file: a KV value, a snapshot, a journal
