@@ -270,3 +270,30 @@ TEST_CASE("copy_data_dir copies a directory that is being written, into a new di
     CHECK(has(again.error().message(), "is not empty"));
   }
 }
+
+TEST_CASE("lmdb: a next_space_id that fails its checksum refuses new spaces, not reads") {
+  test::temp_dir dir;
+  const auto data = dir.sub("data");
+  fill(*open_dir(data, backend_kind::lmdb));
+  // A stray write: 7 with the check of 8.
+  ark::test::raw_put(data, "meta", "next_space_id",
+                     kv::be64(7) + ark::test::checked(0, "next_space_id", kv::be64(8)).substr(8));
+  auto b = open_dir(data, backend_kind::lmdb);
+  CHECK(b->get(space_of("users"), key_of("k1")).value() == "first value 11111111");
+  backend_batch fresh;
+  fresh.put(space_of("brand new"), key_of("a"), "x");
+  auto r = b->apply(fresh);
+  REQUIRE_FALSE(r);
+  INFO(r.error().message());
+  CHECK(r.error() == errc::corrupt_value);
+  CHECK(has(r.error().message(), "next_space_id in the meta database of " + data +
+                                     " fails its checksum"));
+  int damaged = 0;
+  for (const auto& w : walk(*b)) {
+    if (w.intact) continue;
+    ++damaged;
+    CHECK(w.db == raw_db::meta);
+    CHECK(w.key == "next_space_id");
+  }
+  CHECK(damaged == 1);
+}

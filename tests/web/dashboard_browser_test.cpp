@@ -30,6 +30,7 @@
 
 #include "chat_room/chat_room.hpp"
 #include "counter/counter.hpp"
+#include "support/damage.hpp"
 #include "support/host_process.hpp"
 #include "support/reminder/reminder.hpp"
 #include "support/remote_client.hpp"
@@ -148,4 +149,63 @@ TEST_CASE("the web dashboard shows a live host's actors, state and KV in headles
   CHECK(png.substr(1, 3) == "PNG");
   std::ofstream(std::string(ARK_ARTIFACT_DIR) + "/dashboard.png", std::ios::binary) << png;
   CHECK(host.stop() == 0);
+}
+
+TEST_CASE("the web dashboard marks an actor whose snapshot fails its checksum as corrupt") {
+  REQUIRE_MESSAGE(std::filesystem::exists(chromedriver),
+                  "chromedriver is missing: run scripts/setup.sh (packages chromium, "
+                  "chromium-driver)");
+  ark::test::temp_dir dir;
+  const auto data = dir.sub("data");
+  {
+    ark::test::host_process host(data, {counter_module});
+    REQUIRE_MESSAGE(host.start(), host.output());
+    ark::test::remote_client r(host.port());
+    for (auto [key, n] : {std::pair<const char*, std::int64_t>{"good", 1}, {"broken", 918273645}}) {
+      auto h = r.handle<counter::counter_if>("counter", ark::key{key});
+      REQUIRE(ark::call<std::int64_t>(r.sys, h, 5s, counter::add_atom::value, n));
+    }
+    CHECK(host.stop() == 0);  // checkpoints: the snapshots are in data.mdb
+  }
+  // One bit of "broken"'s stored snapshot (its last byte: the counter's
+  // value) flipped on disk.
+  std::string snapshot;
+  {
+    ark::kv::open_options o;
+    o.read_only = true;
+    auto db = ark::kv::open_detected(data, o);
+    REQUIRE(db);
+    auto id = ark::encode_key(ark::key{"counter", ark::key{"broken"}});
+    REQUIRE(id);
+    auto v = (*db)->get(std::string("\x00\x02state\x00", 8), *id);
+    REQUIRE_MESSAGE(v, (v ? "" : v.error().message()));
+    snapshot = *v;
+  }
+  REQUIRE(ark::test::flip_in_file(data + "/data.mdb", snapshot, snapshot.size() - 1) >= 1);
+
+  int dash_port = free_port();
+  child dash({ARK_DASH_PATH, "serve", "--data", data, "--port", std::to_string(dash_port)});
+  REQUIRE_MESSAGE(dash.wait_for("ark-dash serve: http://", 10s), dash.output());
+  int driver_port = free_port();
+  child driver({chromedriver, "--port=" + std::to_string(driver_port)});
+  REQUIRE_MESSAGE(driver.wait_for("started successfully", 20s), driver.output());
+  browser b(driver_port);
+  b.go("http://127.0.0.1:" + std::to_string(dash_port) + "/");
+  REQUIRE_MESSAGE(b.until("return document.body.dataset.ready === '1';"),
+                  "the page did not load: " << b.text("#error"));
+  b.click(".type-item[data-type='counter']");
+  REQUIRE_MESSAGE(
+      b.until("return document.querySelectorAll('.actor-row').length === 2;"),
+      "actors shown: " << b.text("#actors") << " error: " << b.text("#error"));
+  CHECK(b.text(".actor-row[data-key='[\"broken\"]'] .badge.corrupt") == "corrupt");
+  CHECK(b.run("return document.querySelector(\".actor-row[data-key='[\\\"good\\\"]'] "
+              ".badge.corrupt\") === null;") == json(true));
+  // Opening it says why, naming the checksum; the good one still opens.
+  b.click(".actor-row[data-key='[\"broken\"]']");
+  REQUIRE_MESSAGE(b.until("return document.querySelector('#error').textContent.includes("
+                          "'fails its checksum');"),
+                  "error shown: " << b.text("#error"));
+  b.click(".actor-row[data-key='[\"good\"]']");
+  REQUIRE_MESSAGE(b.until("return document.querySelector('#state').textContent.includes('1');"),
+                  "state shown: " << b.text("#state") << " error: " << b.text("#error"));
 }
