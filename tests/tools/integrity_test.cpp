@@ -199,7 +199,7 @@ TEST_CASE("the actor listing marks an actor whose snapshot fails its checksum as
   }
 }
 
-TEST_CASE("upgrade brings a format-1 directory to format 2; read verbs name it until then") {
+TEST_CASE("upgrade brings a format-1 directory to format 2, which read verbs ask for until then") {
   for (const auto& e : engines) {
     INFO(e.name);
     sample s(e);
