@@ -118,6 +118,10 @@ std::string aside_name(const std::string& dir) {
 }
 
 int run_restore(const restore_args& a) {
+  if (holds_anything(a.data) && !a.replace)
+    return report(a.data + " holds data; restore into a new directory, or pass --replace to "
+                           "move it aside first (nothing is deleted)",
+                  exit_failure);
   // The backup first: a damaged one is refused before anything moves.
   auto backup = open_copy(a.from);
   if (!backup) return report(backup.error());
@@ -139,12 +143,10 @@ int run_restore(const restore_args& a) {
   backup->reset();
   std::string aside;
   if (holds_anything(a.data)) {
-    if (!a.replace) {
+    if (!a.replace) {  // filled meanwhile
       std::error_code ec;
       fs::remove_all(temp, ec);
-      return report(a.data + " holds data; restore into a new directory, or pass --replace to "
-                             "move it aside first (nothing is deleted)",
-                    exit_failure);
+      return report(a.data + " holds data now; restore into a new directory", exit_failure);
     }
     // Under its writer lock: a host running on it keeps it, and the restore
     // is refused.
