@@ -382,32 +382,40 @@ TEST_CASE("alarms on a real LMDB host with the system clock fire, also after a r
 }
 
 TEST_CASE("an alarm row whose bytes changed on disk fails that actor's activation, naming it") {
-  ark::test::host_env env;
-  auto victim = env.rt->get_or_create<alarm_if>("alarm_probe", "victim");
-  auto bystander = env.rt->get_or_create<alarm_if>("alarm_probe", "bystander");
-  REQUIRE(victim);
-  REQUIRE(bystander);
-  // Due in an hour; its plan holds a distinctive number (987654321: msgpack
-  // ce 3a de 68 b1) that only the victim's alarm row stores.
-  REQUIRE(ark::call<bool>(*env.sys, *victim, 10s, sched_atom::value, std::string("later"),
-                          std::int64_t{3'600'000}, std::int64_t{0}, std::int64_t{987654321}));
-  REQUIRE(ark::call<bool>(*env.sys, *bystander, 10s, sched_atom::value, std::string("later"),
-                          std::int64_t{3'600'000}, std::int64_t{0}, std::int64_t{0}));
-  *victim = alarm_if{};
-  *bystander = alarm_if{};
-  env.stop();
-  REQUIRE(ark::test::flip_in_file(env.opts.data_dir + "/data.mdb", "\xce\x3a\xde\x68\xb1", 2) >= 1);
-  env.start();
-  auto v = env.rt->get_or_create<alarm_if>("alarm_probe", "victim");
-  REQUIRE(v);
-  auto r = ark::call<strings>(*env.sys, *v, 10s, pending_atom::value);
-  REQUIRE_FALSE(r);
-  const auto m = r.error().message();
-  INFO(m);
-  CHECK(r.error().code() == ark::errc::corrupt_value);
-  CHECK(m.find("actor alarm_probe [\"victim\"]: its alarms: ") != std::string::npos);
-  CHECK(m.find("fails its checksum") != std::string::npos);
-  auto b = env.rt->get_or_create<alarm_if>("alarm_probe", "bystander");
-  REQUIRE(b);
-  CHECK(*ark::call<strings>(*env.sys, *b, 10s, pending_atom::value) == strings{"later"});
+  for (const auto& e : ark::test::embedded_engines) {
+    INFO(e.name);
+    ark::test::host_env env;
+    env.stop();
+    env.opts.data_dir = env.dir.sub(std::string("data-") + e.name);
+    env.opts.storage.kind = e.kind;
+    env.start();
+    auto victim = env.rt->get_or_create<alarm_if>("alarm_probe", "victim");
+    auto bystander = env.rt->get_or_create<alarm_if>("alarm_probe", "bystander");
+    REQUIRE(victim);
+    REQUIRE(bystander);
+    // Due in an hour; its plan holds a distinctive number (987654321: msgpack
+    // ce 3a de 68 b1) that only the victim's alarm row stores.
+    REQUIRE(ark::call<bool>(*env.sys, *victim, 10s, sched_atom::value, std::string("later"),
+                            std::int64_t{3'600'000}, std::int64_t{0}, std::int64_t{987654321}));
+    REQUIRE(ark::call<bool>(*env.sys, *bystander, 10s, sched_atom::value, std::string("later"),
+                            std::int64_t{3'600'000}, std::int64_t{0}, std::int64_t{0}));
+    *victim = alarm_if{};
+    *bystander = alarm_if{};
+    env.stop();
+    REQUIRE(ark::test::flip_in_file(env.opts.data_dir + "/" + e.file, "\xce\x3a\xde\x68\xb1", 2) >=
+            1);
+    env.start();
+    auto v = env.rt->get_or_create<alarm_if>("alarm_probe", "victim");
+    REQUIRE(v);
+    auto r = ark::call<strings>(*env.sys, *v, 10s, pending_atom::value);
+    REQUIRE_FALSE(r);
+    const auto m = r.error().message();
+    INFO(m);
+    CHECK(r.error().code() == ark::errc::corrupt_value);
+    CHECK(m.find("actor alarm_probe [\"victim\"]: its alarms: ") != std::string::npos);
+    CHECK(m.find("fails its checksum") != std::string::npos);
+    auto b = env.rt->get_or_create<alarm_if>("alarm_probe", "bystander");
+    REQUIRE(b);
+    CHECK(*ark::call<strings>(*env.sys, *b, 10s, pending_atom::value) == strings{"later"});
+  }
 }
