@@ -202,9 +202,12 @@ TEST_CASE("the web dashboard marks an actor whose snapshot fails its checksum as
               ".badge.corrupt\") === null;") == json(true));
   // Opening it says why, naming the checksum; the good one still opens.
   b.click(".actor-row[data-key='[\"broken\"]']");
-  REQUIRE_MESSAGE(b.until("return document.querySelector('#error').textContent.includes("
+  REQUIRE_MESSAGE(b.until("return document.querySelector('#state .state-error') !== null && "
+                          "document.querySelector('#state').textContent.includes("
                           "'fails its checksum');"),
-                  "error shown: " << b.text("#error"));
+                  "state shown: " << b.text("#state") << " error: " << b.text("#error"));
+  CHECK(b.text("#state-meta") == "corrupt");
+  CHECK(b.text("#state").find("restore the data directory from a backup") != std::string::npos);
   b.click(".actor-row[data-key='[\"good\"]']");
   REQUIRE_MESSAGE(b.until("return document.querySelector('#state').textContent.includes('1');"),
                   "state shown: " << b.text("#state") << " error: " << b.text("#error"));
