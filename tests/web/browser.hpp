@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -164,6 +166,37 @@ class browser {
  private:
   httplib::Client http_;
   std::string id_;
+};
+
+/// `ark-dash serve SERVE_ARGS` (--host URL, or --data DIR) on a free port,
+/// chromedriver, and a browser on the page once it is ready; the test fails
+/// when any of them does not start. Stops them in reverse order.
+class dashboard {
+ public:
+  explicit dashboard(std::vector<std::string> serve_args) {
+    REQUIRE_MESSAGE(std::filesystem::exists(chromedriver),
+                    "chromedriver is missing: run scripts/setup.sh (packages chromium, "
+                    "chromium-driver)");
+    int dash_port = free_port();
+    std::vector<std::string> args{ARK_DASH_PATH, "serve"};
+    args.insert(args.end(), serve_args.begin(), serve_args.end());
+    args.insert(args.end(), {"--port", std::to_string(dash_port)});
+    serve_ = std::make_unique<child>(std::move(args));
+    REQUIRE_MESSAGE(serve_->wait_for("ark-dash serve: http://", 10s), serve_->output());
+    int driver_port = free_port();
+    driver_ = std::make_unique<child>(
+        std::vector<std::string>{chromedriver, "--port=" + std::to_string(driver_port)});
+    REQUIRE_MESSAGE(driver_->wait_for("started successfully", 20s), driver_->output());
+    page_ = std::make_unique<browser>(driver_port);
+    page_->go("http://127.0.0.1:" + std::to_string(dash_port) + "/");
+    REQUIRE_MESSAGE(page_->until("return document.body.dataset.ready === '1';"),
+                    "the page did not load: " << page_->text("#error"));
+  }
+  browser& page() { return *page_; }
+
+ private:
+  std::unique_ptr<child> serve_, driver_;
+  std::unique_ptr<browser> page_;  // destroyed first
 };
 
 }  // namespace ark::test::web

@@ -51,9 +51,6 @@ const std::string reminder_module = std::string(ARK_MODULE_DIR) + "/libark_test_
 }  // namespace
 
 TEST_CASE("the web dashboard shows a live host's actors, state and KV in headless Chromium") {
-  REQUIRE_MESSAGE(std::filesystem::exists(chromedriver),
-                  "chromedriver is missing: run scripts/setup.sh (packages chromium, "
-                  "chromium-driver)");
   ark::test::temp_dir dir;
   ark::test::host_process host(dir.sub("data"), {counter_module, chat_module, reminder_module},
                                {"--admin-port", "0"});
@@ -79,19 +76,8 @@ TEST_CASE("the web dashboard shows a live host's actors, state and KV in headles
   auto admin = out.substr(out.find("admin=") + 6);
   admin = admin.substr(0, admin.find(' '));
 
-  int dash_port = free_port();
-  child dash({ARK_DASH_PATH, "serve", "--host", "http://" + admin, "--port",
-              std::to_string(dash_port)});
-  REQUIRE_MESSAGE(dash.wait_for("ark-dash serve: http://", 10s), dash.output());
-
-  int driver_port = free_port();
-  child driver({chromedriver, "--port=" + std::to_string(driver_port)});
-  REQUIRE_MESSAGE(driver.wait_for("started successfully", 20s), driver.output());
-
-  browser b(driver_port);
-  b.go("http://127.0.0.1:" + std::to_string(dash_port) + "/");
-  REQUIRE_MESSAGE(b.until("return document.body.dataset.ready === '1';"),
-                  "the page did not load: " << b.text("#error"));
+  dashboard dash({"--host", "http://" + admin});
+  auto& b = dash.page();
   CHECK(b.text("#source").find("live host") != std::string::npos);
 
   // The counter: click its type, then actor ["a"]; the state tree shows 42.
@@ -152,9 +138,6 @@ TEST_CASE("the web dashboard shows a live host's actors, state and KV in headles
 }
 
 TEST_CASE("the web dashboard marks an actor whose snapshot fails its checksum as corrupt") {
-  REQUIRE_MESSAGE(std::filesystem::exists(chromedriver),
-                  "chromedriver is missing: run scripts/setup.sh (packages chromium, "
-                  "chromium-driver)");
   ark::test::temp_dir dir;
   const auto data = dir.sub("data");
   {
@@ -183,16 +166,8 @@ TEST_CASE("the web dashboard marks an actor whose snapshot fails its checksum as
   }
   REQUIRE(ark::test::flip_in_file(data + "/data.mdb", snapshot, snapshot.size() - 1) >= 1);
 
-  int dash_port = free_port();
-  child dash({ARK_DASH_PATH, "serve", "--data", data, "--port", std::to_string(dash_port)});
-  REQUIRE_MESSAGE(dash.wait_for("ark-dash serve: http://", 10s), dash.output());
-  int driver_port = free_port();
-  child driver({chromedriver, "--port=" + std::to_string(driver_port)});
-  REQUIRE_MESSAGE(driver.wait_for("started successfully", 20s), driver.output());
-  browser b(driver_port);
-  b.go("http://127.0.0.1:" + std::to_string(dash_port) + "/");
-  REQUIRE_MESSAGE(b.until("return document.body.dataset.ready === '1';"),
-                  "the page did not load: " << b.text("#error"));
+  dashboard dash({"--data", data});
+  auto& b = dash.page();
   b.click(".type-item[data-type='counter']");
   REQUIRE_MESSAGE(
       b.until("return document.querySelectorAll('.actor-row').length === 2;"),
