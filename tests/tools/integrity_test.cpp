@@ -17,41 +17,16 @@
 #include "support/damage.hpp"
 #include "support/lmdb_raw.hpp"
 #include "tools/dash_runner.hpp"
+#include "tools/stored_bytes.hpp"
 
 namespace {
 
 using ark::test::run_dash;
-
-bool has(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
-std::string enc(const ark::key& k) {
-  auto e = ark::encode_key(k);
-  REQUIRE(e);
-  return *e;
-}
-
-const std::string state_space("\x00\x02state\x00", 8);
-const std::string journal_space("\x00\x02journal\x00", 10);
-const std::string alarm_space("\x00\x02" "alarms\x00", 9);
-
-std::string msgpack_of(const std::string& text) {
-  auto v = ark::kv::value_from_json_text(text);
-  REQUIRE(v);
-  return v->stored();
-}
-
-std::string u32le(std::size_t n) {
-  std::string out;
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  return out;
-}
+using namespace ark::test::stored_bytes;
 
 // A state journal record (doc/state_format.md) with one snapshot entry.
 std::string journal_record(const std::string& identity, const std::string& snapshot) {
-  return "\x01" + std::string(1, '\x01') + u32le(identity.size()) + identity +
-         u32le(snapshot.size()) + snapshot;
+  return "\x01" + journal_entry(1, identity, snapshot);
 }
 
 using engine = ark::test::embedded_engine;

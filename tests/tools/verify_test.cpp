@@ -18,52 +18,16 @@
 #include "ark/kv/open.hpp"
 #include "support/lmdb_raw.hpp"
 #include "tools/dash_runner.hpp"
+#include "tools/stored_bytes.hpp"
 
 namespace {
 
 using ark::test::be64;
 using ark::test::run_dash;
-
-bool has(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
-std::string enc(const ark::key& k) {
-  auto e = ark::encode_key(k);
-  REQUIRE(e);
-  return *e;
-}
-
-// The spaces of doc/state_format.md (on-disk constants): 00 02 "state" 00 and
-// 00 02 "journal" 00.
-const std::string state_space("\x00\x02state\x00", 8);
-const std::string journal_space("\x00\x02journal\x00", 10);
+using namespace ark::test::stored_bytes;
 
 std::string identity(const std::string& type, const std::string& key) {
   return enc(ark::key{type, ark::key{key}});
-}
-
-// A stored msgpack value of the JSON `text`.
-std::string msgpack_of(const std::string& text) {
-  auto v = ark::kv::value_from_json_text(text);
-  REQUIRE(v);
-  return v->stored();
-}
-
-// A stored snapshot value: {"schema": 1, "state": <state_json>}.
-std::string snapshot(const std::string& state_json) {
-  return msgpack_of(R"({"schema": 1, "state": )" + state_json + "}");
-}
-
-std::string u32le(std::size_t n) {
-  std::string out;
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  return out;
-}
-
-// One journal record entry (doc/state_format.md): kind, key, value.
-std::string journal_entry(char kind, const std::string& key, const std::string& value) {
-  return std::string(1, kind) + u32le(key.size()) + key + u32le(value.size()) + value;
 }
 
 // Stores `value` under `key` in `space` (all encoded) through the backend
