@@ -329,12 +329,18 @@ struct lmdb_backend::impl {
   // value gets its check, then format_version becomes 2. A crash leaves
   // format 1 untouched. REQUIRES: the directory lock, no transaction open.
   expected<void> upgrade_from_v1() {
+    auto t0 = std::chrono::steady_clock::now();
     for (;;) {
       auto r = upgrade_once();
-      if (r || r.error() != errc::map_full) return r;
+      if (r) {
+        if (opts.on_upgrade) opts.on_upgrade(detail::upgraded_line(path, upgraded, t0));
+        return r;
+      }
+      if (r.error() != errc::map_full) return r;
       if (auto g = grow_map(); !g) return g;
     }
   }
+  std::uint64_t upgraded = 0;  // records the last upgrade_once rewrote
 
   expected<void> upgrade_once() {
     lmdb::txn t;
@@ -343,6 +349,7 @@ struct lmdb_backend::impl {
     mdb_stat(t.get(), kv, &ks);
     mdb_stat(t.get(), spaces, &ss);
     detail::upgrade_progress progress(path, ks.ms_entries + ss.ms_entries);
+    upgraded = ks.ms_entries + ss.ms_entries;
     auto old = [&](std::string_view what) {
       return error{errc::corrupt_value, "cannot upgrade " + path + " to storage format 2: " +
                                             std::string(what) +

@@ -78,6 +78,7 @@ expected<std::shared_ptr<backend>> open_kind(const std::string& dir, const open_
     so.read_only = opts.read_only;
     so.create_if_missing = opts.create_if_missing;
     so.mode = opts.mode;
+    so.on_upgrade = opts.on_upgrade;
     auto b = sqlite_backend::open(dir, so);
     if (!b) return b.error();
     return std::shared_ptr<backend>(std::move(*b));
@@ -88,6 +89,7 @@ expected<std::shared_ptr<backend>> open_kind(const std::string& dir, const open_
   lo.mode = opts.mode;
   lo.initial_map_size = opts.initial_map_size;
   lo.max_map_size = opts.max_map_size;
+  lo.on_upgrade = opts.on_upgrade;
   auto b = lmdb_backend::open(dir, lo);
   if (!b) return b.error();
   return std::shared_ptr<backend>(std::move(*b));

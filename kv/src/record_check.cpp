@@ -48,6 +48,16 @@ error needs_upgrade(const std::string& dir, std::uint64_t version) {
                    "` (or start ark-host on it, which upgrades it when it opens it)"};
 }
 
+std::string upgraded_line(const std::string& dir, std::uint64_t records,
+                          std::chrono::steady_clock::time_point started) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - started)
+                .count();
+  return "upgraded data directory " + dir +
+         " from storage format 1 to 2 (a checksum on every record): " +
+         std::to_string(records) + " records in " + std::to_string(ms) + " ms";
+}
+
 namespace {
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -10,6 +10,7 @@
 // SQLite `kv` table) or next to it (SQLite `spaces.sum`). XXH3 is inlined
 // from libxxhash-dev's header: no library to link, for ark or its users.
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -79,6 +80,10 @@ error damaged_space(const std::string& dir, std::string_view space);
 /// A read-only open of a directory of an older storage format: names the
 /// command that upgrades it.
 error needs_upgrade(const std::string& dir, std::uint64_t version);
+
+/// The line a finished upgrade reports (lmdb_options::on_upgrade).
+std::string upgraded_line(const std::string& dir, std::uint64_t records,
+                          std::chrono::steady_clock::time_point started);
 
 /// Progress of a format upgrade, on stderr when it is a terminal (at most
 /// once a second); silent otherwise.

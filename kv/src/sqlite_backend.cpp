@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -569,10 +570,11 @@ namespace {
 // Storage format 1 -> 2 inside the writer's open transaction (the caller
 // writes the new format_version and commits): `spaces` gets its `sum`
 // column, every row its check.
-expected<void> upgrade_from_v1(sqlite::connection& w, const std::string& dir) {
+expected<std::uint64_t> upgrade_from_v1(sqlite::connection& w, const std::string& dir) {
   auto total = w.query_text("SELECT (SELECT count(*) FROM kv) + (SELECT count(*) FROM spaces)");
   if (!total) return total.error();
-  detail::upgrade_progress progress(dir, std::strtoull(total->c_str(), nullptr, 10));
+  const auto records = std::strtoull(total->c_str(), nullptr, 10);
+  detail::upgrade_progress progress(dir, records);
   const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
   auto* db = w.get();
   sqlite3_create_function_v2(db, "ark_seal", 3, flags, &progress, seal_fn, nullptr, nullptr,
@@ -586,7 +588,7 @@ expected<void> upgrade_from_v1(sqlite::connection& w, const std::string& dir) {
                              nullptr);
   if (!r)
     return error{r.error().code(), "upgrading " + dir + " to storage format 2: " + r.error().context()};
-  return {};
+  return std::uint64_t{records};
 }
 
 }  // namespace
@@ -695,13 +697,19 @@ expected<std::shared_ptr<sqlite_backend>> sqlite_backend::open(const std::string
                       "data directory " + dir + " (" + p->file + ") has storage format version " +
                           std::to_string(**version) + "; this ark reads versions up to " +
                           std::to_string(storage_format_version)});
+  std::optional<std::string> upgraded;  // told once the upgrade committed
   if (!*version || **version < static_cast<std::int64_t>(storage_format_version)) {
-    if (*version)
-      if (auto r = upgrade_from_v1(w, dir); !r) return fail(r.error());
+    if (*version) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto n = upgrade_from_v1(w, dir);
+      if (!n) return fail(n.error());
+      upgraded = detail::upgraded_line(dir, *n, t0);
+    }
     if (auto r = p->set_meta_int(meta_format_version, storage_format_version); !r)
       return fail(r.error());
   }
   if (auto r = w.run(sql_commit); !r) return fail(r.error());
+  if (upgraded && opts.on_upgrade) opts.on_upgrade(*upgraded);
   return std::shared_ptr<sqlite_backend>(new sqlite_backend(std::move(p)));
 }
 

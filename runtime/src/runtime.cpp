@@ -698,6 +698,7 @@ expected<std::shared_ptr<runtime>> runtime::open(caf::actor_system& sys, runtime
     kv::open_options oo = opts.storage;
     oo.read_only = false;
     oo.create_if_missing = true;
+    if (!oo.on_upgrade) oo.on_upgrade = opts.log;
     auto opened = kv::open_backend(opts.data_dir, oo);
     if (!opened) return opened.error();
     db = std::move(*opened);

@@ -9,6 +9,7 @@
 #include <ark/stored_format.hpp>
 
 #include "counter/counter.hpp"
+#include "support/damage.hpp"
 #include "support/host_process.hpp"
 #include "support/lmdb_raw.hpp"
 #include "support/remote_client.hpp"
@@ -96,4 +97,29 @@ TEST_CASE("ark-host refuses a data directory of a newer storage format with stat
                      std::to_string(ark::kv::storage_format_version + 1)));
   CHECK(has(out, "upgrade ark"));
   CHECK_FALSE(has(out, "ark-host ready"));
+}
+
+TEST_CASE("ark-host upgrades a data directory of storage format 1 when it starts, and says so") {
+  ark::test::temp_dir dir;
+  const auto data = dir.sub("data");
+  {
+    ark::test::host_process host(data, {counter_module});
+    REQUIRE_MESSAGE(host.start(), host.output());
+    remote r(host.port());
+    CHECK(*r.add("kept", 5) == 5);
+    CHECK(host.stop() == 0);
+  }
+  ark::test::downgrade_lmdb_to_v1(data);  // as an ark before checksums left it
+  auto [vrc, vout] = ark::test::run_command(ark_dash + " verify --data " + data);
+  CHECK(vrc == 1);
+  CHECK(has(vout, "`ark-dash upgrade --data " + data + "`"));
+  ark::test::host_process host(data, {counter_module});
+  REQUIRE_MESSAGE(host.start(), host.output());
+  CHECK(has(host.output(), "upgraded data directory " + data + " from storage format 1 to 2"));
+  remote r(host.port());
+  CHECK(*r.add("kept", 1) == 6);
+  CHECK(host.stop() == 0);
+  auto [rc, out] = ark::test::run_command(ark_dash + " verify --data " + data);
+  INFO(out);
+  CHECK(rc == 0);
 }

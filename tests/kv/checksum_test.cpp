@@ -226,7 +226,16 @@ TEST_CASE("a format-1 directory is upgraded by a writable open and refused by a 
     CHECK(has(refused.error().message(), "`ark-dash upgrade --data " + data + "`"));
 
     {
-      auto b = open_dir(data, e.kind);  // upgrades
+      open_options rw;
+      rw.kind = e.kind;
+      std::vector<std::string> told;
+      rw.on_upgrade = [&](const std::string& line) { told.push_back(line); };
+      auto opened = open_backend(data, rw);  // upgrades
+      REQUIRE_MESSAGE(opened, (opened ? "" : opened.error().message()));
+      auto b = *opened;
+      REQUIRE(told.size() == 1);
+      CHECK(has(told[0], "upgraded data directory " + data + " from storage format 1 to 2"));
+      CHECK(has(told[0], ": 6 records in "));  // 4 values and 2 space ids
       CHECK(b->get(space_of("users"), key_of("k2")).value() == "second value 22222222");
       CHECK(b->get(space_of("other"), key_of("x")).value() == "other value 44444444");
       // New spaces get fresh ids after the upgrade, and every record checks.

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,6 +27,9 @@ struct lmdb_options {
   std::size_t max_map_size = std::size_t{1} << 40;
   /// Concurrent read transactions (open cursors count) this process may hold.
   unsigned max_readers = 1024;
+  /// Told once, with one line, when a writable open upgraded a directory of
+  /// an older storage format (ark-host passes its log). Unset: silent.
+  std::function<void(const std::string&)> on_upgrade;
 };
 
 /// The default backend: one LMDB environment per data directory, with the

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,10 @@ struct open_options {
   std::string pg_conninfo;
   /// PostgreSQL only: the schema holding ark's tables.
   std::string pg_schema = "ark";
+  /// LMDB and SQLite: told once, with one line, when a writable open
+  /// upgraded a directory of an older storage format (ark-host passes its
+  /// log). Unset: silent.
+  std::function<void(const std::string&)> on_upgrade;
   /// PostgreSQL only: hold the schema's lock (pg_options::exclusive).
   bool pg_exclusive = true;
 };

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ struct sqlite_options {
   /// How long a connection waits for a lock SQLite itself holds (a checkpoint,
   /// WAL recovery by another process) before failing with backend_failure.
   unsigned busy_timeout_ms = 5000;
+  /// Told once, with one line, when a writable open upgraded a directory of
+  /// an older storage format (ark-host passes its log). Unset: silent.
+  std::function<void(const std::string&)> on_upgrade;
 };
 
 /// The second durable backend: one SQLite database, `<dir>/ark.sqlite`, in WAL
