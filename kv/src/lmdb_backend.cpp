@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <cstdio>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -75,11 +73,17 @@ namespace {
 constexpr std::string_view meta_format_version = "format_version";  // u32 big-endian
 constexpr std::string_view meta_next_space_id = "next_space_id";    // u64 big-endian
 constexpr std::size_t space_id_size = 8;                            // u64 big-endian prefix
+constexpr std::size_t lmdb_max_key = 511;
+
 // Format 2: `spaces` values and next_space_id are the 8 id bytes ++ their
 // check (record_check.hpp, space id meta_check_space, keyed by the space key
-// or the meta name); `kv` values are the stored value ++ its check.
-constexpr std::size_t sealed_id_size = space_id_size + detail::check_size;
-constexpr std::size_t lmdb_max_key = 511;
+// or the meta name); `kv` values are the stored value ++ its check. The id
+// sealed in `stored` under `key`, or nullopt when its check fails.
+std::optional<std::uint64_t> unseal_id(std::string_view key, std::string_view stored) {
+  auto b = detail::unseal(detail::meta_check_space, key, stored);
+  if (!b || b->size() != space_id_size) return std::nullopt;
+  return get_be(*b);
+}
 
 // Readers announce themselves here so that a map resize, which LMDB allows
 // only while no transaction of this process is open, can wait for them.
@@ -224,12 +228,11 @@ struct lmdb_backend::impl {
     int rc = mdb_get(t, spaces, &k, &v);
     if (rc == MDB_NOTFOUND) return std::uint64_t{0};
     if (rc != 0) return lmdb::lmdb_error(rc, "look up space " + to_hex(space));
-    auto idb = detail::unseal(detail::meta_check_space, space, lmdb::to_view(v));
-    if (!idb || idb->size() != space_id_size) return detail::damaged_space(path, space);
-    auto id = get_be(*idb);
+    auto id = unseal_id(space, lmdb::to_view(v));
+    if (!id) return detail::damaged_space(path, space);
     std::lock_guard lock(cache_mu);
-    space_ids.emplace(std::string(space), id);
-    return id;
+    space_ids.emplace(std::string(space), *id);
+    return *id;
   }
 
   // Assigns a new id to `space` inside write transaction `t`.
@@ -238,13 +241,13 @@ struct lmdb_backend::impl {
     std::uint64_t id = 1;
     int rc = mdb_get(t, meta, &mk, &mv);
     if (rc == 0) {
-      auto nb = detail::unseal(detail::meta_check_space, meta_next_space_id, lmdb::to_view(mv));
-      if (!nb || nb->size() != space_id_size)
+      auto next = unseal_id(meta_next_space_id, lmdb::to_view(mv));
+      if (!next)
         return error{errc::corrupt_value,
                      "next_space_id in the meta database of " + path +
                          " fails its checksum: restore the data directory from a backup "
                          "(`ark-dash verify --data " + path + "` lists every damaged record)"};
-      id = get_be(*nb);
+      id = *next;
     } else if (rc != MDB_NOTFOUND) {
       return lmdb::lmdb_error(rc, "read next_space_id");
     }
@@ -331,25 +334,25 @@ struct lmdb_backend::impl {
   expected<void> upgrade_from_v1() {
     auto t0 = std::chrono::steady_clock::now();
     for (;;) {
-      auto r = upgrade_once();
-      if (r) {
-        if (opts.on_upgrade) opts.on_upgrade(detail::upgraded_line(path, upgraded, t0));
-        return r;
+      auto records = upgrade_once();
+      if (records) {
+        if (opts.on_upgrade) opts.on_upgrade(detail::upgraded_line(path, *records, t0));
+        return {};
       }
-      if (r.error() != errc::map_full) return r;
+      if (records.error() != errc::map_full) return records.error();
       if (auto g = grow_map(); !g) return g;
     }
   }
-  std::uint64_t upgraded = 0;  // records the last upgrade_once rewrote
 
-  expected<void> upgrade_once() {
+  // One attempt of upgrade_from_v1; the number of records it rewrote.
+  expected<std::uint64_t> upgrade_once() {
     lmdb::txn t;
     if (int rc = t.begin(env.get(), 0); rc != 0) return lmdb::lmdb_error(rc, "begin upgrade");
     MDB_stat ks{}, ss{};
     mdb_stat(t.get(), kv, &ks);
     mdb_stat(t.get(), spaces, &ss);
-    detail::upgrade_progress progress(path, ks.ms_entries + ss.ms_entries);
-    upgraded = ks.ms_entries + ss.ms_entries;
+    const std::uint64_t records = ks.ms_entries + ss.ms_entries;
+    detail::upgrade_progress progress(path, records);
     auto old = [&](std::string_view what) {
       return error{errc::corrupt_value, "cannot upgrade " + path + " to storage format 2: " +
                                             std::string(what) +
@@ -394,7 +397,7 @@ struct lmdb_backend::impl {
     if (rc = mdb_put(t.get(), meta, &fk, &fv, 0); rc != 0)
       return lmdb::lmdb_error(rc, "write format version");
     if (rc = t.commit(); rc != 0) return lmdb::lmdb_error(rc, "commit the upgrade of " + path);
-    return {};
+    return records;
   }
 
   expected<std::uint64_t> clear_space(MDB_txn* t, const std::string& prefix) {
@@ -700,10 +703,9 @@ expected<std::vector<std::string>> lmdb_backend::spaces(std::string_view after, 
   for (; rc == 0; rc = mdb_cursor_get(sc.get(), &k, &v, MDB_NEXT)) {
     if (!after.empty() && lmdb::to_view(k) == after) continue;
     if (limit != 0 && out.size() >= limit) break;
-    auto idb = detail::unseal(detail::meta_check_space, lmdb::to_view(k), lmdb::to_view(v));
-    if (!idb || idb->size() != space_id_size)
-      return detail::damaged_space(impl_->path, lmdb::to_view(k));
-    std::string prefix(*idb);
+    auto id = unseal_id(lmdb::to_view(k), lmdb::to_view(v));
+    if (!id) return detail::damaged_space(impl_->path, lmdb::to_view(k));
+    const std::string prefix = be64(*id);
     MDB_val pk = lmdb::to_val(prefix), pv;
     int prc = mdb_cursor_get(kc.get(), &pk, &pv, MDB_SET_RANGE);
     if (prc == 0 && lmdb::to_view(pk).substr(0, prefix.size()) == prefix)
@@ -733,20 +735,18 @@ expected<void> lmdb_backend::walk_raw(const raw_visitor& visit) {
     int rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
     for (; rc == 0; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
       auto key = lmdb::to_view(k), stored = lmdb::to_view(v);
-      std::optional<std::string_view> value;
-      if (d.db == raw_db::kv)
-        value = key.size() < space_id_size
-                    ? std::nullopt
-                    : detail::unseal(get_be(key.substr(0, space_id_size)),
-                                     key.substr(space_id_size), stored);
-      else if (d.db == raw_db::spaces || key != meta_format_version)
-        value = detail::unseal(detail::meta_check_space, key, stored);
-      else
-        value = stored;  // format_version: plain, so that any version can read it
-      bool intact = value.has_value();
-      if (!intact)
-        value = stored.substr(0, stored.size() - std::min(stored.size(), detail::check_size));
-      if (!visit(d.db, key, *value, intact)) return {};
+      detail::checked_value rec{stored, true};  // format_version: plain, any version reads it
+      if (d.db != raw_db::kv) {
+        if (d.db == raw_db::spaces || key != meta_format_version)
+          rec = detail::check_record(detail::meta_check_space, key, stored);
+      } else if (key.size() < space_id_size) {
+        rec = detail::check_record(0, {}, stored);  // no space id: never intact
+        rec.intact = false;
+      } else {
+        rec = detail::check_record(get_be(key.substr(0, space_id_size)), key.substr(space_id_size),
+                                   stored);
+      }
+      if (!visit(d.db, key, rec.value, rec.intact)) return {};
     }
     if (rc != MDB_NOTFOUND)
       return lmdb::lmdb_error(rc,

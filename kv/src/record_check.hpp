@@ -10,6 +10,7 @@
 // SQLite `kv` table) or next to it (SQLite `spaces.sum`). XXH3 is inlined
 // from libxxhash-dev's header: no library to link, for ark or its users.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -68,6 +69,19 @@ inline std::optional<std::string_view> unseal(std::uint64_t space_id, std::strin
                     (std::uint32_t{t[2]} << 8) | std::uint32_t{t[3]};
   if (c != record_check(space_id, key, value)) return std::nullopt;
   return value;
+}
+
+/// A stored record as walk_raw reports it: its value when its check holds,
+/// else the stored bytes without the check's room (untrusted) and intact
+/// false.
+struct checked_value {
+  std::string_view value;
+  bool intact;
+};
+inline checked_value check_record(std::uint64_t space_id, std::string_view key,
+                                  std::string_view stored) {
+  if (auto v = unseal(space_id, key, stored)) return {*v, true};
+  return {stored.substr(0, stored.size() - std::min(stored.size(), check_size)), false};
 }
 
 /// The error of a record of `space` that fails its check: names the key,

@@ -877,12 +877,9 @@ expected<void> sqlite_backend::walk_raw(const raw_visitor& visit) {
           auto id = static_cast<std::uint64_t>(sqlite3_column_int64(*s, 0));
           k = be64(id);
           k.append(column_bytes(*s, 1));
-          auto stored = column_bytes(*s, 2);
-          auto value = detail::unseal(id, column_bytes(*s, 1), stored);
-          intact = value.has_value();
-          if (!intact)
-            value = stored.substr(0, stored.size() - std::min(stored.size(), detail::check_size));
-          v.assign(*value);
+          auto rec = detail::check_record(id, column_bytes(*s, 1), column_bytes(*s, 2));
+          intact = rec.intact;
+          v.assign(rec.value);
           break;
         }
       }
@@ -900,10 +897,12 @@ expected<void> sqlite_backend::copy_to(const std::string& dir) {
   // Created here, private to the owner like every ark database file; never
   // over an existing one.
   int f = ::open(target.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (f < 0)
-    return error{errno == EEXIST ? errc::invalid_argument : errc::io_error,
-                 "cannot create " + target + ": " + std::strerror(errno) +
-                     (errno == EEXIST ? " (a copy never overwrites a file)" : "")};
+  if (f < 0) {
+    const int e = errno;
+    return error{e == EEXIST ? errc::invalid_argument : errc::io_error,
+                 "cannot create " + target + ": " + std::strerror(e) +
+                     (e == EEXIST ? " (a copy never overwrites a file)" : "")};
+  }
   ::close(f);
   auto fail = [&](error e) {
     std::error_code ec;

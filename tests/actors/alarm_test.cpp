@@ -385,10 +385,7 @@ TEST_CASE("an alarm row whose bytes changed on disk fails that actor's activatio
   for (const auto& e : ark::test::embedded_engines) {
     INFO(e.name);
     ark::test::host_env env;
-    env.stop();
-    env.opts.data_dir = env.dir.sub(std::string("data-") + e.name);
-    env.opts.storage.kind = e.kind;
-    env.start();
+    env.use_backend(e.kind, e.name);
     auto victim = env.rt->get_or_create<alarm_if>("alarm_probe", "victim");
     auto bystander = env.rt->get_or_create<alarm_if>("alarm_probe", "bystander");
     REQUIRE(victim);

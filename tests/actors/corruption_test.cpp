@@ -57,6 +57,15 @@ std::string packed(const T& v) {
   return std::string(ark::kv::value::pack(v).payload());
 }
 
+// The error a runtime opening `env`'s (stopped) data directory fails with.
+ark::error refused_open(const host_env& env) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto r = ark::runtime::open(sys, env.opts);
+  REQUIRE_FALSE(r);
+  return r.error();
+}
+
 ark::error get_error(host_env& env, const std::string& key) {
   auto h = env.rt->get_or_create<probe_if>("probe", key, std::int64_t{0});
   REQUIRE_MESSAGE(h, (h ? "" : h.error().message()));
@@ -255,13 +264,10 @@ TEST_CASE("a damaged journal record refuses the data directory naming it and the
     b.put(ark::stored::journal_space(), ark::stored::journal_key(5), "\x01\x01\x03");
     REQUIRE(db->apply(b));
   }
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  auto r = ark::runtime::open(sys, env.opts);
-  REQUIRE_FALSE(r);
-  const auto m = r.error().message();
+  const auto e = refused_open(env);
+  const auto m = e.message();
   INFO(m);
-  CHECK(r.error() == ark::errc::corrupt_snapshot);
+  CHECK(e == ark::errc::corrupt_snapshot);
   CHECK(has(m, "data directory " + env.opts.data_dir + ": state journal record 5"));
   CHECK(has(m, "truncated or corrupt"));
   CHECK(has(m, "`ark-dash verify --data " + env.opts.data_dir + "`"));
@@ -277,13 +283,6 @@ namespace {
 using engine = ark::test::embedded_engine;
 const auto& engines = ark::test::embedded_engines;
 
-// Moves `env` onto a new data directory of `e`'s backend.
-void use_engine(host_env& env, const engine& e) {
-  env.stop();
-  env.opts.data_dir = env.dir.sub(std::string("data-") + e.name);
-  env.opts.storage.kind = e.kind;
-  env.start();
-}
 
 std::string stored_snapshot(const host_env& env, const std::string& key) {
   ark::kv::open_options o;
@@ -301,7 +300,7 @@ TEST_CASE("a snapshot whose bytes changed on disk fails only that actor with cor
   for (const auto& e : engines) {
     INFO(e.name);
     host_env env;
-    use_engine(env, e);
+    env.use_backend(e.kind, e.name);
     CHECK(ark::test::value_of(env, env.probe("good", 10)) == 10);
     CHECK(ark::test::value_of(env, env.probe("bad", 123456789)) == 123456789);
     env.stop();  // checkpoints: the snapshots are in place
@@ -325,7 +324,7 @@ TEST_CASE("a KV value whose bytes changed on disk fails the read, naming the act
   for (const auto& e : engines) {
     INFO(e.name);
     host_env env;
-    use_engine(env, e);
+    env.use_backend(e.kind, e.name);
     auto a = env.probe("a", 0);
     REQUIRE(*env.call<bool>(a, put_kv_atom::value, std::string("x"),
                             std::string("a distinctive kv value 5150")));
@@ -358,7 +357,7 @@ TEST_CASE("a journal record whose bytes changed on disk refuses the directory, n
   for (const auto& e : engines) {
     INFO(e.name);
     host_env env;
-    use_engine(env, e);
+    env.use_backend(e.kind, e.name);
     CHECK(ark::test::value_of(env, env.probe("j", 1)) == 1);
     env.stop();  // checkpointed: the state space holds value 1
     env.start();
@@ -370,13 +369,10 @@ TEST_CASE("a journal record whose bytes changed on disk refuses the directory, n
     // The journaled snapshot holds 987654321 (msgpack ce 3a de 68 b1).
     REQUIRE(ark::test::flip_in_file(env.opts.data_dir + "/" + e.file, "\xce\x3a\xde\x68\xb1", 2) >=
             1);
-    caf::actor_system_config cfg;
-    caf::actor_system sys{cfg};
-    auto r = ark::runtime::open(sys, env.opts);
-    REQUIRE_FALSE(r);
-    const auto m = r.error().message();
+    const auto err = refused_open(env);
+    const auto m = err.message();
     INFO(m);
-    CHECK(r.error() == ark::errc::corrupt_value);
+    CHECK(err == ark::errc::corrupt_value);
     CHECK(has(m, "data directory " + env.opts.data_dir + ": the state journal: "));
     CHECK(has(m, "fails its checksum"));
     CHECK(has(m, "the whole directory is refused"));

@@ -55,6 +55,13 @@ struct host_env {
     stop();
     start();
   }
+  /// Restarts on a new data directory `data-<name>` of backend `kind`.
+  void use_backend(ark::kv::backend_kind kind, const std::string& name) {
+    stop();
+    opts.data_dir = dir.sub("data-" + name);
+    opts.storage.kind = kind;
+    start();
+  }
 
   probe_if probe(const std::string& key, std::int64_t start = 0) {
     auto h = rt->get_or_create<probe_if>("probe", key, start);

@@ -33,12 +33,13 @@
 #include "support/pg_server.hpp"
 #include "support/reminder/reminder.hpp"
 #include "support/remote_client.hpp"
-#include "support/spawn.hpp"
+#include "support/child_process.hpp"
 #include "test_util.hpp"
 #include "tools/dash_runner.hpp"
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
+using ark::test::child;
 using ark::test::run_dash;
 
 namespace {
@@ -186,49 +187,6 @@ std::vector<std::string> actor_names(const json& doc) {
   return out;
 }
 
-// A child process (ark-dash serve) whose output is collected; SIGTERM on exit.
-class child {
- public:
-  explicit child(std::vector<std::string> args) {
-    pid_ = ark::test::spawn_with_output(std::move(args), fd_);
-    REQUIRE(pid_ > 0);
-    reader_ = std::thread([this] {
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::read(fd_, buf, sizeof buf)) > 0) {
-        std::lock_guard<std::mutex> guard{mtx_};
-        out_.append(buf, static_cast<std::size_t>(n));
-      }
-    });
-  }
-  ~child() {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-    if (reader_.joinable()) reader_.join();
-    ::close(fd_);
-  }
-  child(const child&) = delete;
-  child& operator=(const child&) = delete;
-  std::string output() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return out_;
-  }
-  bool wait_for(const std::string& what, std::chrono::milliseconds timeout) const {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      if (output().find(what) != std::string::npos) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::thread reader_;
-  mutable std::mutex mtx_;
-  std::string out_;
-};
 
 }  // namespace
 

@@ -25,7 +25,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "support/spawn.hpp"
+#include "support/child_process.hpp"
 
 namespace ark::test::web {
 
@@ -35,50 +35,6 @@ using json = nlohmann::json;
 inline const char* const chromedriver = "/usr/bin/chromedriver";
 inline const char* const chromium = "/usr/bin/chromium";
 
-// A child process whose stdout and stderr are collected; killed on exit.
-class child {
- public:
-  explicit child(std::vector<std::string> args) {
-    pid_ = ark::test::spawn_with_output(std::move(args), fd_);
-    REQUIRE(pid_ > 0);
-    reader_ = std::thread([this] {
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::read(fd_, buf, sizeof buf)) > 0) {
-        std::lock_guard<std::mutex> guard{mtx_};
-        out_.append(buf, static_cast<std::size_t>(n));
-      }
-    });
-  }
-  ~child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (reader_.joinable()) reader_.join();
-    ::close(fd_);
-  }
-  std::string output() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return out_;
-  }
-  /// Waits until the output contains `what`; false after `timeout`.
-  bool wait_for(const std::string& what, std::chrono::milliseconds timeout) const {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      if (output().find(what) != std::string::npos) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::thread reader_;
-  mutable std::mutex mtx_;
-  std::string out_;
-};
 
 inline int free_port() {
   int s = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -58,10 +58,11 @@ bool holds_anything(const std::string& dir) {
   return fs::exists(dir, ec) && !fs::is_empty(dir, ec);
 }
 
+// A backup (or a fresh copy), read-only, with whichever backend it holds.
 expected<std::shared_ptr<kv::backend>> open_copy(const std::string& dir) {
-  kv::open_options o;
-  o.read_only = true;
-  return kv::open_detected(dir, o);
+  data_source src;
+  src.dir = dir;
+  return open_data(src, access::read);
 }
 
 // -- backup ---------------------------------------------------------------------

@@ -364,18 +364,10 @@ class verifier {
         ++snapshots_;
         problem("state", key_place(user, "actor", "snapshot of actor "), checksum_problem);
         break;
-      case space_kind::journal: {
+      case space_kind::journal:
         ++journal_records_;
-        place rec;
-        rec.fields["record_hex"] = to_hex(user);
-        rec.text = "journal record 0x" + to_hex(user);
-        if (user.size() == 8) {
-          rec.fields["record"] = kv::get_be(user);
-          rec.text = "journal record " + std::to_string(kv::get_be(user));
-        }
-        problem("journal", rec, checksum_problem);
+        problem("journal", journal_place(user), checksum_problem);
         break;
-      }
       case space_kind::alarms:
         alarm_rows_.emplace(std::string(user), std::nullopt);
         problem("alarms", entry_place(user), checksum_problem);
@@ -514,8 +506,8 @@ class verifier {
     check_snapshot("state", where, stored);
   }
 
-  void check_journal(std::string_view user, std::string_view record) {
-    ++journal_records_;
+  // A journal record by its number (its key in hex when that is not one).
+  static place journal_place(std::string_view user) {
     place rec;
     if (user.size() == 8) {
       auto n = kv::get_be(user);
@@ -524,8 +516,15 @@ class verifier {
     } else {
       rec.fields["record_hex"] = to_hex(user);
       rec.text = "journal record 0x" + to_hex(user);
-      problem("journal", rec, "the record key is not an 8-byte record number");
     }
+    return rec;
+  }
+
+  void check_journal(std::string_view user, std::string_view record) {
+    ++journal_records_;
+    auto rec = journal_place(user);
+    if (user.size() != 8)
+      problem("journal", rec, "the record key is not an 8-byte record number");
     std::size_t entry = 0;
     auto r = stored::decode_journal_record(
         record, [&](stored::journal_entry kind, std::string_view actor, std::string_view value) {
