@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "ark/errors.hpp"
+#include "ark/inspect.hpp"
 #include "ark/kv/json.hpp"
 #include "ark/kv/value.hpp"
 #include "ark/migration.hpp"
@@ -64,6 +65,7 @@ bool same_state_bytes(std::string_view stored, std::uint32_t schema, std::string
 actor_core::actor_core(activation a)
     : act_(std::move(a)), gate_(act_.id.encoded), last_activity_(act_.host->time().monotonic()) {
   if (act_.host) subs_ = act_.host->subscribers(act_.id);
+  if (act_.stats) act_.stats->active.fetch_add(1, std::memory_order_relaxed);
 }
 
 actor_core::~actor_core() {
@@ -73,6 +75,7 @@ actor_core::~actor_core() {
 void actor_core::exited() {
   if (exited_ || !act_.host) return;
   exited_ = true;
+  if (act_.stats) act_.stats->active.fetch_sub(1, std::memory_order_relaxed);
   // Nothing can deliver them any more: their callers get an error now
   // rather than their timeout.
   fail_promises(
@@ -246,6 +249,7 @@ void actor_core::run_activate_hook() {
   reactivate_ = false;
   forget_committed_kv();
   in_message_ = true;
+  if (subs_ && subs_->wants_changes()) change_label_ = "on_activate";
   try {
     run_on_activate();
   } catch (const std::exception& e) {
@@ -318,8 +322,15 @@ bool actor_core::build_unit(commit_unit& unit, bool force) {
   pack_state(scratch_);
   bool changed = scratch_ != last_snapshot_;
   bool kv_dirty = overlay_->dirty();
-  if (!changed && !kv_dirty && !alarms_.changed() && !force) return false;
+  if (!changed && !kv_dirty && !alarms_.changed() && !force) {
+    change_events_.clear();
+    return false;
+  }
   start_unit(unit);
+  if (subs_ && subs_->wants_changes()) {
+    build_unit_with_change(unit, changed || force, kv_dirty);
+    return true;
+  }
   alarms_.take_writes(act_.id, unit);
   if (changed || force) {
     unit.snapshot = make_snapshot(state_schema(), scratch_);
@@ -328,6 +339,27 @@ bool actor_core::build_unit(commit_unit& unit, bool force) {
   }
   if (kv_dirty) unit.kv = overlay_->take(unit.seq);
   return true;
+}
+
+void actor_core::build_unit_with_change(commit_unit& unit, bool changed, bool kv_dirty) {
+  // As build_unit, keeping what the change record shows: the state before,
+  // and the alarm changes before they become writes.
+  nlohmann::json alarms = nlohmann::json::array();
+  for (const auto& [name, row] : alarms_.changes()) {
+    if (row)
+      alarms.push_back({{"op", "set"}, {"name", name}, {"due", inspect::iso8601_utc(row->due_ms)}});
+    else
+      alarms.push_back({{"op", name == fired_alarm_ ? "fired" : "cancel"}, {"name", name}});
+  }
+  std::string before = last_snapshot_;
+  alarms_.take_writes(act_.id, unit);
+  if (changed) {
+    unit.snapshot = make_snapshot(state_schema(), scratch_);
+    last_snapshot_.swap(scratch_);
+    if (subs_->wants_state()) notify_state(unit);
+  }
+  if (kv_dirty) unit.kv = overlay_->take(unit.seq);
+  notify_change(unit, before, changed, std::move(alarms));
 }
 
 void actor_core::checkpoint(bool force) {
@@ -346,6 +378,9 @@ bool actor_core::end_message_ok(caf::message* reply) {
 bool actor_core::end_message_failed(const caf::error& e, bool reply) {
   overlay_->discard();
   alarms_.discard_changes();
+  change_events_.clear();
+  change_label_.clear();
+  fired_alarm_.clear();
   // Back to the last snapshot (the one submitted last, or saved mid-handler).
   auto restored = kv::value::from_msgpack(last_snapshot_).unpack();
   if (restored) {
@@ -367,7 +402,15 @@ bool actor_core::route(std::optional<commit_unit>& unit, caf::message* reply) {
     gate_.release_outputs();
     return true;
   }
-  if (reply) gate_.add(take_reply(std::move(*reply)));
+  if (reply) {
+    auto o = take_reply(std::move(*reply));
+    if (act_.stats && handler_ != no_handler) {
+      o.stats = act_.stats;
+      o.handler = handler_;
+      o.ready_ns = ready_ns_;
+    }
+    gate_.add(std::move(o));
+  }
   if (!unit) {
     if (!gate_.has_outputs()) return false;
     // An output-only unit keeps them in line behind the pending ones.

@@ -24,6 +24,7 @@ void subscriber_list::count(const subscriber& s, int delta) {
   };
   if (s.mode == subscription_mode::state || s.mode == subscription_mode::view) apply(wants_state_);
   if (s.mode == subscription_mode::view) apply(wants_view_);
+  if (s.mode == subscription_mode::changes) apply(wants_changes_);
 }
 
 subscriber_list::add_result subscriber_list::add(subscriber s, std::size_t limit) {
@@ -111,6 +112,8 @@ caf::message actor_core::current_state(subscription_mode mode) const {
     c.payload = last_snapshot_;
   else if (mode == subscription_mode::view)
     c.payload = view_text([this] { return inspect_json(); });
+  else if (mode == subscription_mode::changes)
+    c.payload = kv::json_text(nlohmann::json{{"state", state_json(last_snapshot_)}});
   return caf::make_message(std::move(c));
 }
 
@@ -163,6 +166,66 @@ void actor_core::notify_state(commit_unit& unit) {
                       std::make_move_iterator(outs.end()));
 }
 
+nlohmann::json actor_core::state_json(const std::string& packed) {
+  if (packed.empty()) return nullptr;
+  auto v = kv::value::from_msgpack(packed).unpack();
+  if (!v) return nlohmann::json{{"error", v.error().summary()}};
+  return kv::msgpack_to_json(v->get());
+}
+
+void actor_core::notify_change(commit_unit& unit, const std::string& before, bool changed,
+                               nlohmann::json alarms) {
+  using json = nlohmann::json;
+  json record{{"type", act_.id.type},
+              {"key", kv::key_to_json(act_.id.key)},
+              {"seq", subs_->change_seq.fetch_add(1, std::memory_order_relaxed) + 1}};
+  if (handler_ != no_handler && act_.stats && handler_ < act_.stats->handler_count())
+    record["handler"] = act_.stats->handler_names()[handler_];
+  else if (handler_ != no_handler)
+    record["handler"] = "handler #" + std::to_string(handler_);
+  else
+    record["handler"] = change_label_.empty() ? json(nullptr) : json(change_label_);
+  if (handler_ != no_handler && act_.stats)
+    record["duration_us"] = static_cast<double>(handler_ns_) / 1000.0;
+  else
+    record["duration_us"] = nullptr;
+  if (changed)
+    record["state"] = json{{"before", state_json(before)}, {"after", state_json(last_snapshot_)}};
+  else
+    record["state"] = nullptr;
+  json writes = json::array();
+  for (const auto& op : unit.kv.ops) {
+    if (op.op == kv::write_op::kind::clear) {
+      writes.push_back(json{{"op", "clear"}});
+      continue;
+    }
+    auto k = decode_key(op.key);
+    json w{{"op", op.op == kv::write_op::kind::put ? "put" : "delete"},
+           {"key", k ? kv::key_to_json(*k) : json(nullptr)}};
+    if (op.op == kv::write_op::kind::put) w["bytes"] = op.value.size();
+    writes.push_back(std::move(w));
+  }
+  record["kv"] = std::move(writes);
+  record["events"] = change_events_;
+  change_events_.clear();
+  record["alarms"] = std::move(alarms);
+  change_label_.clear();
+  fired_alarm_.clear();
+  state_changed c;
+  c.type = act_.id.type;
+  c.key = kv::key_to_json_text(act_.id.key);
+  c.seq = record["seq"].get<std::uint64_t>();
+  c.format = subscription_mode::changes;
+  c.schema = state_schema();
+  c.payload = kv::json_text(record);
+  auto msg = caf::make_message(std::move(c));
+  auto outs = subscriber_outputs([&](subscription_mode mode) -> const caf::message* {
+    return mode == subscription_mode::changes ? &msg : nullptr;
+  });
+  unit.outputs.insert(unit.outputs.end(), std::make_move_iterator(outs.begin()),
+                      std::make_move_iterator(outs.end()));
+}
+
 void actor_core::publish_packed(std::string name, std::string payload) {
   if (!subscribed()) return;
   event e;
@@ -171,6 +234,7 @@ void actor_core::publish_packed(std::string name, std::string payload) {
   e.seq = subs_->event_seq.fetch_add(1, std::memory_order_relaxed) + 1;
   e.name = std::move(name);
   e.payload = std::move(payload);
+  if (subs_->wants_changes()) change_events_.push_back(e.name);
   auto msg = caf::make_message(std::move(e));
   // Outputs of the current message: they leave once its effects are durable
   // and are dropped if it fails.
@@ -180,11 +244,11 @@ void actor_core::publish_packed(std::string name, std::string payload) {
 
 void actor_core::on_subscribe(subscriber who) {
   caf::error err;
-  if (static_cast<std::uint8_t>(who.mode) > static_cast<std::uint8_t>(subscription_mode::events))
-    err = to_caf(errc::invalid_argument, "subscribe to " + describe() +
-                                             ": unknown subscription mode " +
-                                             std::to_string(static_cast<unsigned>(who.mode)) +
-                                             " (use subscription_mode::state, view or events)");
+  if (static_cast<std::uint8_t>(who.mode) > static_cast<std::uint8_t>(subscription_mode::changes))
+    err = to_caf(errc::invalid_argument,
+                 "subscribe to " + describe() + ": unknown subscription mode " +
+                     std::to_string(static_cast<unsigned>(who.mode)) +
+                     " (use subscription_mode::state, view, events or changes)");
   else if (!who.by_identity() && !who.handle)
     err = to_caf(errc::invalid_argument,
                  "subscribe to " + describe() + ": the subscriber handle is invalid");

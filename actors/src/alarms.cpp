@@ -224,6 +224,10 @@ bool actor_core::deliver_alarm(const std::string& name, std::int64_t due_ms, caf
   }
   auto current = *row;
   alarms_.change(name, std::nullopt);  // delivered: gone, unless on_alarm schedules it again
+  if (subs_ && subs_->wants_changes()) {
+    change_label_ = "on_alarm('" + name + "')";
+    fired_alarm_ = name;
+  }
   expected<void> outcome;
   try {
     outcome = run_on_alarm(to_alarm(name, current));

@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "ark/detail/handler_stats.hpp"
 #include "ark/detail/host.hpp"
 #include "ark/errors.hpp"
 
@@ -65,6 +66,7 @@ void detached_output::release() {
     return;
   }
   if (!dest) return;
+  if (stats) stats->record_wait(handler, static_cast<std::uint64_t>(stats_clock_ns() - ready_ns));
   // As CAF: no empty reply to a message that was not a request.
   if (what == kind::reply && mid.is_async() && content.empty()) return;
   auto receiver = std::move(dest);
@@ -81,6 +83,8 @@ void detached_output::make_failure(const caf::error& e) {
       content = caf::message{};
       return;
     case kind::reply:
+      // A reply that carries an error already was counted when it was made.
+      if (stats && !content.match_elements<caf::error>()) stats->record_error(handler, e);
       content = caf::make_message(e);
       return;
     case kind::request:

@@ -18,6 +18,8 @@ std::string to_string(subscription_mode mode) {
       return "view";
     case subscription_mode::events:
       return "events";
+    case subscription_mode::changes:
+      return "changes";
   }
   return "unknown(" + std::to_string(static_cast<unsigned>(mode)) + ")";
 }
@@ -29,7 +31,7 @@ void add_subscription_types(caf::actor_system_config& cfg) {
 }
 
 expected<nlohmann::json> decode_view(const state_changed& c) {
-  if (c.format != subscription_mode::view)
+  if (c.format != subscription_mode::view && c.format != subscription_mode::changes)
     return error{errc::type_mismatch, "the notification of " + c.type + " " + c.key +
                                           " has format " + to_string(c.format) +
                                           ", not view; subscribe with subscription_mode::view"};

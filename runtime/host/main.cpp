@@ -170,6 +170,11 @@ void bind_flags(CLI::App& app, host_config& c) {
                  "states are shown truncated")
       ->transform(CLI::AsSizeValue(false))
       ->default_str(size_text(c.admin.preview_limit));
+  app.add_flag("--admin-read-only", c.admin.read_only,
+               "refuse the admin API's actions (calling a handler from the dashboard); views "
+               "stay available");
+  app.add_flag("!--no-handler-stats", rt.handler_stats,
+               "keep no per-handler statistics (calls, errors, handler time, commit wait)");
   app.add_option("--threads", c.threads,
                  "CAF scheduler worker threads (0: one per hardware thread)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{1024}))
@@ -343,6 +348,7 @@ int run(host_config& c) {
   }
   std::unique_ptr<ark::admin_server> admin;
   if (c.admin_on) {
+    c.admin.log = [](const std::string& line) { spdlog::info("{}", line); };
     auto a = ark::admin_server::start(*rt, c.admin);
     if (!a) {
       caf::anon_send_exit(served->directory, caf::exit_reason::user_shutdown);
@@ -352,7 +358,9 @@ int run(host_config& c) {
     }
     admin = std::move(*a);
   }
-  std::string admin_text = admin ? c.admin.bind + ":" + std::to_string(admin->port()) : "off";
+  std::string admin_text = admin ? c.admin.bind + ":" + std::to_string(admin->port()) +
+                                       (c.admin.read_only ? "(read-only)" : "")
+                                 : "off";
   std::string types;
   for (const auto& n : names) types += (types.empty() ? "" : ", ") + n;
   // The ready line: scripts wait for it and read the port from it (the

@@ -67,6 +67,9 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
   // Registered interfaces (caf message types), computed once per type.
   std::unordered_map<std::string, std::set<std::string>> interfaces;
   std::atomic<std::uint64_t> messages{0};
+  // Per-handler statistics of each type activated so far (never erased:
+  // activations keep a plain pointer). Guarded by mtx.
+  std::map<std::string, std::unique_ptr<detail::type_stats>> type_stats;
   std::atomic<std::uint64_t> idle_checks{0};
   std::atomic<std::uint64_t> soft_passivations{0};
   bool accepting = true;
@@ -517,6 +520,9 @@ struct runtime::impl final : detail::host, std::enable_shared_from_this<runtime:
 
   // Spawns the activation of `id`. REQUIRES: mtx held.
   caf::actor activate(const actor_type& type, const detail::identity& id, caf::message init);
+  // The per-handler statistics of `type`, made at its first activation.
+  // REQUIRES: mtx held.
+  detail::type_stats* stats_of(const actor_type& type);
 
   // Sends every active actor an idle tick; returns how many. REQUIRES: mtx held.
   std::size_t send_idle_ticks() {
@@ -668,6 +674,16 @@ struct memory_host final : detail::host {
   }
 };
 
+detail::type_stats* runtime::impl::stats_of(const actor_type& type) {
+  auto& slot = type_stats[type.name];
+  if (!slot) {
+    std::vector<std::string> names;
+    for (const auto& h : type.handlers) names.push_back(h.name);
+    slot = std::make_unique<detail::type_stats>(type.name, std::move(names));
+  }
+  return slot.get();
+}
+
 caf::actor runtime::impl::activate(const actor_type& type, const detail::identity& id,
                                    caf::message init) {
   activation a;
@@ -678,6 +694,7 @@ caf::actor runtime::impl::activate(const actor_type& type, const detail::identit
   a.id = id;
   a.init = std::move(init);
   a.initialize = type.initialize;
+  if (opts.handler_stats) a.stats = stats_of(type);
   auto handle = type.spawn(sys, std::move(a));
   directory.emplace(id.encoded, handle);
   live.emplace(handle.id(),
@@ -839,6 +856,10 @@ runtime_stats runtime::stats() const {
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     s.active_actors = impl_->live.size();
+    for (const auto& [name, t] : impl_->type_stats) {
+      s.active_by_type[name] = t->active.load(std::memory_order_relaxed);
+      for (auto& f : t->read()) s.handlers.push_back(std::move(f));
+    }
   }
   const auto& c = impl_->writer->counters();
   s.commits = c.commits.load();

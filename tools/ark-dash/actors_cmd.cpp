@@ -22,6 +22,7 @@
 #include "ark/kv/pg_backend.hpp"
 #include "commands.hpp"
 #include "common.hpp"
+#include "live.hpp"
 
 namespace ark::dash {
 
@@ -51,48 +52,14 @@ void add_source_options(CLI::App& cmd, source_args& s) {
   cmd.add_flag("--json", s.json_out, "print the JSON document (doc/admin_api.md)");
 }
 
-// GET `path` with `q` from the admin API at s.host: the response's status
-// and body, or unreachable.
-struct raw_response {
-  int status = 0;
-  std::string body;
-};
-
-expected<raw_response> get_live(const source_args& s, const std::string& path,
-                                const httplib::Params& params) {
-  auto token = resolve_token(s.token_file, "ARK_ADMIN_TOKEN");
-  if (!token) return token.error();
-  httplib::Client client(s.host);
-  if (!client.is_valid())
-    return error{errc::invalid_argument, "--host " + s.host +
-                                             " is not a URL like http://127.0.0.1:4711"};
-  client.set_connection_timeout(5);
-  client.set_read_timeout(30);
-  httplib::Headers headers;
-  if (!token->empty()) headers.emplace("Authorization", "Bearer " + *token);
-  auto res = client.Get(path, params, headers);
-  if (!res)
-    return error{errc::unreachable, "cannot reach the admin API at " + s.host + " (" +
-                                        httplib::to_string(res.error()) +
-                                        "): is ark-host running with --admin-port?"};
-  return raw_response{res->status, res->body};
+// The host --host names.
+live_host host_of(const source_args& s) {
+  return live_host{s.host, s.token_file};
 }
 
 // GET `path` with `q` from the admin API at s.host, as a JSON document.
 expected<json> fetch_live(const source_args& s, const std::string& path, const query& q) {
-  auto res = get_live(s, path, httplib::Params(q.begin(), q.end()));
-  if (!res) return res.error();
-  json body = json::parse(res->body, nullptr, false);
-  if (res->status == 200 && !body.is_discarded()) return body;
-  if (!body.is_discarded() && body.contains("error")) {
-    // The host's error document (ark::error_document): code and context.
-    const auto& e = body["error"];
-    auto code = errc_from_string(e.value("code", ""));
-    if (code) return error{*code, e.value("context", "") + " (from " + s.host + ")"};
-    return error{errc::backend_failure, e.value("message", res->body)};
-  }
-  return error{errc::backend_failure,
-               "the admin API at " + s.host + " answered HTTP " + std::to_string(res->status)};
+  return get_json(host_of(s), path, httplib::Params(q.begin(), q.end()));
 }
 
 // What a data directory (a PostgreSQL schema) holds, as /api/v1/stats answers
@@ -371,17 +338,65 @@ int run_kv_show(const kv_show_args& a) {
 
 // -- stats ----------------------------------------------------------------------
 
-int run_stats(const source_args& s) {
+struct stats_args {
+  source_args src;
+  bool by_handler = false;
+};
+
+// A figure with at most one decimal, "-" for none.
+std::string figure(const json& v) {
+  if (!v.is_number()) return "-";
+  return fmt::format("{:.1f}", v.get<double>());
+}
+
+// The handler table: busiest first, as the host sorts it.
+int print_handlers(const json& doc) {
+  if (!doc.contains("handlers"))
+    return report("per-handler figures need a running host: give --host URL (ark-host "
+                  "--admin-port), not --data",
+                  exit_usage);
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& h : doc["handlers"]) {
+    std::string codes;
+    for (const auto& [code, rate] : h["errors_per_s_by_code"].items())
+      codes += (codes.empty() ? " (" : ", ") + code + " " + figure(rate);
+    if (!codes.empty()) codes += ")";
+    rows.push_back({h["type"].get<std::string>(), h["handler"].get<std::string>(),
+                    figure(h["calls_per_s"]), figure(h["errors_per_s"]) + codes,
+                    figure(h["handler_us"]["p50"]), figure(h["handler_us"]["p99"]),
+                    figure(h["commit_wait_us"]["p50"]), figure(h["commit_wait_us"]["p99"]),
+                    std::to_string(h["calls"].get<std::uint64_t>())});
+  }
+  if (rows.empty()) {
+    std::cout << "(no handler has run yet: an actor type appears once one of its actors is "
+                 "activated)\n";
+    return exit_ok;
+  }
+  print_table({"TYPE", "HANDLER", "CALLS/S", "ERRORS/S", "P50_US", "P99_US", "WAIT_P50_US",
+               "WAIT_P99_US", "CALLS"},
+              rows);
+  std::cout << "(rates and percentiles over the last "
+            << figure(doc["handlers"][0]["window_s"]) << " s; WAIT: until the reply left the "
+            << "output gate)\n";
+  return exit_ok;
+}
+
+int run_stats(const stats_args& a) {
+  const auto& s = a.src;
+  if (a.by_handler && s.host.empty())
+    return report("--by-handler needs a running host: give --host URL (ark-host --admin-port)",
+                  exit_usage);
   auto d = fetch(s, "stats", {});
   if (!d) return report(d.error());
   json doc = std::move(*d);
   if (s.json_out) {
-    std::cout << dump(doc) << "\n";
+    std::cout << dump(a.by_handler ? json{{"handlers", doc["handlers"]}} : doc) << "\n";
     return exit_ok;
   }
+  if (a.by_handler) return print_handlers(doc);
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, v] : doc.items()) {
-    if (name == "history") continue;
+    if (name == "history" || name == "handlers") continue;
     rows.push_back({name, v.is_object() || v.is_array() ? dump(v) : v.dump()});
   }
   print_table({"STAT", "VALUE"}, rows);
@@ -498,11 +513,53 @@ int run_serve(const serve_args& a) {
   srv.Get("/api/v1/source", [&](const httplib::Request&, httplib::Response& res) {
     send_json(res, json{{"mode", live ? "host" : "data"}, {"location", where}});
   });
+  const live_host host = host_of(a.src);
+  // What only a running host has: the handlers, calling them, the live tail.
+  auto needs_host = [](const std::string& what) {
+    return error{errc::invalid_argument,
+                 what + " needs a running host: start the dashboard with ark-dash serve --host "
+                        "URL (ark-host --admin-port)"};
+  };
+  srv.Get("/api/v1/handlers", [&](const httplib::Request& req, httplib::Response& res) {
+    if (!live) return send_error(res, needs_host("the handler list"));
+    auto r = get_raw(host, "/api/v1/handlers", req.params);
+    if (!r) return send_error(res, r.error());
+    res.status = r->status;
+    res.set_content(r->body, "application/json");
+  });
+  srv.Post("/api/v1/call", [&](const httplib::Request& req, httplib::Response& res) {
+    if (!live) return send_error(res, needs_host("calling a handler"));
+    auto c = host.connect(660);
+    if (!c) return send_error(res, c.error());
+    auto r = c->first->Post("/api/v1/call", c->second, req.body, "application/json");
+    if (!r) return send_error(res, host.unreachable(r.error()));
+    res.status = r->status;
+    res.set_content(r->body, "application/json");
+  });
+  srv.Get("/api/v1/tail", [&](const httplib::Request& req, httplib::Response& res) {
+    if (!live) return send_error(res, needs_host("the live tail"));
+    auto params = req.params;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream", [&host, params](std::size_t, httplib::DataSink& sink) {
+          // The host's stream, passed on as it comes; its refusal as an
+          // "end" event the page shows.
+          auto r = stream_tail(host, params, [&](const char* d, std::size_t n) {
+            return sink.write(d, n);
+          });
+          if (!r) {
+            auto f = "event: end\ndata: " + dump(error_document(r.error())) + "\n\n";
+            sink.write(f.data(), f.size());
+          }
+          sink.done();
+          return true;
+        });
+  });
   srv.Get(R"(/api/v1/(types|actors|state|kv|alarms|stats|hosts))",
           [&](const httplib::Request& req, httplib::Response& res) {
             std::string endpoint = req.matches[1];
             if (live) {  // the host's own answer, status and all
-              auto r = get_live(a.src, "/api/v1/" + endpoint, req.params);
+              auto r = get_raw(host, "/api/v1/" + endpoint, req.params);
               if (!r) return send_error(res, r.error());
               res.status = r->status;
               res.set_content(r->body, "application/json");
@@ -595,12 +652,15 @@ void add_actor_commands(CLI::App& app, run_state& state) {
     cmd->callback([a, &state] { state.status = run_alarms(*a); });
   }
   {
-    auto a = std::make_shared<source_args>();
+    auto a = std::make_shared<stats_args>();
     auto* cmd = app.add_subcommand(
         "stats",
         "Host statistics (--host), or what a data directory (--data) or PostgreSQL schema (--pg) "
         "holds");
-    add_source_options(*cmd, *a);
+    add_source_options(*cmd, a->src);
+    cmd->add_flag("--by-handler", a->by_handler,
+                  "with --host: calls/s, errors/s, handler time and commit wait of every handler, "
+                  "busiest first");
     cmd->callback([a, &state] { state.status = run_stats(*a); });
   }
   {

@@ -43,6 +43,10 @@ void add_query_command(CLI::App& app, run_state& state);
 /// snapshots to the schema versions of the modules' actor types.
 void add_migrate_command(CLI::App& app, run_state& state);
 
+/// `ark-dash handlers|tail|call --host URL`: a running host's handlers, the live
+/// tail of one actor, and calling a handler (live_cmd.cpp).
+void add_live_commands(CLI::App& app, run_state& state);
+
 /// `ark-dash hosts --pg ...`: the members of a cluster.
 void add_hosts_command(CLI::App& app, run_state& state);
 

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   add_migrate_command(app, state);
   add_hosts_command(app, state);
   add_backup_commands(app, state);
+  add_live_commands(app, state);
 
   try {
     app.parse(argc, argv);

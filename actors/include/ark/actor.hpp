@@ -728,15 +728,24 @@ class actor : public Interface::base, private detail::actor_core {
 
   template <class R, class F, class... Xs>
   auto wrap_impl(F f, caf::detail::type_list<Xs...>) {
+    // The handler's index in the interface: statistics and the change feed
+    // name it by that signature (a mismatch fails to compile in handlers()).
+    using mpi = typename caf::detail::dmi<caf::result<R>(Xs...)>::type;
+    constexpr int index = caf::detail::tl_index_of<typename Interface::signatures, mpi>::value;
+    constexpr std::size_t h = index < 0 ? no_handler : static_cast<std::size_t>(index);
     return [this, f](Xs... xs) mutable -> caf::result<R> {
-      return dispatch<R>([&]() -> decltype(auto) { return f(std::forward<Xs>(xs)...); });
+      return dispatch<R>(h, [&]() -> decltype(auto) { return f(std::forward<Xs>(xs)...); });
     };
   }
 
   template <class R, class Call>
-  caf::result<R> dispatch(Call&& call) {
+  caf::result<R> dispatch(std::size_t h, Call&& call) {
     promise_fail_ = nullptr;
-    if (auto err = begin_message()) return reply_error<R>(std::move(err));
+    if (auto err = begin_message()) {
+      handler_refused(h, err);
+      return reply_error<R>(std::move(err));
+    }
+    auto started = handler_clock();
     using Y = decltype(call());
     std::optional<std::conditional_t<std::is_void_v<R>, caf::unit_t, R>> value;
     bool delegated = false;
@@ -762,27 +771,34 @@ class actor : public Interface::base, private detail::actor_core {
       }
       return {};
     });
+    handler_returned(h, started, failure);
     if (failure) {
       if (promise_fail_) {  // the request is answered through the promise
         auto f = std::move(promise_fail_);
         promise_fail_ = nullptr;
         f(failure);
         end_message_failed(failure);
+        handler_finished(false);
         return caf::result<R>(caf::delegated<R>{});
       }
-      if (end_message_failed(failure, true)) return caf::result<R>(std::move(failure));
+      bool now = end_message_failed(failure, true);
+      handler_finished(now);
+      if (now) return caf::result<R>(std::move(failure));
       return caf::result<R>(caf::delegated<R>{});
     }
     promise_fail_ = nullptr;
     if (delegated) {
       end_message_ok();
+      handler_finished(false);
       return caf::result<R>(caf::delegated<R>{});
     }
     // The reply as CAF would build it; it leaves now if nothing is pending,
     // else with the message's unit once that is durable.
     caf::message reply;
     if constexpr (!std::is_void_v<R>) reply = caf::make_message(std::move(*value));
-    if (end_message_ok(&reply)) {
+    bool now = end_message_ok(&reply);
+    handler_finished(now);
+    if (now) {
       caf::result<R> r{caf::delegated<R>{}};
       r.flag = caf::rt_value;
       r.value = std::move(reply);

@@ -11,6 +11,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "ark/actor.hpp"
+#include "ark/handler_json.hpp"
 
 namespace ark {
 
@@ -28,6 +29,10 @@ struct actor_type {
   const detail::type_schema* schema = nullptr;
   /// storage_location::memory: state and KV live in the host's memory only.
   bool memory_only = false;
+  /// The handlers of its interface, in the interface's order: their names
+  /// (statistics, the change feed) and how to call them with JSON (the
+  /// admin API's POST /api/v1/call).
+  std::vector<detail::handler_info> handlers;
 };
 
 /// The process-wide table of actor types and message types. ARK_ACTOR and
@@ -78,6 +83,7 @@ struct actor_registrar {
     t.initialize = &T::template initialize_thunk<T>;
     t.memory_only = T::location == storage_location::memory;
     t.schema = &detail::schema_of<T>();
+    t.handlers = detail::describe_handlers<typename T::interface_type::signatures>();
     actor_registry::global().add(std::move(t));
   }
 };

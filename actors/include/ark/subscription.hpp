@@ -47,9 +47,16 @@ enum class subscription_mode : std::uint8_t {
   state = 0,   ///< state_changed carries the state as msgpack (decode_state<State>)
   view = 1,    ///< state_changed carries inspect_state() as JSON text (decode_view)
   events = 2,  ///< no state_changed notifications, only events
+  /// state_changed carries a change record as JSON text (decode_view): one
+  /// per durable unit of the publisher, whatever it changed: the message's
+  /// handler and duration, the state before and after, the KV keys written
+  /// and deleted, the events published and the alarms set, cancelled or
+  /// fired (doc/subscriptions.md, "Change records"; the dashboard's live
+  /// tail).
+  changes = 3,
 };
 
-/// "state", "view" or "events".
+/// "state", "view", "events" or "changes".
 std::string to_string(subscription_mode mode);
 
 // The notification types live in their own namespace for CAF's inspect()
@@ -119,8 +126,9 @@ expected<State> decode_state(const state_changed& c) {
   return kv::value::from_msgpack(c.payload).as<State>();
 }
 
-/// The inspect_state() JSON in a notification of format `view`. Errors:
-/// type_mismatch (another format), corrupt_value (not JSON).
+/// The inspect_state() JSON in a notification of format `view`, or the change
+/// record of one of format `changes`. Errors: type_mismatch (another format),
+/// corrupt_value (not JSON).
 expected<nlohmann::json> decode_view(const state_changed& c);
 
 /// The value of an event published as a T. Errors: type_mismatch,

@@ -7,6 +7,7 @@
 // is required beyond loopback (doc/security.md).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,14 @@ struct admin_options {
   std::string token;
   /// Cap of a state preview (the JSON text of one actor's state).
   std::size_t preview_limit = inspect::default_preview_limit;
+  /// Refuse the admin actions (POST /api/v1/call) with read_only (HTTP
+  /// 403); every view stays available.
+  bool read_only = false;
+  /// Where admin actions are logged (one line per handler call, naming the
+  /// caller's address); default: nowhere.
+  std::function<void(const std::string&)> log;
+  /// Live tails (GET /api/v1/tail) served at once; more are refused (503).
+  std::size_t max_tails = 4;
 };
 
 /// An HTTP server thread serving the admin API of `rt`. Stop it (or destroy
@@ -57,7 +66,8 @@ std::string prometheus_text(const runtime_stats& s,
                             std::optional<std::uint64_t> alarms_pending = std::nullopt);
 
 /// The HTTP status the admin API answers `e` with: 400 bad parameters, 401
-/// unauthorized, 404 not found, 503 shutting down, 500 otherwise.
+/// unauthorized, 403 read_only, 404 not found, 503 shutting down, 504
+/// unreachable (no reply in time), 500 otherwise.
 int http_status(const error& e);
 
 /// The admin API's error document: {"error": {"code", "context", "message"}}

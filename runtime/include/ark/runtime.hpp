@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -15,6 +16,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "ark/clock.hpp"
+#include "ark/detail/handler_stats.hpp"
 #include "ark/errors.hpp"
 #include "ark/expected.hpp"
 #include "ark/inspect.hpp"
@@ -121,7 +123,15 @@ struct runtime_options {
   std::chrono::milliseconds alarm_ack_timeout{std::chrono::minutes(1)};
   /// Membership in a cluster (needs storage.kind postgres); off by default.
   cluster_options cluster;
+  /// Per-handler statistics (runtime_stats::handlers, the admin API's
+  /// handler table): calls, errors by code, handler time and commit wait of
+  /// every handler of every actor type. On by default; its cost is measured
+  /// in bench/RESULTS.md ("Per-handler statistics").
+  bool handler_stats = true;
 };
+
+/// What one handler of one actor type did since the host started.
+using handler_figures = detail::handler_figures;
 
 /// Counters of a running runtime.
 struct runtime_stats {
@@ -141,6 +151,11 @@ struct runtime_stats {
   std::uint64_t data_bytes = 0;     ///< bytes of the data directory's files
   std::uint64_t alarms_in_flight = 0;  ///< alarm deliveries sent, not yet answered
   std::uint64_t alarms_answered = 0;   ///< alarm deliveries answered (ok or failed)
+  /// Per handler of every actor type activated so far, by type name then
+  /// interface order (empty with runtime_options::handler_stats off).
+  std::vector<handler_figures> handlers;
+  /// Activations alive now, per actor type activated so far.
+  std::map<std::string, std::int64_t> active_by_type;
 };
 
 /// Hosts persistent actors in one process over one data directory: the

@@ -21,6 +21,7 @@
 
 #include "ark/alarm.hpp"
 #include "ark/detail/alarm_book.hpp"
+#include "ark/detail/handler_stats.hpp"
 #include "ark/detail/kv_group_set.hpp"
 #include "ark/detail/memory_slot.hpp"
 #include "ark/detail/output_gate.hpp"
@@ -69,6 +70,9 @@ struct activation {
   /// The type's schema version and migration steps (detail::schema_of<T>());
   /// null: schema 1, no migrations.
   const detail::type_schema* schema = nullptr;
+  /// The host's per-handler statistics of the type (detail::type_stats);
+  /// null: none are kept.
+  detail::type_stats* stats = nullptr;
 };
 
 namespace detail {
@@ -170,8 +174,39 @@ class actor_core {
   // Where the actor's subscription requests come from: its type and encoded key.
   std::string encoded_key() const;
 
+  // -- handler statistics and the change feed (used by ark::actor's dispatch) --
+
+  // The clock reading a handler starts at (0 when the host keeps no
+  // statistics: then nothing reads the clock).
+  std::int64_t handler_clock() const { return act_.stats ? stats_clock_ns() : 0; }
+  // Handler `h` (its index in the interface), started at `t0`, returned now,
+  // with `failure` (or none). From here until handler_finished, the unit the
+  // message builds and its reply are the handler's.
+  void handler_returned(std::size_t h, std::int64_t t0, const caf::error& failure) {
+    handler_ = h;
+    if (!act_.stats) return;
+    ready_ns_ = stats_clock_ns();
+    handler_ns_ = ready_ns_ - t0;
+    act_.stats->record_call(h, static_cast<std::uint64_t>(handler_ns_));
+    if (failure) act_.stats->record_error(h, failure);
+  }
+  // Handler `h` could not run: `err` answers it.
+  void handler_refused(std::size_t h, const caf::error& err) {
+    if (!act_.stats) return;
+    act_.stats->record_call(h, 0);
+    act_.stats->record_error(h, err);
+  }
+  // The message of the last handler_returned ended; `replied_now`: its reply
+  // left at once (nothing was pending), else it waits in a unit.
+  void handler_finished(bool replied_now) {
+    if (replied_now && act_.stats) act_.stats->record_wait(handler_, 0);
+    handler_ = no_handler;
+  }
+
  protected:
   host* host_of() const { return act_.host.get(); }
+
+  static constexpr std::size_t no_handler = static_cast<std::size_t>(-1);
 
   // Hooks implemented by ark::actor<Interface, State>.
   virtual void pack_state(std::string& out) const = 0;
@@ -245,6 +280,16 @@ class actor_core {
   // to `unit` (whose snapshot is last_snapshot_): it leaves once the unit is
   // durable.
   void notify_state(commit_unit& unit);
+  // Appends a change record (subscription_mode::changes) for every
+  // subscriber that wants one to `unit` (built: its KV writes are in it):
+  // the state `before` and after (last_snapshot_) when `changed`, the
+  // message's handler, events and `alarms` (the changes it made to them).
+  void notify_change(commit_unit& unit, const std::string& before, bool changed,
+                     nlohmann::json alarms);
+  // build_unit for an actor with a change-record subscriber.
+  void build_unit_with_change(commit_unit& unit, bool changed, bool kv_dirty);
+  // A packed state as JSON (null when empty; {"error": ...} when damaged).
+  static nlohmann::json state_json(const std::string& packed);
   // One output per subscriber, with the message pick(its mode) (none when
   // null). Ark actor subscribers are activated (outside the list's lock).
   std::vector<detached_output> subscriber_outputs(
@@ -295,6 +340,14 @@ class actor_core {
 
   // Message lifecycle.
   bool in_message_ = false;
+  std::size_t handler_ = no_handler;  // the interface handler whose message is ending
+  std::int64_t ready_ns_ = 0;         // when it returned (stats_clock_ns), with statistics
+  std::int64_t handler_ns_ = 0;       // how long it ran, with statistics
+  // What the change feed names the message by when it is not a handler's
+  // (on_alarm, on_activate, a request callback); empty otherwise.
+  std::string change_label_;
+  std::vector<std::string> change_events_;  // events the message published (change feed)
+  std::string fired_alarm_;                 // the alarm the message delivers (change feed)
   std::uint64_t outstanding_requests_ = 0;
   std::vector<std::weak_ptr<detached_output>> promises_;  // see track_promise
   caf::error activation_error_;

@@ -47,6 +47,8 @@ class alarm_book {
   void change(const std::string& name, std::optional<stored_alarm> row) {
     changes_[name] = std::move(row);
   }
+  /// The current message's changes: a new row, or nullopt (gone).
+  const std::map<std::string, std::optional<stored_alarm>>& changes() const { return changes_; }
   /// True when the current message changed an alarm.
   bool changed() const { return !changes_.empty(); }
   /// Drops the current message's changes (it failed).

@@ -24,6 +24,8 @@
 
 namespace ark::detail {
 
+class type_stats;
+
 // The identity and the state space are stored formats (ark/stored_format.hpp).
 using stored::identity;
 using stored::make_identity;
@@ -42,6 +44,11 @@ struct detached_output {
   caf::message_id mid;
   std::vector<caf::strong_actor_ptr> stages;  ///< CAF forwarding stack (replies)
   caf::message content;
+  /// A handler's reply: release() records its commit wait (now - ready_ns)
+  /// under handler `handler` of `stats`, make_failure its error. Null: none.
+  type_stats* stats = nullptr;
+  std::size_t handler = 0;
+  std::int64_t ready_ns = 0;
 
   /// A one-way message (no sender, like caf::anon_send).
   static detached_output send(caf::strong_actor_ptr dest, caf::message content);

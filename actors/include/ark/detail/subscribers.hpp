@@ -46,6 +46,8 @@ class subscriber_list {
   /// view); `view`: one wants the view form.
   bool wants_state() const { return wants_state_.load(std::memory_order_acquire) != 0; }
   bool wants_view() const { return wants_view_.load(std::memory_order_acquire) != 0; }
+  /// Whether some subscriber wants change records (mode changes).
+  bool wants_changes() const { return wants_changes_.load(std::memory_order_acquire) != 0; }
 
   /// Calls f(const subscriber&) for every subscriber, under the lock. `f` must
   /// not block nor take a host lock.
@@ -68,6 +70,7 @@ class subscriber_list {
   /// thread; see state_changed::seq and event::seq).
   std::atomic<std::uint64_t> state_seq{0};
   std::atomic<std::uint64_t> event_seq{0};
+  std::atomic<std::uint64_t> change_seq{0};
 
  private:
   void count(const subscriber& s, int delta);
@@ -77,6 +80,7 @@ class subscriber_list {
   std::atomic<std::size_t> size_{0};
   std::atomic<std::size_t> wants_state_{0};
   std::atomic<std::size_t> wants_view_{0};
+  std::atomic<std::size_t> wants_changes_{0};
 };
 
 }  // namespace ark::detail
