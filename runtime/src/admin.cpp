@@ -323,11 +323,11 @@ struct tail_stream {
       tokens = std::min(rate, tokens + rate * std::chrono::duration<double>(now - refilled).count());
       refilled = now;
       if (tokens < 1 || frames.size() >= queue_limit) {
-        ++dropped;
-        return;
+        ++dropped;  // the stream says so at its next write
+      } else {
+        tokens -= 1;
+        frames.push_back(std::move(f));
       }
-      tokens -= 1;
-      frames.push_back(std::move(f));
     }
     cv.notify_all();
   }

@@ -16,6 +16,7 @@
 
 #include "chat_room/chat_room.hpp"
 #include "counter/counter.hpp"
+#include "host/admin_http.hpp"
 #include "support/host_process.hpp"
 #include "support/reminder/reminder.hpp"
 #include "support/remote_client.hpp"
@@ -24,40 +25,14 @@
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
+using ark::test::admin_port;
+using ark::test::get;
 
 namespace {
 
 const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
 const std::string chat_module = std::string(ARK_MODULE_DIR) + "/libark_chat_room.so";
 const std::string reminder_module = std::string(ARK_MODULE_DIR) + "/libark_test_reminder.so";
-
-// The admin port from the host's ready line ("admin=127.0.0.1:PORT").
-int admin_port(const ark::test::host_process& host) {
-  auto out = host.output();
-  auto p = out.find("admin=");
-  REQUIRE_MESSAGE(p != std::string::npos, out);
-  auto colon = out.find(':', p);
-  REQUIRE(colon != std::string::npos);
-  return std::stoi(out.substr(colon + 1));
-}
-
-struct http_result {
-  int status = 0;
-  json body;
-  std::string text;
-};
-
-http_result get(int port, const std::string& path, const httplib::Params& params = {},
-                const std::string& token = {}) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(10);
-  httplib::Headers h;
-  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
-  auto r = c.Get(path, params, h);
-  REQUIRE_MESSAGE(r, "no HTTP answer from the admin API for " << path);
-  http_result out{r->status, json::parse(r->body, nullptr, false), r->body};
-  return out;
-}
 
 // Fills a host: counters a (value 5) and b (value 1), chat room "lobby" with
 // three posts (each a KV entry).
