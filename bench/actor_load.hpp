@@ -54,6 +54,8 @@ struct ark_env {
   std::shared_ptr<ark::runtime> rt;
 
   /// A runtime over `opts` (any backend).
+  /// opts.handler_stats follows $ARK_BENCH_HANDLER_STATS (0: off), for the
+  /// paired A/B of the per-handler statistics' cost.
   explicit ark_env(ark::runtime_options opts);
   /// A runtime over the data directory `dir` (LMDB) with durability `mode`.
   ark_env(const std::string& dir, kv::durability mode);

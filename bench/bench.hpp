@@ -20,6 +20,11 @@ struct metric {
 
 /// What every scenario gets: the run mode, a scratch directory on the disk
 /// under test, and the result list.
+/// False when $ARK_BENCH_HANDLER_STATS is 0: ark's runtimes in the actors
+/// and lifecycle scenarios then keep no per-handler statistics (the A/B of
+/// their cost, bench/RESULTS.md).
+bool handler_stats_on();
+
 struct context {
   bool quick = false;
   std::string scratch;   ///< a directory the scenario may fill (one subdir each)

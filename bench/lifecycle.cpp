@@ -293,6 +293,7 @@ void measure_activation(context& ctx) {
   auto dir = ctx.fresh_dir("lifecycle_activation");
   runtime_options opts;
   opts.data_dir = dir;
+  opts.handler_stats = handler_stats_on();
   std::string err;
   {
     // Populating is not measured: no fsync, many creations per commit.

@@ -113,7 +113,16 @@ double measure(caf::actor_system& sys, std::vector<tp_if> targets, int inflight,
   return rate;
 }
 
+bool handler_stats_on() {
+  static const bool on = [] {
+    const char* v = std::getenv("ARK_BENCH_HANDLER_STATS");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
 ark_env::ark_env(ark::runtime_options opts) {
+  opts.handler_stats = handler_stats_on();
   ark::actor_registry::global().configure(cfg);
   ark::configure_host_scheduler(cfg);  // as ark-host does
   sys = std::make_unique<caf::actor_system>(cfg);
@@ -233,6 +242,26 @@ void run_actor_throughput(context& ctx) {
               measure(*env.sys, env.actors(10000), inflight, warmup, window, &ctx, env.rt.get(),
                       "none10k"),
               "1/s");
+  }
+  // What the per-handler statistics add to one message, in the same run:
+  // the clock reads and counter updates of one handler call and its reply
+  // (handler_returned, handler_finished or the writer's record_wait),
+  // over the time of one message at durable_msg_per_s_10k_actors.
+  if (run_case("sync10k")) {
+    ark::detail::type_stats stats("bench", {"add(int64) -> int64"});
+    const int n = 2'000'000;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto started = ark::detail::stats_clock_ns();
+      auto ready = ark::detail::stats_clock_ns();
+      stats.record_call(0, static_cast<std::uint64_t>(ready - started));
+      stats.record_wait(0, static_cast<std::uint64_t>(ark::detail::stats_clock_ns() - ready));
+    }
+    double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0)
+                    .count() / n;
+    ctx.add("handler_stats_ns", ns, "ns");
+    if (auto rate = ctx.get("durable_msg_per_s_10k_actors"); rate > 0)
+      ctx.add("handler_stats_share", ns / (1e9 / rate), "ratio");
   }
   // One client, sequential requests to one actor, sync.
   if (run_case("single")) {

@@ -32,6 +32,9 @@ using namespace std::chrono_literals;
 
 // How long the state endpoint waits for an active actor's inspect_state().
 constexpr auto inspect_timeout = 5s;
+// A tail with nothing to send writes a comment this often: a connection
+// whose reader went away is noticed then (and a proxy in between with it).
+constexpr auto tail_keep_alive = 5s;
 // Samples of the statistics kept for the rates and the history (one a second).
 constexpr std::size_t history_length = 120;
 
@@ -568,7 +571,7 @@ struct admin_server::impl {
           bool end = false;
           {
             std::unique_lock<std::mutex> lock{st->mtx};
-            st->cv.wait_for(lock, 15s, [&] {
+            st->cv.wait_for(lock, tail_keep_alive, [&] {
               return !st->frames.empty() || st->ended || st->dropped > st->reported ||
                      stopped_flag.load();
             });
@@ -848,6 +851,10 @@ expected<std::unique_ptr<admin_server>> admin_server::start(std::shared_ptr<runt
   p->opts = std::move(opts);
   auto* s = p.get();
   auto& srv = p->server;
+  // A connection holds a thread while it is kept alive or streams a tail:
+  // enough threads that the tails and a browser's six connections leave
+  // room for every other request.
+  srv.new_task_queue = [n = p->opts.max_tails] { return new httplib::ThreadPool(n + 12); };
   using qp = inspect::query_params;
   srv.Get("/api/v1/types", s->handler([s](const qp& q) { return s->types(q); }));
   srv.Get("/api/v1/actors", s->handler([s](const qp& q) { return s->actors(q); }));

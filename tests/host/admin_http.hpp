@@ -5,12 +5,16 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <fstream>
 #include <string>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "support/host_process.hpp"
+#include "test_util.hpp"
 
 namespace ark::test {
 
@@ -22,6 +26,23 @@ inline int admin_port(const host_process& host) {
   auto colon = out.find(':', p);
   REQUIRE(colon != std::string::npos);
   return std::stoi(out.substr(colon + 1));
+}
+
+// The admin API's base URL from the host's ready line: http://127.0.0.1:PORT.
+inline std::string admin_url(const host_process& host) {
+  return "http://127.0.0.1:" + std::to_string(admin_port(host));
+}
+
+/// The admin token the tests give hosts (--admin-token-file).
+inline const std::string admin_token = "0123456789abcdef0123";
+
+/// Writes admin_token to `dir`/admin-token (mode 600, as ark-host requires)
+/// and returns the file's path.
+inline std::string write_admin_token(const temp_dir& dir) {
+  auto path = dir.sub("admin-token");
+  std::ofstream(path) << admin_token << "\n";
+  ::chmod(path.c_str(), 0600);
+  return path;
 }
 
 struct http_result {

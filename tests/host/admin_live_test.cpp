@@ -5,8 +5,6 @@
 
 #include <doctest/doctest.h>
 
-#include <sys/stat.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
@@ -40,10 +38,6 @@ namespace {
 const std::string counter_module = std::string(ARK_MODULE_DIR) + "/libark_counter.so";
 const std::string bank_module = std::string(ARK_MODULE_DIR) + "/libark_bank.so";
 const std::string leaderboard_module = std::string(ARK_MODULE_DIR) + "/libark_leaderboard.so";
-
-std::string url_of(int port) {
-  return "http://127.0.0.1:" + std::to_string(port);
-}
 
 // The events of a Server-Sent Events stream (GET /api/v1/tail), read on a
 // thread of its own until the test ends.
@@ -209,7 +203,7 @@ TEST_CASE("the admin API lists each type's handlers and calls one as an admin ac
   CHECK(host.output().find("admin API: 127.0.0.1:") != std::string::npos);
 
   // The same from ark-dash.
-  auto url = url_of(port);
+  auto url = ark::test::admin_url(host);
   auto listed = ark::test::run_dash({"handlers", "--host", url, "--type", "counter"});
   CHECK_MESSAGE(listed.status == 0, listed.err);
   CHECK(listed.out.find("add(int64) -> int64") != std::string::npos);
@@ -224,11 +218,7 @@ TEST_CASE("the admin API lists each type's handlers and calls one as an admin ac
 
 TEST_CASE("handler calls are refused without the admin token, and by a read-only admin API") {
   ark::test::temp_dir dir;
-  auto token_path = dir.sub("admin-token");
-  {
-    std::ofstream(token_path) << "0123456789abcdef0123\n";
-  }
-  ::chmod(token_path.c_str(), 0600);
+  auto token_path = ark::test::write_admin_token(dir);
   ark::test::host_process host(dir.sub("data"), {counter_module},
                                {"--admin-port", "0", "--admin-token-file", token_path});
   REQUIRE_MESSAGE(host.start(), host.output());
@@ -239,7 +229,7 @@ TEST_CASE("handler calls are refused without the admin token, and by a read-only
   CHECK(denied.status == 401);
   CHECK(denied.body["error"]["code"] == "unauthorized");
   CHECK(get(port, "/api/v1/tail", {{"type", "counter"}, {"key", "[\"t\"]"}}).status == 401);
-  auto ok = post(port, "/api/v1/call", body, "0123456789abcdef0123");
+  auto ok = post(port, "/api/v1/call", body, ark::test::admin_token);
   CHECK_MESSAGE(ok.status == 200, ok.text);
   CHECK(host.stop() == 0);
 
@@ -311,7 +301,7 @@ TEST_CASE("the live tail streams each durable change within a second and never a
   CHECK(wd.data["seq"].get<std::uint64_t>() == dep.data["seq"].get<std::uint64_t>() + 1);
 
   // ark-dash tail prints the same from the command line.
-  ark::test::child dash({ARK_DASH_PATH, "tail", "account", "alice", "--host", url_of(port)});
+  ark::test::child dash({ARK_DASH_PATH, "tail", "account", "alice", "--host", ark::test::admin_url(host)});
   REQUIRE_MESSAGE(dash.wait_for("its state now", 10s), dash.output());
   REQUIRE(ark::call<std::int64_t>(r.sys, *acct, 5s, bank::deposit_atom::value, std::int64_t{1}));
   CHECK_MESSAGE(dash.wait_for("deposit(int64) -> int64", 5s), dash.output());
@@ -394,7 +384,7 @@ TEST_CASE("stats, metrics and ark-dash stats --by-handler show each handler's fi
                            "\"deposit(int64) -> int64\"} 20") != std::string::npos);
   CHECK(metrics->body.find("ark_type_active_actors{type=\"account\"} 4") != std::string::npos);
 
-  auto table = ark::test::run_dash({"stats", "--by-handler", "--host", url_of(port)});
+  auto table = ark::test::run_dash({"stats", "--by-handler", "--host", ark::test::admin_url(host)});
   CHECK_MESSAGE(table.status == 0, table.err);
   CHECK(table.out.find("HANDLER") != std::string::npos);
   CHECK(table.out.find("deposit(int64) -> int64") != std::string::npos);

@@ -3,8 +3,6 @@
 
 #include <doctest/doctest.h>
 
-#include <sys/stat.h>
-
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -187,11 +185,7 @@ TEST_CASE("the admin API answers 404 for an actor that does not exist and create
 
 TEST_CASE("the admin API requires its token when one is set, and beyond loopback") {
   ark::test::temp_dir dir;
-  auto token_path = dir.sub("admin-token");
-  {
-    std::ofstream(token_path) << "0123456789abcdef0123\n";
-  }
-  ::chmod(token_path.c_str(), 0600);
+  auto token_path = ark::test::write_admin_token(dir);
   {
     ark::test::host_process exposed(dir.sub("data1"), {counter_module},
                                     {"--admin-port", "0", "--admin-bind", "0.0.0.0"});
@@ -208,7 +202,7 @@ TEST_CASE("the admin API requires its token when one is set, and beyond loopback
   CHECK(denied.body["error"]["code"] == "unauthorized");
   CHECK(get(port, "/api/v1/types", {}, "wrong-token-wrong-token").status == 401);
   CHECK(get(port, "/metrics").status == 401);
-  CHECK(get(port, "/api/v1/types", {}, "0123456789abcdef0123").status == 200);
+  CHECK(get(port, "/api/v1/types", {}, ark::test::admin_token).status == 200);
   // --admin-preview-limit caps every state preview, whatever the request asks.
   {
     ark::test::remote_client r(host.port());
@@ -218,7 +212,7 @@ TEST_CASE("the admin API requires its token when one is set, and beyond loopback
   }
   auto st = get(port, "/api/v1/state",
                 {{"type", "counter"}, {"key", "[\"x\"]"}, {"limit", "1000"}},
-                "0123456789abcdef0123");
+                ark::test::admin_token);
   REQUIRE_MESSAGE(st.status == 200, st.text);
   CHECK(st.body["truncated"] == true);
   CHECK(st.body["preview"] == "{\"value\"");

@@ -21,12 +21,15 @@
 
 #include "chat_room/chat_room.hpp"
 #include "counter/counter.hpp"
+#include "host/admin_http.hpp"
 #include "support/host_process.hpp"
 #include "support/remote_client.hpp"
 #include "support/spawn.hpp"
 #include "test_util.hpp"
 
 using namespace std::chrono_literals;
+
+using ark::test::admin_port;
 
 namespace {
 
@@ -40,15 +43,6 @@ struct counter_view {
   MSGPACK_DEFINE_MAP(value)
 };
 
-// The admin port from the host's ready line ("admin=127.0.0.1:PORT").
-int admin_port(const ark::test::host_process& host) {
-  auto out = host.output();
-  auto p = out.find("admin=");
-  REQUIRE_MESSAGE(p != std::string::npos, out);
-  auto colon = out.find(':', p);
-  REQUIRE(colon != std::string::npos);
-  return std::stoi(out.substr(colon + 1));
-}
 
 // The host's subscription count, from its admin API's stats.
 std::int64_t subscriptions(int port) {

@@ -506,6 +506,9 @@ int run_serve(const serve_args& a) {
     if (auto probe = fetch_live(a.src, "/api/v1/types", {}); !probe) return report(probe.error());
   }
   httplib::Server srv;
+  // A browser keeps up to six connections alive, each holding a thread, and
+  // every live tail holds one more for as long as it streams.
+  srv.new_task_queue = [] { return new httplib::ThreadPool(24); };
   srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(web_index_html, "text/html; charset=utf-8");
   });
@@ -529,9 +532,15 @@ int run_serve(const serve_args& a) {
   });
   srv.Post("/api/v1/call", [&](const httplib::Request& req, httplib::Response& res) {
     if (!live) return send_error(res, needs_host("calling a handler"));
+    // An admin action carries the token the page was given, never the one
+    // this process reads the views with: a page left open cannot change
+    // actors on a host that has a token unless its user types it.
     auto c = host.connect(660);
     if (!c) return send_error(res, c.error());
-    auto r = c->first->Post("/api/v1/call", c->second, req.body, "application/json");
+    httplib::Headers headers;
+    if (req.has_header("Authorization"))
+      headers.emplace("Authorization", req.get_header_value("Authorization"));
+    auto r = c->first->Post("/api/v1/call", headers, req.body, "application/json");
     if (!r) return send_error(res, host.unreachable(r.error()));
     res.status = r->status;
     res.set_content(r->body, "application/json");

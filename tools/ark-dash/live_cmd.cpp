@@ -78,7 +78,7 @@ expected<json> post_live(const live_host& h, const std::string& path, const json
 
 expected<void> stream_tail(const live_host& h, const httplib::Params& params,
                            const std::function<bool(const char*, std::size_t)>& on_chunk) {
-  auto c = h.connect(3600);  // the host sends a keep-alive every 15 s
+  auto c = h.connect(3600);  // the host sends a keep-alive every 5 s
   if (!c) return c.error();
   int status = 0;
   std::string refusal;
