@@ -404,7 +404,7 @@ bool actor_core::route(std::optional<commit_unit>& unit, caf::message* reply) {
   }
   if (reply) {
     auto o = take_reply(std::move(*reply));
-    if (act_.stats && handler_ != no_handler) {
+    if (ready_ns_ != 0 && handler_ != no_handler) {  // a timed call's reply
       o.stats = act_.stats;
       o.handler = handler_;
       o.ready_ns = ready_ns_;

@@ -10,6 +10,7 @@
 #include "ark/detail/actor_core.hpp"
 #include "ark/errors.hpp"
 #include "ark/kv/json.hpp"
+#include "ark/registry.hpp"
 
 namespace ark::detail {
 
@@ -166,6 +167,15 @@ void actor_core::notify_state(commit_unit& unit) {
                       std::make_move_iterator(outs.end()));
 }
 
+std::string actor_core::handler_name(std::size_t h) const {
+  if (act_.stats && h < act_.stats->handler_count()) return act_.stats->handler_names()[h];
+  // Without statistics: the registry has the names (a lookup under its lock,
+  // for change records only).
+  if (const auto* t = actor_registry::global().find(act_.id.type); t && h < t->handlers.size())
+    return t->handlers[h].name;
+  return "handler #" + std::to_string(h);
+}
+
 nlohmann::json actor_core::state_json(const std::string& packed) {
   if (packed.empty()) return nullptr;
   auto v = kv::value::from_msgpack(packed).unpack();
@@ -179,13 +189,11 @@ void actor_core::notify_change(commit_unit& unit, const std::string& before, boo
   json record{{"type", act_.id.type},
               {"key", kv::key_to_json(act_.id.key)},
               {"seq", subs_->change_seq.fetch_add(1, std::memory_order_relaxed) + 1}};
-  if (handler_ != no_handler && act_.stats && handler_ < act_.stats->handler_count())
-    record["handler"] = act_.stats->handler_names()[handler_];
-  else if (handler_ != no_handler)
-    record["handler"] = "handler #" + std::to_string(handler_);
+  if (handler_ != no_handler)
+    record["handler"] = handler_name(handler_);
   else
     record["handler"] = change_label_.empty() ? json(nullptr) : json(change_label_);
-  if (handler_ != no_handler && act_.stats)
+  if (handler_ != no_handler && ready_ns_ != 0)
     record["duration_us"] = static_cast<double>(handler_ns_) / 1000.0;
   else
     record["duration_us"] = nullptr;

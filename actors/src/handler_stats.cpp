@@ -33,7 +33,9 @@ std::vector<handler_figures> type_stats::read() const {
       const auto& c = counters_[s * names_.size() + h];
       f.calls += c.calls.load(std::memory_order_relaxed);
       for (std::size_t b = 0; b < latency_buckets; ++b) {
-        f.handler_ns[b] += c.handler_ns[b].load(std::memory_order_relaxed);
+        auto n = c.handler_ns[b].load(std::memory_order_relaxed);
+        f.handler_ns[b] += n;
+        f.timed += n;
         f.commit_wait_ns[b] += c.wait_ns[b].load(std::memory_order_relaxed);
       }
     }

@@ -168,6 +168,7 @@ json handler_row(const handler_figures& now, const handler_figures* then, double
   return json{{"type", now.type},
               {"handler", now.handler},
               {"calls", now.calls},
+              {"timed", now.timed},
               {"errors", now.errors},
               {"errors_by_code", now.errors_by_code},
               {"calls_per_s", static_cast<double>(calls) / dt},
@@ -866,11 +867,18 @@ expected<std::unique_ptr<admin_server>> admin_server::start(std::shared_ptr<runt
   srv.Get("/api/v1/handlers", s->handler([s](const qp& q) { return s->handlers(q); }));
   srv.Post("/api/v1/call", [s](const httplib::Request& req, httplib::Response& res) {
     if (!s->authorized(req, res)) return;
-    auto r = s->call(req.body, req.remote_addr + ":" + std::to_string(req.remote_port));
-    if (r)
-      send_json(res, *r);
-    else
-      send_error(res, r.error());
+    try {
+      auto r = s->call(req.body, req.remote_addr + ":" + std::to_string(req.remote_port));
+      if (r)
+        send_json(res, *r);
+      else
+        send_error(res, r.error());
+    } catch (const std::exception& e) {  // a field of the wrong JSON type
+      send_error(res, error{errc::invalid_argument,
+                            std::string("POST /api/v1/call: ") + e.what() +
+                                " (types: type, handler strings; key a JSON key; args an array; "
+                                "create a bool; timeout_ms an integer)"});
+    }
   });
   srv.Get("/api/v1/tail", [s](const httplib::Request& req, httplib::Response& res) {
     if (s->authorized(req, res)) s->tail(req, res);

@@ -745,7 +745,7 @@ class actor : public Interface::base, private detail::actor_core {
       handler_refused(h, err);
       return reply_error<R>(std::move(err));
     }
-    auto started = handler_clock();
+    auto started = handler_clock(h);
     using Y = decltype(call());
     std::optional<std::conditional_t<std::is_void_v<R>, caf::unit_t, R>> value;
     bool delegated = false;

@@ -176,31 +176,40 @@ class actor_core {
 
   // -- handler statistics and the change feed (used by ark::actor's dispatch) --
 
-  // The clock reading a handler starts at (0 when the host keeps no
-  // statistics: then nothing reads the clock).
-  std::int64_t handler_clock() const { return act_.stats ? stats_clock_ns() : 0; }
-  // Handler `h` (its index in the interface), started at `t0`, returned now,
-  // with `failure` (or none). From here until handler_finished, the unit the
+  // Counts a call of handler `h` (its index in the interface) and returns
+  // the clock reading it starts at when the call is timed, else 0: a sample
+  // of the calls (type_stats::record_call), and every call while the actor
+  // has a change-record subscriber (the live tail shows each duration).
+  std::int64_t handler_clock(std::size_t h) {
+    if (!act_.stats) return 0;
+    bool timed = act_.stats->record_call(h, last_activity_.count());
+    if (!timed && !(subs_ && subs_->wants_changes())) return 0;
+    return stats_clock_ns();
+  }
+  // Handler `h` returned now, with `failure` (or none); `t0` is what
+  // handler_clock returned. From here until handler_finished, the unit the
   // message builds and its reply are the handler's.
   void handler_returned(std::size_t h, std::int64_t t0, const caf::error& failure) {
     handler_ = h;
     if (!act_.stats) return;
+    if (failure) act_.stats->record_error(h, failure);
+    if (t0 == 0) return;
     ready_ns_ = stats_clock_ns();
     handler_ns_ = ready_ns_ - t0;
-    act_.stats->record_call(h, static_cast<std::uint64_t>(handler_ns_));
-    if (failure) act_.stats->record_error(h, failure);
+    act_.stats->record_time(h, static_cast<std::uint64_t>(handler_ns_));
   }
   // Handler `h` could not run: `err` answers it.
   void handler_refused(std::size_t h, const caf::error& err) {
     if (!act_.stats) return;
-    act_.stats->record_call(h, 0);
+    act_.stats->record_call(h, last_activity_.count());
     act_.stats->record_error(h, err);
   }
   // The message of the last handler_returned ended; `replied_now`: its reply
   // left at once (nothing was pending), else it waits in a unit.
   void handler_finished(bool replied_now) {
-    if (replied_now && act_.stats) act_.stats->record_wait(handler_, 0);
+    if (replied_now && ready_ns_ != 0) act_.stats->record_wait(handler_, 0);
     handler_ = no_handler;
+    ready_ns_ = 0;
   }
 
  protected:
@@ -288,6 +297,8 @@ class actor_core {
                      nlohmann::json alarms);
   // build_unit for an actor with a change-record subscriber.
   void build_unit_with_change(commit_unit& unit, bool changed, bool kv_dirty);
+  // The name of handler `h` of the actor's interface ("add(int64) -> int64").
+  std::string handler_name(std::size_t h) const;
   // A packed state as JSON (null when empty; {"error": ...} when damaged).
   static nlohmann::json state_json(const std::string& packed);
   // One output per subscriber, with the message pick(its mode) (none when
@@ -341,8 +352,8 @@ class actor_core {
   // Message lifecycle.
   bool in_message_ = false;
   std::size_t handler_ = no_handler;  // the interface handler whose message is ending
-  std::int64_t ready_ns_ = 0;         // when it returned (stats_clock_ns), with statistics
-  std::int64_t handler_ns_ = 0;       // how long it ran, with statistics
+  std::int64_t ready_ns_ = 0;         // when it returned (stats_clock_ns), if timed; else 0
+  std::int64_t handler_ns_ = 0;       // how long it ran, if timed
   // What the change feed names the message by when it is not a handler's
   // (on_alarm, on_activate, a request callback); empty otherwise.
   std::string change_label_;

@@ -39,12 +39,15 @@ struct handler_figures {
   std::string type;
   std::string handler;  ///< its signature, e.g. "add(int64) -> int64"
   std::uint64_t calls = 0;   ///< messages the handler started (or was refused)
+  std::uint64_t timed = 0;   ///< of those, the calls timed (type_stats::record_call)
   std::uint64_t errors = 0;  ///< replies that carried an error
   std::map<std::string, std::uint64_t> errors_by_code;  ///< errc name -> count
-  /// handler_ns[i]: calls whose handler ran [2^i, 2^(i+1)) ns (latency_bucket).
+  /// handler_ns[i]: timed calls whose handler ran [2^i, 2^(i+1)) ns
+  /// (latency_bucket).
   std::array<std::uint64_t, latency_buckets> handler_ns{};
-  /// commit_wait_ns[i]: replies that left the output gate [2^i, 2^(i+1)) ns
-  /// after their handler returned (0 when nothing was pending).
+  /// commit_wait_ns[i]: replies of timed calls that left the output gate
+  /// [2^i, 2^(i+1)) ns after their handler returned (0 when nothing was
+  /// pending).
   std::array<std::uint64_t, latency_buckets> commit_wait_ns{};
 };
 
@@ -65,15 +68,28 @@ class type_stats {
   std::size_t handler_count() const { return names_.size(); }
   const std::vector<std::string>& handler_names() const { return names_; }
 
-  /// Handler `h` (its index in the interface's signatures) ran for `ns`.
-  void record_call(std::size_t h, std::uint64_t ns) {
-    if (h >= names_.size()) return;
+  /// Counts a call of handler `h` (its index in the interface's signatures)
+  /// and says whether to time it: the first call of the handler on this
+  /// thread at each new reading `coarse_ns` of the coarse monotonic clock the
+  /// actor read anyway (a few ms apart), so at most a few hundred calls a
+  /// second per handler and thread are timed, whatever the rate, and a rare
+  /// handler's calls are all timed. Whether a call is timed never depends on
+  /// how long it takes, so the sample's percentiles are the calls'.
+  bool record_call(std::size_t h, std::int64_t coarse_ns) {
+    if (h >= names_.size()) return false;
     auto& s = shard()[h];
     s.calls.fetch_add(1, std::memory_order_relaxed);
-    s.handler_ns[latency_bucket(ns)].fetch_add(1, std::memory_order_relaxed);
+    if (s.sampled_at.load(std::memory_order_relaxed) == coarse_ns) return false;
+    s.sampled_at.store(coarse_ns, std::memory_order_relaxed);
+    return true;
   }
-  /// The reply of a call of handler `h` left the output gate `ns` after the
-  /// handler returned.
+  /// A timed call of handler `h` ran for `ns`.
+  void record_time(std::size_t h, std::uint64_t ns) {
+    if (h >= names_.size()) return;
+    shard()[h].handler_ns[latency_bucket(ns)].fetch_add(1, std::memory_order_relaxed);
+  }
+  /// The reply of a timed call of handler `h` left the output gate `ns` after
+  /// the handler returned.
   void record_wait(std::size_t h, std::uint64_t ns) {
     if (h >= names_.size()) return;
     shard()[h].wait_ns[latency_bucket(ns)].fetch_add(1, std::memory_order_relaxed);
@@ -91,6 +107,7 @@ class type_stats {
  private:
   struct alignas(64) counters {
     std::atomic<std::uint64_t> calls{0};
+    std::atomic<std::int64_t> sampled_at{-1};  // the coarse reading of the last timed call
     std::array<std::atomic<std::uint64_t>, latency_buckets> handler_ns{};
     std::array<std::atomic<std::uint64_t>, latency_buckets> wait_ns{};
   };
