@@ -50,10 +50,9 @@ class sse_reader {
   };
 
   sse_reader(int port, httplib::Params params, std::string token = {})
-      : thread_([this, port, params = std::move(params), token] {
-          httplib::Client c("127.0.0.1", port);
-          c.set_read_timeout(60);
-          c.Get("/api/v1/tail", params, ark::test::bearer(token),
+      : client_("127.0.0.1", port), thread_([this, params = std::move(params), token] {
+          client_.set_read_timeout(60);
+          client_.Get("/api/v1/tail", params, ark::test::bearer(token),
                 [this](const httplib::Response& r) {
                   status_ = r.status;
                   return true;
@@ -68,7 +67,8 @@ class sse_reader {
         }) {}
   ~sse_reader() {
     stop_ = true;
-    thread_.detach();  // the host's keep-alive (15 s) or its stop ends the request
+    client_.stop();  // ends the request now (the host would only notice at its keep-alive)
+    thread_.join();
   }
 
   /// Waits until `n` events arrived (at most `timeout`); the events so far.
@@ -110,7 +110,8 @@ class sse_reader {
   bool ended_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<int> status_{0};
-  std::thread thread_;
+  httplib::Client client_;
+  std::thread thread_;  // last: it uses the members above
 };
 
 }  // namespace
