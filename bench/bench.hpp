@@ -97,6 +97,9 @@ void run_postgres(context& ctx);
 /// cluster_direct_lookup_p50_us, cluster_forwarded_lookup_p50_us
 /// (cluster.cpp). Runs only when `--only cluster` names it.
 void run_cluster(context& ctx);
+
+/// One actor's KV at 10 M keys against 10 k (`--only kvscale`, kv_scale.cpp).
+void run_kv_scale(context& ctx);
 /// Child-process entry points of run_lifecycle; returns an exit status.
 int lifecycle_child(const std::vector<std::string>& args);
 

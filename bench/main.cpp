@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", ctx.quick, "short run (under a minute on 2 cores)");
   app.add_option("--json", json_path, "write the metrics as a JSON array to FILE");
   app.add_option("--only", only,
-                 "run only these scenarios: disk, actors, kv, lifecycle, postgres, cluster "
-                 "(postgres and cluster run only when named here)");
+                 "run only these scenarios: disk, actors, kv, lifecycle, postgres, cluster, "
+                 "kvscale (postgres, cluster and kvscale run only when named here)");
   app.add_option("--pg", ctx.pg_conninfo,
                  "with --only postgres or cluster: the PostgreSQL server (libpq connection "
                  "string) to "
@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   const bool postgres = std::find(only.begin(), only.end(), "postgres") != only.end();
   const bool cluster = std::find(only.begin(), only.end(), "cluster") != only.end();
+  const bool kvscale = std::find(only.begin(), only.end(), "kvscale") != only.end();
   if (!ctx.pg_conninfo.empty() && !postgres && !cluster) {
     std::fprintf(stderr,
                  "ark-bench: --pg applies to the postgres and cluster scenarios: add --only "
@@ -160,6 +161,11 @@ int main(int argc, char** argv) {
   if (cluster) {
     std::printf("cluster: 1, 2 and 3 ark-hosts on one PostgreSQL schema\n");
     run_cluster(ctx);
+  }
+  // Not part of the default run: it writes a 10-million-key keyspace.
+  if (kvscale) {
+    std::printf("KV at scale: one actor's KV at 10 M keys against 10 k\n");
+    run_kv_scale(ctx);
   }
   // Ratios, from figures measured above in this same run.
   std::printf("ratios\n");
@@ -214,11 +220,14 @@ int main(int argc, char** argv) {
         "cluster_durable_msg_per_s_3_hosts", "cluster_direct_call_p50_us",
         "cluster_relayed_call_p50_us", "cluster_direct_lookup_p50_us",
         "cluster_forwarded_lookup_p50_us"}},
+      {"kvscale",
+       {"kvscale_build_s", "kvscale_get_us_10k", "kvscale_get_us_10m", "kvscale_put_us_10k",
+        "kvscale_put_us_10m", "kvscale_list100_us_10k", "kvscale_list100_us_10m"}},
   };
   int missing = 0;
   for (const auto& [scenario, names] : contract) {
     if (!wanted(scenario) || (scenario == "postgres" && !postgres) ||
-        (scenario == "cluster" && !cluster))
+        (scenario == "cluster" && !cluster) || (scenario == "kvscale" && !kvscale))
       continue;
     if ((scenario == "actors" || scenario == "postgres") && std::getenv("ARK_BENCH_CASE"))
       continue;  // profiling one case
