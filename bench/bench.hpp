@@ -100,6 +100,11 @@ void run_cluster(context& ctx);
 
 /// One actor's KV at 10 M keys against 10 k (`--only kvscale`, kv_scale.cpp).
 void run_kv_scale(context& ctx);
+
+/// Remote clients against ark-host and against plain CAF (`--only remote`,
+/// remote.cpp), and its child processes' entry point.
+void run_remote(context& ctx);
+int remote_child(const std::vector<std::string>& args);
 /// Child-process entry points of run_lifecycle; returns an exit status.
 int lifecycle_child(const std::vector<std::string>& args);
 

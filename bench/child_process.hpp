@@ -32,6 +32,26 @@ class child_process {
   ~child_process() { stop(std::chrono::seconds(5)); }
 
   bool spawn(const std::vector<std::string>& argv, std::string& err) {
+    return start(argv, false, err);
+  }
+  /// spawn(), with the child's stdin on a pipe for write_line.
+  bool spawn_with_stdin(const std::vector<std::string>& argv, std::string& err) {
+    return start(argv, true, err);
+  }
+  /// Writes `line` and a newline to the child's stdin (spawn_with_stdin).
+  bool write_line(const std::string& line) {
+    if (in_ < 0) return false;
+    std::string s = line + "\n";
+    return ::write(in_, s.data(), s.size()) == static_cast<ssize_t>(s.size());
+  }
+
+ private:
+  bool start(const std::vector<std::string>& argv, bool with_stdin, std::string& err) {
+    int in_fds[2] = {-1, -1};
+    if (with_stdin && ::pipe2(in_fds, O_CLOEXEC) != 0) {
+      err = std::string("pipe: ") + std::strerror(errno);
+      return false;
+    }
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
       err = std::string("pipe: ") + std::strerror(errno);
@@ -40,21 +60,27 @@ class child_process {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    if (with_stdin) posix_spawn_file_actions_adddup2(&actions, in_fds[0], STDIN_FILENO);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     int rc = ::posix_spawn(&pid_, argv[0].c_str(), &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
+    if (with_stdin) ::close(in_fds[0]);
     if (rc != 0) {
       ::close(fds[0]);
+      if (with_stdin) ::close(in_fds[1]);
       pid_ = -1;
       err = "cannot start " + argv[0] + ": " + std::strerror(rc);
       return false;
     }
     fd_ = fds[0];
+    in_ = in_fds[1];
     return true;
   }
+
+ public:
 
   /// The next line of the child's stdout; false on EOF or at `deadline`.
   bool read_line(std::string& line, std::chrono::steady_clock::time_point deadline) {
@@ -103,6 +129,10 @@ class child_process {
       ::close(fd_);
       fd_ = -1;
     }
+    if (in_ >= 0) {
+      ::close(in_);
+      in_ = -1;
+    }
     if (pid_ <= 0) return -1;
     if (terminate) ::kill(pid_, SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -128,6 +158,7 @@ class child_process {
 
   pid_t pid_ = -1;
   int fd_ = -1;
+  int in_ = -1;  // the child's stdin (spawn_with_stdin)
   std::string buf_;
   bool eof_ = false;
 };

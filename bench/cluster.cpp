@@ -40,6 +40,7 @@
 #include "bench.hpp"
 #include "child_process.hpp"
 #include "pg_private.hpp"
+#include "remote_load.hpp"
 #include "counter/counter.hpp"
 #include "support/pg_server.hpp"
 
@@ -99,30 +100,6 @@ bool start_hosts(const context& ctx, const std::string& conninfo, const std::str
   return true;
 }
 
-// Adds 1 to random counters from `inflight` client actors until `stop`;
-// `done` counts the replies.
-void load_actor(caf::event_based_actor* self, std::vector<counter::counter_if> handles,
-                std::shared_ptr<std::atomic<std::uint64_t>> done,
-                std::shared_ptr<std::atomic<bool>> stop, std::uint32_t seed) {
-  auto rng = std::make_shared<std::minstd_rand>(seed);
-  auto next = std::make_shared<std::function<void()>>();
-  *next = [self, handles, done, stop, rng, next] {
-    if (*stop) {
-      self->quit();
-      return;
-    }
-    const auto& h = handles[(*rng)() % handles.size()];
-    self->request(h, 10s, counter::add_atom::value, std::int64_t{1})
-        .then(
-            [done, next](std::int64_t) {
-              ++*done;
-              (*next)();
-            },
-            [self](caf::error&) { self->quit(); });
-  };
-  (*next)();
-}
-
 std::optional<double> durable_rate(const context& ctx, const std::vector<host>& hosts) {
   client_config cfg;
   caf::actor_system sys{cfg};
@@ -147,34 +124,10 @@ std::optional<double> durable_rate(const context& ctx, const std::vector<host>& 
     }
     for (auto& v : per_client) v.push_back(*h);
   }
-  auto done = std::make_shared<std::atomic<std::uint64_t>>(0);
-  auto stop = std::make_shared<std::atomic<bool>>(false);
-  for (int a = 0; a < inflight; ++a)
-    sys.spawn(load_actor, per_client[static_cast<std::size_t>(a) % per_client.size()], done, stop,
-              static_cast<std::uint32_t>(a + 1));
-  std::this_thread::sleep_for(ctx.pick(300ms, 1000ms));
-  auto n0 = done->load();
-  auto t0 = clock_type::now();
-  std::this_thread::sleep_for(ctx.pick(1000ms, 3000ms));
-  auto rate = static_cast<double>(done->load() - n0) / seconds_since(t0);
-  *stop = true;
-  sys.await_all_actors_done();
+  auto rate = load_rate(
+      sys, [&](int a) { return per_client[static_cast<std::size_t>(a) % per_client.size()]; },
+      inflight, ctx.pick(300ms, 1000ms), ctx.pick(1000ms, 3000ms));
   return rate;
-}
-
-// Sequential adds to `h` from `sys`: their latencies in µs.
-std::vector<double> call_latencies(caf::actor_system& sys, const counter::counter_if& h, int n) {
-  std::vector<double> us;
-  caf::scoped_actor self{sys};
-  for (int i = 0; i < n; ++i) {
-    auto t0 = clock_type::now();
-    bool ok = false;
-    self->request(h, 10s, counter::add_atom::value, std::int64_t{1})
-        .receive([&](std::int64_t) { ok = true; }, [&](caf::error&) {});
-    if (!ok) return {};
-    us.push_back(seconds_since(t0) * 1e6);
-  }
-  return us;
 }
 
 void relay_costs(context& ctx, const std::string& conninfo, const std::string& schema,
@@ -215,8 +168,8 @@ void relay_costs(context& ctx, const std::string& conninfo, const std::string& s
   if (!direct || !relayed) return;
   std::vector<double> d, r;
   for (int block = 0; block < 10; ++block) {
-    auto a = call_latencies(sys, *direct, n / 10);
-    auto b = call_latencies(sys, *relayed, n / 10);
+    auto a = sequential_add_latencies(sys, *direct, n / 10);
+    auto b = sequential_add_latencies(sys, *relayed, n / 10);
     if (a.empty() || b.empty()) return;
     d.insert(d.end(), a.begin(), a.end());
     r.insert(r.end(), b.begin(), b.end());

@@ -90,7 +90,10 @@ double percentile(std::vector<double>& xs, double p) {
 int main(int argc, char** argv) {
   using namespace ark::bench;
   if (argc > 1 && std::string(argv[1]) == "--child") {
-    return lifecycle_child(std::vector<std::string>(argv + 2, argv + argc));
+    std::vector<std::string> args(argv + 2, argv + argc);
+    if (!args.empty() && (args[0] == "plain-server" || args[0] == "remote-client"))
+      return remote_child(args);
+    return lifecycle_child(args);
   }
   CLI::App app{"ark-bench: ark against raw LMDB and plain CAF, measured in the same run"};
   context ctx;
@@ -101,7 +104,8 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write the metrics as a JSON array to FILE");
   app.add_option("--only", only,
                  "run only these scenarios: disk, actors, kv, lifecycle, postgres, cluster, "
-                 "kvscale (postgres, cluster and kvscale run only when named here)");
+                 "kvscale, remote (postgres, cluster, kvscale and remote run only when named "
+                 "here)");
   app.add_option("--pg", ctx.pg_conninfo,
                  "with --only postgres or cluster: the PostgreSQL server (libpq connection "
                  "string) to "
@@ -115,6 +119,7 @@ int main(int argc, char** argv) {
   const bool postgres = std::find(only.begin(), only.end(), "postgres") != only.end();
   const bool cluster = std::find(only.begin(), only.end(), "cluster") != only.end();
   const bool kvscale = std::find(only.begin(), only.end(), "kvscale") != only.end();
+  const bool remote = std::find(only.begin(), only.end(), "remote") != only.end();
   if (!ctx.pg_conninfo.empty() && !postgres && !cluster) {
     std::fprintf(stderr,
                  "ark-bench: --pg applies to the postgres and cluster scenarios: add --only "
@@ -166,6 +171,11 @@ int main(int argc, char** argv) {
   if (kvscale) {
     std::printf("KV at scale: one actor's KV at 10 M keys against 10 k\n");
     run_kv_scale(ctx);
+  }
+  // Not part of the default run: it starts an ark-host and client processes.
+  if (remote) {
+    std::printf("remote clients: ark-host against plain CAF over the middleman\n");
+    run_remote(ctx);
   }
   // Ratios, from figures measured above in this same run.
   std::printf("ratios\n");
@@ -220,6 +230,11 @@ int main(int argc, char** argv) {
         "cluster_durable_msg_per_s_3_hosts", "cluster_direct_call_p50_us",
         "cluster_relayed_call_p50_us", "cluster_direct_lookup_p50_us",
         "cluster_forwarded_lookup_p50_us"}},
+      {"remote",
+       {"remote_durable_msg_per_s_10k_actors", "remote_plain_caf_msg_per_s_10k_actors",
+        "remote_durable_msg_per_s_100_hot_actors", "remote_plain_caf_msg_per_s_100_actors",
+        "remote_durable_msg_per_s_2_clients", "remote_durable_msg_per_s_4_clients",
+        "remote_single_p50_us", "remote_single_p99_us", "remote_plain_single_p50_us"}},
       {"kvscale",
        {"kvscale_build_s", "kvscale_get_us_10k", "kvscale_get_us_10m", "kvscale_put_us_10k",
         "kvscale_put_us_10m", "kvscale_list100_us_10k", "kvscale_list100_us_10m"}},
@@ -227,7 +242,8 @@ int main(int argc, char** argv) {
   int missing = 0;
   for (const auto& [scenario, names] : contract) {
     if (!wanted(scenario) || (scenario == "postgres" && !postgres) ||
-        (scenario == "cluster" && !cluster) || (scenario == "kvscale" && !kvscale))
+        (scenario == "cluster" && !cluster) || (scenario == "kvscale" && !kvscale) ||
+        (scenario == "remote" && !remote))
       continue;
     if ((scenario == "actors" || scenario == "postgres") && std::getenv("ARK_BENCH_CASE"))
       continue;  // profiling one case

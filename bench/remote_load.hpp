@@ -1,0 +1,90 @@
+#pragma once
+
+// Load from a client process: request loops over counter handles (local or
+// remote), shared by the remote and cluster scenarios.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "bench.hpp"
+#include "counter/counter.hpp"
+
+namespace ark::bench {
+
+/// Adds 1 to random counters of `handles` until `stop`, one request at a
+/// time; `done` counts the replies. An error ends the actor.
+inline void counter_load_actor(caf::event_based_actor* self,
+                               std::vector<counter::counter_if> handles,
+                               std::shared_ptr<std::atomic<std::uint64_t>> done,
+                               std::shared_ptr<std::atomic<bool>> stop, std::uint32_t seed) {
+  auto rng = std::make_shared<std::minstd_rand>(seed);
+  auto next = std::make_shared<std::function<void()>>();
+  *next = [self, handles, done, stop, rng, next] {
+    if (*stop) {
+      self->quit();
+      return;
+    }
+    const auto& h = handles[(*rng)() % handles.size()];
+    self->request(h, std::chrono::seconds(10), counter::add_atom::value, std::int64_t{1})
+        .then(
+            [done, next](std::int64_t) {
+              ++*done;
+              (*next)();
+            },
+            [self](caf::error&) { self->quit(); });
+  };
+  (*next)();
+}
+
+/// Replies a second with `inflight` counter_load_actors over `handles`
+/// (actor i takes handles_for(i)), measured over `window` after `warmup`.
+inline double load_rate(caf::actor_system& sys,
+                        const std::function<std::vector<counter::counter_if>(int)>& handles_for,
+                        int inflight, std::chrono::milliseconds warmup,
+                        std::chrono::milliseconds window) {
+  auto done = std::make_shared<std::atomic<std::uint64_t>>(0);
+  auto stop = std::make_shared<std::atomic<bool>>(false);
+  for (int a = 0; a < inflight; ++a)
+    sys.spawn(counter_load_actor, handles_for(a), done, stop, static_cast<std::uint32_t>(a + 1));
+  std::this_thread::sleep_for(warmup);
+  auto n0 = done->load();
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(window);
+  auto rate = static_cast<double>(done->load() - n0) / seconds_since(t0);
+  *stop = true;
+  sys.await_all_actors_done();
+  return rate;
+}
+
+/// The same, every actor over all of `handles`.
+inline double load_rate(caf::actor_system& sys, const std::vector<counter::counter_if>& handles,
+                        int inflight, std::chrono::milliseconds warmup,
+                        std::chrono::milliseconds window) {
+  return load_rate(sys, [&](int) { return handles; }, inflight, warmup, window);
+}
+
+/// `n` sequential adds to `h` from a scoped actor of `sys`: their latencies
+/// in µs (empty when one failed).
+inline std::vector<double> sequential_add_latencies(caf::actor_system& sys,
+                                                    const counter::counter_if& h, int n) {
+  std::vector<double> us;
+  caf::scoped_actor self{sys};
+  for (int i = 0; i < n; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    bool ok = false;
+    self->request(h, std::chrono::seconds(10), counter::add_atom::value, std::int64_t{1})
+        .receive([&](std::int64_t) { ok = true; }, [&](caf::error&) {});
+    if (!ok) return {};
+    us.push_back(seconds_since(t0) * 1e6);
+  }
+  return us;
+}
+
+}  // namespace ark::bench
