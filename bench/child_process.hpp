@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +23,20 @@ extern char** environ;
 namespace ark::bench {
 
 // -- child processes with their stdout on a pipe -------------------------------------
+
+/// The directory of ark-bench (`self_exe`) and the counter module for the
+/// ark-hosts it starts: the build tree's modules/, else where an installed
+/// ark keeps them (ARK_BENCH_INSTALLED_MODULE_DIR, relative to bin/).
+inline std::string counter_module_for(const std::string& self_exe) {
+  auto bin_dir = std::filesystem::path(self_exe).parent_path();
+  auto module = (bin_dir / ".." / "modules" / "libark_counter.so").lexically_normal().string();
+#ifdef ARK_BENCH_INSTALLED_MODULE_DIR
+  std::error_code ec;
+  if (!std::filesystem::exists(module, ec))
+    module = (bin_dir / ARK_BENCH_INSTALLED_MODULE_DIR / "libark_counter.so").lexically_normal();
+#endif
+  return module;
+}
 
 /// A spawned process whose stdout we read. The destructor terminates it.
 class child_process {

@@ -66,12 +66,7 @@ bool start_hosts(const context& ctx, const std::string& conninfo, const std::str
                  std::vector<host>& out) {
   auto bin_dir = std::filesystem::path(ctx.self_exe).parent_path();
   auto exe = (bin_dir / "ark-host").string();
-  auto module = (bin_dir / ".." / "modules" / "libark_counter.so").lexically_normal().string();
-#ifdef ARK_BENCH_INSTALLED_MODULE_DIR
-  std::error_code ec;
-  if (!std::filesystem::exists(module, ec))
-    module = (bin_dir / ARK_BENCH_INSTALLED_MODULE_DIR / "libark_counter.so").lexically_normal();
-#endif
+  auto module = counter_module_for(ctx.self_exe);
   for (int i = 0; i < n; ++i) {
     host h;
     h.port = static_cast<std::uint16_t>(ark::test::pg_server::free_port());

@@ -134,6 +134,12 @@ expected<std::int64_t> ask(caf::actor_system& sys, const kvs_if& h, Ts... xs) {
 
 struct sizes {
   double get_us = 0, put_us = 0, list_us = 0;
+  // Adds half of `x` (the mean of two alternated measurements).
+  void add_half(const sizes& x) {
+    get_us += x.get_us / 2;
+    put_us += x.put_us / 2;
+    list_us += x.list_us / 2;
+  }
 };
 
 // Measures the three operations on actor `h` holding `n` keys.
@@ -282,13 +288,9 @@ void run_raw(context& ctx, std::int64_t small, std::int64_t big, int rounds) {
   sizes at_small, at_big, x;
   for (int i = 0; i < 2; ++i) {
     if (!s.measure(x, rounds)) return;
-    at_small.get_us += x.get_us / 2;
-    at_small.put_us += x.put_us / 2;
-    at_small.list_us += x.list_us / 2;
+    at_small.add_half(x);
     if (!b.measure(x, rounds)) return;
-    at_big.get_us += x.get_us / 2;
-    at_big.put_us += x.put_us / 2;
-    at_big.list_us += x.list_us / 2;
+    at_big.add_half(x);
   }
   ctx.add("kvscale_raw_get_ratio", at_big.get_us / at_small.get_us, "ratio");
   ctx.add("kvscale_raw_put_ratio", at_big.put_us / at_small.put_us, "ratio");
@@ -334,13 +336,9 @@ void run_kv_scale(context& ctx) {
   const int rounds = ctx.pick(3, 10);
   for (int i = 0; i < 2; ++i) {
     if (!measure(sys, *s, small, x, rounds)) return;
-    at_small.get_us += x.get_us / 2;
-    at_small.put_us += x.put_us / 2;
-    at_small.list_us += x.list_us / 2;
+    at_small.add_half(x);
     if (!measure(sys, *b, big, x, rounds)) return;
-    at_big.get_us += x.get_us / 2;
-    at_big.put_us += x.put_us / 2;
-    at_big.list_us += x.list_us / 2;
+    at_big.add_half(x);
   }
   ctx.add("kvscale_get_us_10k", at_small.get_us, "us");
   ctx.add("kvscale_get_us_10m", at_big.get_us, "us");

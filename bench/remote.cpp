@@ -172,12 +172,7 @@ struct server {
 
 bool start_ark_host(const context& ctx, server& out) {
   auto bin_dir = std::filesystem::path(ctx.self_exe).parent_path();
-  auto module = (bin_dir / ".." / "modules" / "libark_counter.so").lexically_normal().string();
-#ifdef ARK_BENCH_INSTALLED_MODULE_DIR
-  std::error_code ec;
-  if (!std::filesystem::exists(module, ec))
-    module = (bin_dir / ARK_BENCH_INSTALLED_MODULE_DIR / "libark_counter.so").lexically_normal();
-#endif
+  auto module = counter_module_for(ctx.self_exe);
   out.proc = std::make_unique<child_process>();
   std::string err;
   if (!out.proc->spawn({(bin_dir / "ark-host").string(), "--module", module, "--data",
