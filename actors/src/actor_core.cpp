@@ -249,7 +249,7 @@ void actor_core::run_activate_hook() {
   reactivate_ = false;
   forget_committed_kv();
   in_message_ = true;
-  if (subs_ && subs_->wants_changes()) change_label_ = "on_activate";
+  if (subs_ && subs_->wants_changes()) change_notes_now().label = "on_activate";
   try {
     run_on_activate();
   } catch (const std::exception& e) {
@@ -323,7 +323,7 @@ bool actor_core::build_unit(commit_unit& unit, bool force) {
   bool changed = scratch_ != last_snapshot_;
   bool kv_dirty = overlay_->dirty();
   if (!changed && !kv_dirty && !alarms_.changed() && !force) {
-    change_events_.clear();
+    if (change_) *change_ = {};
     return false;
   }
   start_unit(unit);
@@ -349,7 +349,8 @@ void actor_core::build_unit_with_change(commit_unit& unit, bool changed, bool kv
     if (row)
       alarms.push_back({{"op", "set"}, {"name", name}, {"due", inspect::iso8601_utc(row->due_ms)}});
     else
-      alarms.push_back({{"op", name == fired_alarm_ ? "fired" : "cancel"}, {"name", name}});
+      alarms.push_back({{"op", change_ && name == change_->fired_alarm ? "fired" : "cancel"},
+                        {"name", name}});
   }
   std::string before = last_snapshot_;
   alarms_.take_writes(act_.id, unit);
@@ -378,9 +379,7 @@ bool actor_core::end_message_ok(caf::message* reply) {
 bool actor_core::end_message_failed(const caf::error& e, bool reply) {
   overlay_->discard();
   alarms_.discard_changes();
-  change_events_.clear();
-  change_label_.clear();
-  fired_alarm_.clear();
+  if (change_) *change_ = {};
   // Back to the last snapshot (the one submitted last, or saved mid-handler).
   auto restored = kv::value::from_msgpack(last_snapshot_).unpack();
   if (restored) {

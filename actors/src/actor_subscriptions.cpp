@@ -192,7 +192,7 @@ void actor_core::notify_change(commit_unit& unit, const std::string& before, boo
   if (handler_ != no_handler)
     record["handler"] = handler_name(handler_);
   else
-    record["handler"] = change_label_.empty() ? json(nullptr) : json(change_label_);
+    record["handler"] = change_ && !change_->label.empty() ? json(change_->label) : json(nullptr);
   if (handler_ != no_handler && ready_ns_ != 0)
     record["duration_us"] = static_cast<double>(handler_ns_) / 1000.0;
   else
@@ -214,11 +214,9 @@ void actor_core::notify_change(commit_unit& unit, const std::string& before, boo
     writes.push_back(std::move(w));
   }
   record["kv"] = std::move(writes);
-  record["events"] = change_events_;
-  change_events_.clear();
+  record["events"] = change_ ? json(change_->events) : json::array();
   record["alarms"] = std::move(alarms);
-  change_label_.clear();
-  fired_alarm_.clear();
+  if (change_) *change_ = {};
   state_changed c;
   c.type = act_.id.type;
   c.key = kv::key_to_json_text(act_.id.key);
@@ -242,7 +240,7 @@ void actor_core::publish_packed(std::string name, std::string payload) {
   e.seq = subs_->event_seq.fetch_add(1, std::memory_order_relaxed) + 1;
   e.name = std::move(name);
   e.payload = std::move(payload);
-  if (subs_->wants_changes()) change_events_.push_back(e.name);
+  if (subs_->wants_changes()) change_notes_now().events.push_back(e.name);
   auto msg = caf::make_message(std::move(e));
   // Outputs of the current message: they leave once its effects are durable
   // and are dropped if it fails.

@@ -225,8 +225,9 @@ bool actor_core::deliver_alarm(const std::string& name, std::int64_t due_ms, caf
   auto current = *row;
   alarms_.change(name, std::nullopt);  // delivered: gone, unless on_alarm schedules it again
   if (subs_ && subs_->wants_changes()) {
-    change_label_ = "on_alarm('" + name + "')";
-    fired_alarm_ = name;
+    auto& notes = change_notes_now();
+    notes.label = "on_alarm('" + name + "')";
+    notes.fired_alarm = name;
   }
   expected<void> outcome;
   try {

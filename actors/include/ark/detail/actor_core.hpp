@@ -354,11 +354,19 @@ class actor_core {
   std::size_t handler_ = no_handler;  // the interface handler whose message is ending
   std::int64_t ready_ns_ = 0;         // when it returned (stats_clock_ns), if timed; else 0
   std::int64_t handler_ns_ = 0;       // how long it ran, if timed
-  // What the change feed names the message by when it is not a handler's
-  // (on_alarm, on_activate, a request callback); empty otherwise.
-  std::string change_label_;
-  std::vector<std::string> change_events_;  // events the message published (change feed)
-  std::string fired_alarm_;                 // the alarm the message delivers (change feed)
+  // What the change feed notes about the current message, made only while
+  // the actor has a change-record subscriber (an activation without one
+  // carries a null pointer, not the strings).
+  struct change_notes {
+    std::string label;                // the message when not a handler's: on_alarm('x'), on_activate
+    std::vector<std::string> events;  // the events it published
+    std::string fired_alarm;          // the alarm it delivers
+  };
+  std::unique_ptr<change_notes> change_;
+  change_notes& change_notes_now() {
+    if (!change_) change_ = std::make_unique<change_notes>();
+    return *change_;
+  }
   std::uint64_t outstanding_requests_ = 0;
   std::vector<std::weak_ptr<detached_output>> promises_;  // see track_promise
   caf::error activation_error_;
