@@ -70,48 +70,49 @@ class kvs_actor : public ark::actor<kvs_if, kvs_state> {
         },
         [this](gets_atom, std::int64_t n, std::int64_t count,
                std::int64_t seed) -> ark::expected<std::int64_t> {
-          std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
-          std::uniform_int_distribution<std::int64_t> d(0, n - 1);
-          auto t0 = std::chrono::steady_clock::now();
-          for (std::int64_t j = 0; j < count; ++j) {
-            auto i = d(rng);
+          return timed(seed, n - 1, count, [this](std::int64_t i) -> ark::expected<void> {
             auto v = kv().get<std::int64_t>(ark::key{"k", i});
             if (!v) return v.error();
             if (*v != i && *v != -i) return ark::error{ark::errc::corrupt_value, "wrong value"};
-          }
-          return elapsed_ns(t0);
+            return {};
+          });
         },
         [this](puts_atom, std::int64_t n, std::int64_t count,
                std::int64_t seed) -> ark::expected<std::int64_t> {
-          std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
-          std::uniform_int_distribution<std::int64_t> d(0, n - 1);
-          auto t0 = std::chrono::steady_clock::now();
-          for (std::int64_t j = 0; j < count; ++j) {
-            auto i = d(rng);
-            if (auto r = kv().put(ark::key{"k", i}, (seed & 1) ? -i : i); !r) return r.error();
-          }
-          return elapsed_ns(t0);
+          return timed(seed, n - 1, count, [this, seed](std::int64_t i) -> ark::expected<void> {
+            return kv().put(ark::key{"k", i}, (seed & 1) ? -i : i);
+          });
         },
         [this](lists_atom, std::int64_t n, std::int64_t count,
                std::int64_t seed) -> ark::expected<std::int64_t> {
-          std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
-          std::uniform_int_distribution<std::int64_t> d(0, n - 101);
-          auto t0 = std::chrono::steady_clock::now();
-          for (std::int64_t j = 0; j < count; ++j) {
+          return timed(seed, n - 101, count, [this](std::int64_t i) -> ark::expected<void> {
             kv::list_options o;
-            o.start = ark::key{"k", d(rng)};
+            o.start = ark::key{"k", i};
             o.limit = 100;
             std::int64_t seen = 0;
             auto c = kv().list(o);
             for (; c.valid(); c.next()) ++seen;
             if (c.status()) return ark::error{c.status()};
             if (seen != 100) return ark::error{ark::errc::corrupt_value, "short list"};
-          }
-          return elapsed_ns(t0);
+            return {};
+          });
         });
   }
 
  private:
+  // Runs op(i) for `count` random i in [0, hi] (seeded), answers the
+  // nanoseconds they took, or the first error.
+  template <class Op>
+  static ark::expected<std::int64_t> timed(std::int64_t seed, std::int64_t hi, std::int64_t count,
+                                           Op op) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
+    std::uniform_int_distribution<std::int64_t> d(0, hi);
+    auto t0 = std::chrono::steady_clock::now();
+    for (std::int64_t j = 0; j < count; ++j)
+      if (auto r = op(d(rng)); !r) return r.error();
+    return elapsed_ns(t0);
+  }
+
   static std::int64_t elapsed_ns(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                 t0)

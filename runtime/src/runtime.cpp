@@ -853,13 +853,18 @@ bool runtime::shutdown(std::chrono::milliseconds timeout) {
 
 runtime_stats runtime::stats() const {
   runtime_stats s;
+  // The types' counters are summed outside the directory's lock, which
+  // lookups and activations take: a type_stats is never erased, so the
+  // pointers stay valid.
+  std::vector<const detail::type_stats*> types;
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
     s.active_actors = impl_->live.size();
-    for (const auto& [name, t] : impl_->type_stats) {
-      s.active_by_type[name] = t->active.load(std::memory_order_relaxed);
-      for (auto& f : t->read()) s.handlers.push_back(std::move(f));
-    }
+    for (const auto& [name, t] : impl_->type_stats) types.push_back(t.get());
+  }
+  for (const auto* t : types) {
+    s.active_by_type[t->type()] = t->active.load(std::memory_order_relaxed);
+    for (auto& f : t->read()) s.handlers.push_back(std::move(f));
   }
   const auto& c = impl_->writer->counters();
   s.commits = c.commits.load();
