@@ -33,6 +33,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -121,6 +122,7 @@ struct host_env {
   bool start(const runtime_options& opts, std::string& err) {
     cfg = std::make_unique<caf::actor_system_config>();
     actor_registry::global().configure(*cfg);
+    ark::configure_host_scheduler(*cfg);  // as ark-host does
     sys = std::make_unique<caf::actor_system>(*cfg);
     auto r = runtime::open(*sys, opts);
     if (!r) {
@@ -619,7 +621,10 @@ void guarded(const char* what, F&& f) {
 }  // namespace
 
 void run_lifecycle(context& ctx) {
+  // For profiling one part (bench/RESULTS.md): ARK_BENCH_CASE=activation.
+  const char* only_case = std::getenv("ARK_BENCH_CASE");
   guarded("activation_us", [&] { measure_activation(ctx); });
+  if (only_case && std::string_view(only_case) == "activation") return;
   guarded("restart_first_reply_ms", [&] { measure_restart(ctx); });
   guarded("peak_rss_mb_1m_actors", [&] { measure_memory(ctx); });
 }

@@ -245,7 +245,8 @@ int main(int argc, char** argv) {
         (scenario == "cluster" && !cluster) || (scenario == "kvscale" && !kvscale) ||
         (scenario == "remote" && !remote))
       continue;
-    if ((scenario == "actors" || scenario == "postgres") && std::getenv("ARK_BENCH_CASE"))
+    if ((scenario == "actors" || scenario == "postgres" || scenario == "lifecycle") &&
+        std::getenv("ARK_BENCH_CASE"))
       continue;  // profiling one case
     for (const auto& n : names) {
       if (ctx.get(n) <= 0) {

@@ -103,8 +103,7 @@ std::uint32_t actor_core::state_schema() const {
 
 expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
   found = false;
-  if (auto a = alarms_.load(act_.host->storage(), act_.id); !a)
-    return error{a.error().code(), describe() + ": its alarms: " + a.error().context()};
+  alarms_.clear();  // read again from storage at their next use
   if (migrated) *migrated = false;
   std::uint64_t claim = 0;
   auto stored = act_.host->claim_snapshot(act_.id.encoded, claim);
@@ -252,6 +251,9 @@ void actor_core::run_activate_hook() {
   if (subs_ && subs_->wants_changes()) change_notes_now().label = "on_activate";
   try {
     run_on_activate();
+  } catch (const failed_call& e) {
+    end_message_failed(to_caf(e.err));
+    return;
   } catch (const std::exception& e) {
     end_message_failed(
         to_caf(errc::handler_failed, describe() + ": on_activate threw: " + e.what()));

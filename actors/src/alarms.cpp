@@ -65,6 +65,7 @@ std::string encode_or_empty(const ark::key& k) {
 
 expected<void> alarm_book::load(std::shared_ptr<kv::backend> storage, const identity& id) {
   clear();
+  if (!storage) return error{errc::shutting_down, describe(id) + ": the host is stopping"};
   auto table = kv::store::open(std::move(storage), ark::key{nullptr, "alarms"});
   if (!table) return table.error();
   kv::list_options opts;
@@ -79,7 +80,11 @@ expected<void> alarm_book::load(std::shared_ptr<kv::backend> storage, const iden
                                             "--space '[null,\"alarms\"]'`)"};
     rows_.emplace(k[2].as_string(), std::move(*s));
   }
-  if (c.status()) return c.status();
+  if (c.status()) {
+    rows_.clear();
+    return c.status();
+  }
+  loaded_ = true;
   return {};
 }
 
@@ -179,21 +184,41 @@ void alarm_book::take_writes(const identity& id, commit_unit& unit) {
 
 // -- actor_core: the alarm calls of ark::actor, and delivery -----------------------
 
+expected<void> actor_core::load_alarms() const {
+  if (alarms_.loaded()) return {};
+  if (auto a = alarms_.load(act_.host->storage(), act_.id); !a)
+    return error{a.error().code(), describe() + ": its alarms: " + a.error().context()};
+  return {};
+}
+
+namespace {
+
+// The calls without an error path of their own fail their message instead.
+void need(const expected<void>& loaded) {
+  if (!loaded) throw failed_call(loaded.error());
+}
+
+}  // namespace
+
 expected<void> actor_core::schedule_alarm(std::string name,
                                           std::chrono::system_clock::time_point due,
                                           std::string payload, const alarm_options& opts) {
+  if (auto r = load_alarms(); !r) return r.error();
   return alarms_.schedule(act_.id, std::move(name), due, std::move(payload), opts);
 }
 
 bool actor_core::cancel_alarm(const std::string& name) {
+  need(load_alarms());
   return alarms_.cancel(name);
 }
 
 std::optional<alarm> actor_core::find_alarm(const std::string& name) const {
+  need(load_alarms());
   return alarms_.find(name);
 }
 
 std::vector<alarm> actor_core::list_alarms() const {
+  need(load_alarms());
   return alarms_.list();
 }
 
@@ -201,6 +226,13 @@ bool actor_core::deliver_alarm(const std::string& name, std::int64_t due_ms, caf
   if (auto err = begin_message()) {
     reply = caf::make_message(std::move(err));
     return true;
+  }
+  if (auto loaded = load_alarms(); !loaded) {
+    // Its rows cannot be read (damage, storage away): the dispatcher retries.
+    in_message_ = false;
+    reply = caf::make_message(to_caf(loaded.error()));
+    std::optional<commit_unit> none;
+    return route(none, &reply);
   }
   const auto* row = alarms_.submitted(name);
   if (row == nullptr || row->due_ms != due_ms) {
@@ -232,6 +264,8 @@ bool actor_core::deliver_alarm(const std::string& name, std::int64_t due_ms, caf
   expected<void> outcome;
   try {
     outcome = run_on_alarm(to_alarm(name, current));
+  } catch (const failed_call& e) {
+    outcome = e.err;
   } catch (const std::exception& e) {
     outcome = error{errc::handler_failed, describe() + ": on_alarm('" + name + "') threw: " + e.what()};
   } catch (...) {

@@ -381,7 +381,7 @@ TEST_CASE("alarms on a real LMDB host with the system clock fire, also after a r
   CHECK(got == strings{"now@0", "after-restart@0"});
 }
 
-TEST_CASE("an alarm row whose bytes changed on disk fails that actor's activation, naming it") {
+TEST_CASE("an alarm row whose bytes changed on disk fails that actor's alarm calls, naming it") {
   for (const auto& e : ark::test::embedded_engines) {
     INFO(e.name);
     ark::test::host_env env;
@@ -411,6 +411,17 @@ TEST_CASE("an alarm row whose bytes changed on disk fails that actor's activatio
     CHECK(r.error().code() == ark::errc::corrupt_value);
     CHECK(m.find("actor alarm_probe [\"victim\"]: its alarms: ") != std::string::npos);
     CHECK(m.find("fails its checksum") != std::string::npos);
+    // Every retry, and every other alarm call, gets the same error...
+    auto c = ark::call<bool>(*env.sys, *v, 10s, cancel_atom::value, std::string("later"));
+    REQUIRE_FALSE(c);
+    CHECK(c.error().code() == ark::errc::corrupt_value);
+    auto s = ark::call<bool>(*env.sys, *v, 10s, sched_atom::value, std::string("other"),
+                             std::int64_t{3'600'000}, std::int64_t{0}, std::int64_t{0});
+    REQUIRE_FALSE(s);
+    CHECK(s.error().code() == ark::errc::corrupt_value);
+    // ...while its handlers that do not use alarms still work: the actor
+    // reads its alarm rows only when it first uses them.
+    CHECK(*ark::call<std::int64_t>(*env.sys, *v, 10s, bump_atom::value) == 1);
     auto b = env.rt->get_or_create<alarm_if>("alarm_probe", "bystander");
     REQUIRE(b);
     CHECK(*ark::call<strings>(*env.sys, *b, 10s, pending_atom::value) == strings{"later"});

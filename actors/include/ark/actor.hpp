@@ -812,6 +812,8 @@ class actor : public Interface::base, private detail::actor_core {
   caf::error guarded(F&& f) {
     try {
       return f();
+    } catch (const ::ark::detail::failed_call& e) {
+      return to_caf(e.err);
     } catch (const std::exception& e) {
       return to_caf(errc::handler_failed, describe() + ": " + e.what());
     } catch (...) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <typeinfo>
@@ -35,6 +36,19 @@ using commit_atom = caf::atom_constant<caf::atom("arkcommit")>;
 using idle_atom = caf::atom_constant<caf::atom("arkidle")>;
 using inspect_atom = caf::atom_constant<caf::atom("arkinspect")>;
 using evict_atom = caf::atom_constant<caf::atom("arkevict")>;
+
+/// Thrown out of an actor call that has no error path of its own (alarms(),
+/// find_alarm(), cancel_alarm()) when the storage behind it fails: the
+/// message (handler, hook or callback) fails with `err`, its code kept.
+namespace detail {
+struct failed_call : std::exception {
+  explicit failed_call(ark::error e) : err(std::move(e)), text(err.message()) {}
+  const char* what() const noexcept override { return text.c_str(); }
+  ark::error err;
+  std::string text;
+};
+}  // namespace detail
+
 /// {alarm_atom, name, due_ms}: the dispatcher delivers a due alarm.
 using alarm_atom = caf::atom_constant<caf::atom("arkalarm")>;
 /// {ping_atom}: answered once everything queued before it was handled.
@@ -163,6 +177,10 @@ class actor_core {
   bool cancel_alarm(const std::string& name);
   std::vector<alarm> list_alarms() const;
   std::optional<alarm> find_alarm(const std::string& name) const;
+  // Loads the alarm rows at their first use in this activation (an actor
+  // that never uses alarms reads nothing for them). Errors: the alarm
+  // table's (corrupt_value naming the damaged row, the backend's).
+  expected<void> load_alarms() const;
   const ark::clock& time() const { return act_.host->time(); }
   // The schema version this activation writes (its type's).
   std::uint32_t state_schema() const;
@@ -337,7 +355,7 @@ class actor_core {
 
   // The parts, one concept each (declared in their own headers):
   output_gate gate_;        // units submitted, the durable watermark, outputs held
-  alarm_book alarms_;       // durable alarms (alarms.cpp)
+  mutable alarm_book alarms_;  // durable alarms, loaded at first use (alarms.cpp)
   kv_group_set kv_groups_;  // KV groups of the type, validated at activation (kv_groups.cpp)
   memory_slot memory_;      // the memory-only part, if the type has one (actor_memory.cpp)
   std::shared_ptr<subscriber_list> subs_;  // null: no subscribers (actor_subscriptions.cpp)

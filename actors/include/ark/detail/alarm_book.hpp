@@ -24,6 +24,10 @@ class alarm_book {
   /// corrupt_value naming the actor, the damaged entry and the command that
   /// removes it, or the backend's error.
   expected<void> load(std::shared_ptr<kv::backend> storage, const identity& id);
+  /// True once load() succeeded (until clear()). An activation loads its
+  /// alarms when it first uses them, so an actor that never does reads
+  /// nothing for them (doc/alarms.md).
+  bool loaded() const { return loaded_; }
 
   /// Schedules (or replaces) alarm `name` as a change of the current
   /// message. Errors: invalid_argument (empty or over-long name,
@@ -53,10 +57,12 @@ class alarm_book {
   bool changed() const { return !changes_.empty(); }
   /// Drops the current message's changes (it failed).
   void discard_changes() { changes_.clear(); }
-  /// Forgets everything (the state left memory; load() again).
+  /// Forgets everything (the state left memory, or storage is the truth
+  /// again): the next use loads the rows anew.
   void clear() {
     rows_.clear();
     changes_.clear();
+    loaded_ = false;
   }
   /// Moves the current message's changes into `unit` as writes of the alarm
   /// table and its due index; they count as submitted from now on.
@@ -65,6 +71,7 @@ class alarm_book {
  private:
   std::map<std::string, stored_alarm> rows_;                     // as submitted
   std::map<std::string, std::optional<stored_alarm>> changes_;  // of the current message
+  bool loaded_ = false;
 };
 
 }  // namespace ark::detail
