@@ -662,6 +662,7 @@ struct memory_host final : detail::host {
   }
   const ark::clock& time() const override { return rt->time(); }
   void log(const std::string& line) override { rt->log(line); }
+  detail::interface_cache& caller_interfaces() override { return rt->caller_interfaces(); }
   std::chrono::milliseconds idle_timeout() const override { return rt->idle_timeout(); }
   expected<caf::actor> get_or_create(std::string_view type, const ark::key& key, caf::message init,
                                      const std::set<std::string>& iface) override {
@@ -829,6 +830,10 @@ runtime::runtime(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
 
 runtime::~runtime() {
   shutdown();
+}
+
+detail::interface_cache& runtime::interfaces() {
+  return impl_->caller_interfaces();
 }
 
 expected<caf::actor> runtime::get_or_create_actor(std::string_view type, const ark::key& k,

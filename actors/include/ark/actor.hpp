@@ -708,8 +708,9 @@ class actor : public Interface::base, private detail::actor_core {
   template <class I, class... Ts>
   expected<I> lookup(std::string_view type, const ark::key& k, detail::lookup_mode mode,
                      Ts&&... init) {
-    auto h = host_of()->lookup(type, k, caf::make_message(std::forward<Ts>(init)...),
-                               this->system().template message_types<I>(), mode);
+    auto* host = host_of();
+    auto h = host->lookup(type, k, caf::make_message(std::forward<Ts>(init)...),
+                          host->caller_interfaces().template get<I>(this->system()), mode);
     if (!h) return h.error();
     return caf::actor_cast<I>(std::move(*h));
   }

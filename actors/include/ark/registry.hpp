@@ -78,7 +78,9 @@ struct actor_registrar {
     };
     t.spawn = [](caf::actor_system& sys, activation a) {
       a.schema = &detail::schema_of<T>();
-      return caf::actor_cast<caf::actor>(sys.spawn<T>(std::move(a)));
+      // Activation (snapshot, on_activate) runs with the first message, in
+      // the same scheduling of the actor: one wake-up of a worker, not two.
+      return caf::actor_cast<caf::actor>(sys.spawn<T, caf::lazy_init>(std::move(a)));
     };
     t.initialize = &T::template initialize_thunk<T>;
     t.memory_only = T::location == storage_location::memory;

@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "ark/detail/interface_cache.hpp"
 #include "ark/errors.hpp"
 #include "ark/expected.hpp"
 #include "ark/kv/key.hpp"
@@ -128,7 +129,7 @@ class client {
   template <class Interface, class... Ts>
   expected<Interface> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
     auto h = get_or_create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
-                                 sys_->message_types<Interface>());
+                                 ifaces_->get<Interface>(*sys_));
     if (!h) return h.error();
     return caf::actor_cast<Interface>(std::move(*h));
   }
@@ -139,7 +140,7 @@ class client {
   /// host that predates get.
   template <class Interface>
   expected<Interface> get(std::string_view type, const ark::key& k) {
-    auto h = get_actor(type, k, sys_->message_types<Interface>());
+    auto h = get_actor(type, k, ifaces_->get<Interface>(*sys_));
     if (!h) return h.error();
     return caf::actor_cast<Interface>(std::move(*h));
   }
@@ -150,7 +151,7 @@ class client {
   template <class Interface, class... Ts>
   expected<Interface> create(std::string_view type, const ark::key& k, Ts&&... init) {
     auto h = create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
-                          sys_->message_types<Interface>());
+                          ifaces_->get<Interface>(*sys_));
     if (!h) return h.error();
     return caf::actor_cast<Interface>(std::move(*h));
   }
@@ -197,6 +198,7 @@ class client {
  private:
   friend expected<client> connect(caf::actor_system&, const connect_options&);
   caf::actor_system* sys_ = nullptr;
+  std::shared_ptr<detail::interface_cache> ifaces_ = std::make_shared<detail::interface_cache>();
   directory_actor dir_;
   std::string address_;
   std::string token_;

@@ -17,6 +17,7 @@
 
 #include "ark/clock.hpp"
 #include "ark/detail/handler_stats.hpp"
+#include "ark/detail/interface_cache.hpp"
 #include "ark/errors.hpp"
 #include "ark/expected.hpp"
 #include "ark/inspect.hpp"
@@ -184,7 +185,7 @@ class runtime {
   template <class Interface, class... Ts>
   expected<Interface> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
     auto h = get_or_create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
-                                 system().template message_types<Interface>());
+                                 interfaces().template get<Interface>(system()));
     if (!h) return h.error();
     return caf::actor_cast<Interface>(std::move(*h));
   }
@@ -198,7 +199,7 @@ class runtime {
   /// shutting_down as get_or_create.
   template <class Interface>
   expected<Interface> get(std::string_view type, const ark::key& k) {
-    auto h = get_actor(type, k, system().template message_types<Interface>());
+    auto h = get_actor(type, k, interfaces().template get<Interface>(system()));
     if (!h) return h.error();
     return caf::actor_cast<Interface>(std::move(*h));
   }
@@ -212,7 +213,7 @@ class runtime {
   template <class Interface, class... Ts>
   expected<Interface> create(std::string_view type, const ark::key& k, Ts&&... init) {
     auto h = create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
-                          system().template message_types<Interface>());
+                          interfaces().template get<Interface>(system()));
     if (!h) return h.error();
     return caf::actor_cast<Interface>(std::move(*h));
   }
@@ -276,6 +277,8 @@ class runtime {
   struct impl;
 
  private:
+  // The callers' interfaces of typed lookups, built once each.
+  detail::interface_cache& interfaces();
   friend struct detail::runtime_access;  // ark::testing's hooks (runtime/src)
   explicit runtime(std::shared_ptr<impl> p);
   std::shared_ptr<impl> impl_;

@@ -16,6 +16,7 @@
 #include <caf/message_id.hpp>
 
 #include "ark/clock.hpp"
+#include "ark/detail/interface_cache.hpp"
 #include "ark/detail/subscribers.hpp"
 #include "ark/expected.hpp"
 #include "ark/kv/backend.hpp"
@@ -239,6 +240,10 @@ class host {
     return error{errc::invalid_argument, "this host offers get_or_create only"};
   }
 
+  /// The callers' interfaces (the `iface` of lookups from this host's
+  /// actors), built once per interface.
+  virtual interface_cache& caller_interfaces() { return interfaces_; }
+
   // -- subscriptions (doc/subscriptions.md) -------------------------------------
 
   /// The subscribers of actor `publisher`, or null when it has none. An
@@ -266,6 +271,9 @@ class host {
     (void)who;
     return false;
   }
+
+ private:
+  interface_cache interfaces_;
 };
 
 }  // namespace ark::detail
