@@ -67,14 +67,19 @@ void writer::submit(commit_unit unit) {
   one.push_back(std::move(unit));
   commit(one);
   bool checkpoint_due = opts_.journal && opts_.journal->due(opts_.checkpoint_bytes);
+  bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     busy_ = false;
     last_batch_ = 1;
     last_commit_end_ = std::chrono::steady_clock::now();
     if (checkpoint_due) checkpoint_wanted_ = true;
+    // The writer thread only has work if units queued while this commit ran
+    // (or a checkpoint is due, or it must stop): waking it for nothing costs
+    // a futex call here and a context switch beside the next request.
+    wake = !queue_.empty() || checkpoint_wanted_ || stopping_;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void writer::stop() {
