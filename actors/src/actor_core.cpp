@@ -93,8 +93,25 @@ std::string actor_core::describe() const {
 }
 
 kv::store& actor_core::kv_store() {
-  // activate() opens the store before any handler runs.
+  if (!kv_) open_kv();
   return *kv_;
+}
+
+void actor_core::open_kv() {
+  // At the first use of kv() (or a migration, or a KV group's clearing), not
+  // at activation: an actor without KV allocates and reads nothing for it,
+  // and its messages never touch the overlay. The identity was checked to
+  // fit a key (make_identity), so a space key: opening cannot fail but for
+  // a host that closed its storage.
+  auto storage = act_.host->storage();
+  if (!storage)
+    throw failed_call(error{errc::shutting_down, describe() + ": the host is stopping"});
+  auto overlay = std::make_shared<kv_overlay>(std::move(storage), act_.id.encoded);
+  auto store = kv::store::open(overlay, ark::key{act_.id.type, act_.id.key});
+  if (!store) throw failed_call(error{store.error().code(), describe() + ": " + store.error().context()});
+  kv_.emplace(std::move(*store));
+  kv_->set_owner(describe());
+  overlay_ = std::move(overlay);
 }
 
 std::uint32_t actor_core::state_schema() const {
@@ -133,8 +150,13 @@ expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
                        " was not committed; the next activation migrates it again"};
     // No schema: current is 1, so the snapshot claims schema 0.
     static const type_schema no_steps;
+    try {
+      kv_store();  // the steps may use the actor's KV
+    } catch (const failed_call& e) {
+      return e.err;
+    }
     auto bytes = run_migrations(act_.schema ? *act_.schema : no_steps, act_.id, snap->schema,
-                                snap->state, *kv_);
+                                snap->state, kv_store());
     if (!bytes) {
       overlay_->discard();
       return bytes.error();
@@ -150,7 +172,7 @@ expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
   if (auto r = load_state(*state); !r) {
     if (r.error() != errc::corrupt_snapshot) return r.error();
     if (upgraded) {
-      overlay_->discard();
+      overlay_->discard();  // the migration opened the store
       return error{errc::migration_failed,
                    describe() + ": the migrated state does not convert into the state type"};
     }
@@ -187,16 +209,9 @@ error actor_core::damaged_snapshot(const std::string& what, errc code) const {
 void actor_core::activate() {
   caf_id_ = self_ctrl()->id();
   memory_.restore(*act_.host, act_.id.encoded);
-  overlay_ = std::make_shared<kv_overlay>(act_.host->storage(), act_.id.encoded);
-  auto store = kv::store::open(overlay_, ark::key{act_.id.type, act_.id.key});
-  if (!store) {
-    activation_error_ =
-        to_caf(errc::activation_failed, describe() + ": " + store.error().summary());
-  } else if (auto groups = load_kv_groups(); !groups) {
+  if (auto groups = load_kv_groups(); !groups) {
     activation_error_ = to_caf(groups.error());
   } else {
-    kv_.emplace(std::move(*store));
-    kv_->set_owner(describe());
     bool found = false, migrated = false;
     auto loaded = load_from_storage(found, &migrated);
     if (!loaded) {
@@ -218,7 +233,7 @@ void actor_core::activate() {
       }
       in_message_ = false;
       if (!init) {
-        overlay_->discard();
+        if (overlay_) overlay_->discard();
         gate_.drop_outputs();
         activation_error_ = to_caf(init.error().code() == errc::bad_init_args
                                        ? init.error()
@@ -308,7 +323,7 @@ caf::error actor_core::reload_if_passive() {
 }
 
 void actor_core::forget_committed_kv() {
-  if (!overlay_->has_inflight()) return;
+  if (!overlay_ || !overlay_->has_inflight()) return;
   auto durable = gate_.durable();
   if (durable > overlay_seen_) {
     overlay_seen_ = durable;
@@ -323,7 +338,7 @@ void actor_core::start_unit(commit_unit& unit) {
 bool actor_core::build_unit(commit_unit& unit, bool force) {
   pack_state(scratch_);
   bool changed = scratch_ != last_snapshot_;
-  bool kv_dirty = overlay_->dirty();
+  bool kv_dirty = overlay_ && overlay_->dirty();
   if (!changed && !kv_dirty && !alarms_.changed() && !force) {
     if (change_) *change_ = {};
     return false;
@@ -379,7 +394,7 @@ bool actor_core::end_message_ok(caf::message* reply) {
 }
 
 bool actor_core::end_message_failed(const caf::error& e, bool reply) {
-  overlay_->discard();
+  if (overlay_) overlay_->discard();
   alarms_.discard_changes();
   if (change_) *change_ = {};
   // Back to the last snapshot (the one submitted last, or saved mid-handler).
@@ -470,7 +485,7 @@ void actor_core::abandon(const caf::error& err) {
   // instead, answer what is queued with `err` and quit (the next lookup
   // activates it anew, where its owner is then).
   gate_.fail_epoch();
-  overlay_->reset();
+  if (overlay_) overlay_->reset();
   activation_error_ = err;
   leave_directory(true);
   schedule_idle(std::max(act_.host->idle_timeout(), std::chrono::milliseconds(1000)));
@@ -486,7 +501,7 @@ void actor_core::on_commit(std::uint64_t /*seq*/, std::uint64_t epoch, const caf
     // wait on it and refuses later units of this epoch. Back to the durable
     // state.
     gate_.fail_epoch();
-    overlay_->reset();
+    if (overlay_) overlay_->reset();
     bool found = false;
     auto loaded = load_from_storage(found, nullptr);
     if (loaded && found) {
@@ -616,7 +631,7 @@ void actor_core::soft_passivate() {
   reset_state();
   std::string().swap(last_snapshot_);
   std::string().swap(scratch_);
-  overlay_->reset();
+  if (overlay_) overlay_->reset();
   alarms_.clear();
 }
 

@@ -125,6 +125,8 @@ class actor_core {
 
   // -- used by ark::actor and ark::promise (not by user code) -----------------
 
+  // The actor's KV store, opened at its first use (open_kv). Throws
+  // failed_call (shutting_down) once the host closed its storage.
   kv::store& kv_store();
   // Queues an output (send, request, promise delivery) of the current message:
   // it leaves once everything the actor did before is durable.
@@ -361,7 +363,8 @@ class actor_core {
   std::shared_ptr<subscriber_list> subs_;  // null: no subscribers (actor_subscriptions.cpp)
 
   // State and KV as submitted (checkpoints).
-  std::shared_ptr<kv_overlay> overlay_;
+  void open_kv();
+  std::shared_ptr<kv_overlay> overlay_;  // null until the store is first used
   std::optional<kv::store> kv_;
   std::string last_snapshot_;  // msgpack of the state as last submitted
   std::string scratch_;
