@@ -249,5 +249,23 @@ TEST_CASE("a plain actor's message and activation cost the documented backend ca
   CHECK(act.count("scan") == 0);
   CHECK(act["apply"] >= 1.0);
   CHECK(act["apply"] <= 2.0);
+
+  // A lookup alone activates nothing: the activation (its snapshot read)
+  // runs with the actor's first message (doc/architecture.md).
+  std::vector<guard::plain_if> handles;
+  auto lookup0 = db->counts();
+  for (int i = 0; i < 10; ++i) {
+    auto x = (*rt)->get_or_create<guard::plain_if>("guard_plain", ark::key{"lazy", i});
+    REQUIRE(x);
+    handles.push_back(*x);
+  }
+  CHECK(per_message(lookup0, db->counts(), 10).empty());
+  for (auto& x : handles) {
+    std::int64_t got = -1;
+    self->request(x, caf::infinite, guard::add_atom::value, std::int64_t{1})
+        .receive([&](std::int64_t v) { got = v; }, [&](caf::error&) {});
+    REQUIRE(got == 1);
+  }
+  CHECK(per_message(lookup0, db->counts(), 10)["get"] == doctest::Approx(1.0));
   (*rt)->shutdown();
 }
