@@ -39,7 +39,10 @@ const std::string& state_space() {
 }
 
 std::string make_snapshot(std::uint32_t schema, std::string_view state_msgpack) {
-  std::string out(1, static_cast<char>(kv::value_kind::msgpack));
+  std::string out;
+  // kind, map header, "schema", a uint32, "state": at most 20 bytes.
+  out.reserve(20 + state_msgpack.size());
+  out.push_back(static_cast<char>(kv::value_kind::msgpack));
   kv::msgpack_writer w{&out};
   msgpack::packer<kv::msgpack_writer> pk(w);
   pk.pack_map(2);

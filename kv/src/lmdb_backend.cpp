@@ -268,7 +268,10 @@ struct lmdb_backend::impl {
     if (int rc = t.begin(env.get(), 0); rc != 0) return lmdb::lmdb_error(rc, "begin write");
     std::vector<std::pair<std::string, std::uint64_t>> created;
     std::uint64_t removed = 0;
-    std::string full;
+    // One write transaction at a time per environment, but commits run on
+    // the writer's thread or (inline) an actor's: a buffer per thread keeps
+    // its capacity from commit to commit.
+    thread_local std::string full;
     for (const auto& g : batch.groups()) {
       // Spaces created earlier in this transaction first: find_space caches
       // what it reads, and it must never cache an id that is not committed.

@@ -63,9 +63,10 @@ void writer::submit(commit_unit unit) {
     // others submit meanwhile queues for the writer thread.
     busy_ = true;
   }
-  std::vector<commit_unit> one;
-  one.push_back(std::move(unit));
-  commit(one);
+  // inline_units_ is this commit's alone: busy_ keeps every other commit out.
+  inline_units_.push_back(std::move(unit));
+  commit(inline_units_);
+  inline_units_.clear();
   bool checkpoint_due = opts_.journal && opts_.journal->due(opts_.checkpoint_bytes);
   bool wake = false;
   {
@@ -403,7 +404,9 @@ void writer::commit(std::vector<commit_unit>& all) {
       return;
     }
   }
-  std::vector<commit_unit*> units;
+  // Reused across commits (one runs at a time): no allocation per commit.
+  auto& units = batch_units_;
+  units.clear();
   units.reserve(all.size());
   for (auto& u : all) {
     auto* c = u.channel;

@@ -108,6 +108,10 @@ class writer {
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::vector<commit_unit> queue_;
+  // Scratch of commit() and of an inline commit, reused (busy_ lets one
+  // commit run at a time, on the writer thread or an actor's).
+  std::vector<commit_unit*> batch_units_;
+  std::vector<commit_unit> inline_units_;
   bool stopping_ = false;
   bool paused_ = false;
   std::atomic<bool> checkpoint_at_stop_{true};
