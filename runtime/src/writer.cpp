@@ -244,7 +244,14 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
       it->second = {u->fence_epoch, batch.add_fence(u->channel->state_key, u->fence_epoch)};
     return it->second.second;
   };
-  std::vector<commit_unit*> snapshot_from;
+  // Scratch lists reused from call to call (one apply runs at a time, and
+  // nothing reads them once it returned): no allocation per commit.
+  auto& snapshot_from = scratch_snapshot_from_;
+  auto& updates = scratch_updates_;
+  auto& in_place = scratch_in_place_;
+  snapshot_from.clear();
+  updates.clear();
+  in_place.clear();
   for (auto* u : units) {
     auto fence = fence_of(u);
     if (fence != 0) fence_ids.emplace_back(u, fence);
@@ -266,8 +273,6 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
   // ones in place (they fill pages of their own anyway). Fenced ones go in
   // place, each in a group of its own (a shared backend keeps no journal).
   journal_record record;
-  std::vector<snapshot_journal::update> updates;
-  std::vector<commit_unit*> in_place;
   for (auto* u : snapshot_from) {
     const auto& key = u->channel->state_key;
     if (auto fence = fence_of(u); fence != 0) {

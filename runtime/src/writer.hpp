@@ -112,6 +112,11 @@ class writer {
   // commit run at a time, on the writer thread or an actor's).
   std::vector<commit_unit*> batch_units_;
   std::vector<commit_unit> inline_units_;
+  // apply()'s lists: the units whose snapshots are written, the journal
+  // index updates, the snapshots written in place.
+  std::vector<commit_unit*> scratch_snapshot_from_;
+  std::vector<snapshot_journal::update> scratch_updates_;
+  std::vector<commit_unit*> scratch_in_place_;
   bool stopping_ = false;
   bool paused_ = false;
   std::atomic<bool> checkpoint_at_stop_{true};

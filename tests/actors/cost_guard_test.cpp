@@ -166,7 +166,7 @@ std::map<std::string, double> per_message(const std::map<std::string, std::uint6
 // (doc/architecture.md, "What a message costs"), with requests sent one at a
 // time, so that every message is its own commit.
 constexpr double documented_backend_applies = 1.0;
-constexpr double documented_allocations = 9;
+constexpr double documented_allocations = 7;
 
 // The backend calls of activating a plain actor that does not exist yet and
 // handling its first message (get_or_create, then add): the snapshot lookup
