@@ -93,25 +93,28 @@ std::string actor_core::describe() const {
 }
 
 kv::store& actor_core::kv_store() {
-  if (!kv_) open_kv();
+  if (!kv_) {
+    if (auto r = open_kv(); !r) throw failed_call(r.error());
+  }
   return *kv_;
 }
 
-void actor_core::open_kv() {
+expected<void> actor_core::open_kv() {
   // At the first use of kv() (or a migration, or a KV group's clearing), not
   // at activation: an actor without KV allocates and reads nothing for it,
   // and its messages never touch the overlay. The identity was checked to
   // fit a key (make_identity), so a space key: opening cannot fail but for
   // a host that closed its storage.
+  if (kv_) return {};
   auto storage = act_.host->storage();
-  if (!storage)
-    throw failed_call(error{errc::shutting_down, describe() + ": the host is stopping"});
+  if (!storage) return error{errc::shutting_down, describe() + ": the host is stopping"};
   auto overlay = std::make_shared<kv_overlay>(std::move(storage), act_.id.encoded);
   auto store = kv::store::open(overlay, ark::key{act_.id.type, act_.id.key});
-  if (!store) throw failed_call(error{store.error().code(), describe() + ": " + store.error().context()});
+  if (!store) return error{store.error().code(), describe() + ": " + store.error().context()};
   kv_.emplace(std::move(*store));
   kv_->set_owner(describe());
   overlay_ = std::move(overlay);
+  return {};
 }
 
 std::uint32_t actor_core::state_schema() const {
@@ -150,13 +153,9 @@ expected<void> actor_core::load_from_storage(bool& found, bool* migrated) {
                        " was not committed; the next activation migrates it again"};
     // No schema: current is 1, so the snapshot claims schema 0.
     static const type_schema no_steps;
-    try {
-      kv_store();  // the steps may use the actor's KV
-    } catch (const failed_call& e) {
-      return e.err;
-    }
+    if (auto r = open_kv(); !r) return r.error();  // the steps may use the actor's KV
     auto bytes = run_migrations(act_.schema ? *act_.schema : no_steps, act_.id, snap->schema,
-                                snap->state, kv_store());
+                                snap->state, *kv_);
     if (!bytes) {
       overlay_->discard();
       return bytes.error();

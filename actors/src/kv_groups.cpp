@@ -89,11 +89,7 @@ expected<void> actor_core::load_kv_groups() {
 expected<std::uint64_t> actor_core::clear_groups(const std::vector<const kv_group*>& groups) {
   // Encoded keys, deduplicated (groups may overlap); no value is decoded.
   if (groups.empty()) return std::uint64_t{0};
-  try {
-    kv_store();  // opens the store and its overlay at their first use
-  } catch (const failed_call& e) {
-    return e.err;
-  }
+  if (auto r = open_kv(); !r) return r.error();  // the store and overlay, at their first use
   std::set<std::string> doomed;
   for (const auto* g : groups) {
     kv::list_options opts;

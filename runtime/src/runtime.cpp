@@ -832,7 +832,7 @@ runtime::~runtime() {
   shutdown();
 }
 
-detail::interface_cache& runtime::interfaces() {
+detail::interface_cache& runtime::caller_interfaces() {
   return impl_->caller_interfaces();
 }
 

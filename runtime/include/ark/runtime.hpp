@@ -185,7 +185,7 @@ class runtime {
   template <class Interface, class... Ts>
   expected<Interface> get_or_create(std::string_view type, const ark::key& k, Ts&&... init) {
     auto h = get_or_create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
-                                 interfaces().template get<Interface>(system()));
+                                 caller_interfaces().template get<Interface>(system()));
     if (!h) return h.error();
     return caf::actor_cast<Interface>(std::move(*h));
   }
@@ -199,7 +199,7 @@ class runtime {
   /// shutting_down as get_or_create.
   template <class Interface>
   expected<Interface> get(std::string_view type, const ark::key& k) {
-    auto h = get_actor(type, k, interfaces().template get<Interface>(system()));
+    auto h = get_actor(type, k, caller_interfaces().template get<Interface>(system()));
     if (!h) return h.error();
     return caf::actor_cast<Interface>(std::move(*h));
   }
@@ -213,7 +213,7 @@ class runtime {
   template <class Interface, class... Ts>
   expected<Interface> create(std::string_view type, const ark::key& k, Ts&&... init) {
     auto h = create_actor(type, k, caf::make_message(std::forward<Ts>(init)...),
-                          interfaces().template get<Interface>(system()));
+                          caller_interfaces().template get<Interface>(system()));
     if (!h) return h.error();
     return caf::actor_cast<Interface>(std::move(*h));
   }
@@ -278,7 +278,7 @@ class runtime {
 
  private:
   // The callers' interfaces of typed lookups, built once each.
-  detail::interface_cache& interfaces();
+  detail::interface_cache& caller_interfaces();
   friend struct detail::runtime_access;  // ark::testing's hooks (runtime/src)
   explicit runtime(std::shared_ptr<impl> p);
   std::shared_ptr<impl> impl_;

@@ -6,8 +6,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <typeinfo>
@@ -37,10 +37,10 @@ using idle_atom = caf::atom_constant<caf::atom("arkidle")>;
 using inspect_atom = caf::atom_constant<caf::atom("arkinspect")>;
 using evict_atom = caf::atom_constant<caf::atom("arkevict")>;
 
-/// Thrown out of an actor call that has no error path of its own (alarms(),
-/// find_alarm(), cancel_alarm()) when the storage behind it fails: the
-/// message (handler, hook or callback) fails with `err`, its code kept.
 namespace detail {
+/// Thrown out of an actor call that has no error path of its own (kv(),
+/// alarms(), find_alarm(), cancel_alarm()) when the storage behind it fails:
+/// the message (handler, hook or callback) fails with `err`, its code kept.
 struct failed_call : std::exception {
   explicit failed_call(ark::error e) : err(std::move(e)), text(err.message()) {}
   const char* what() const noexcept override { return text.c_str(); }
@@ -363,7 +363,9 @@ class actor_core {
   std::shared_ptr<subscriber_list> subs_;  // null: no subscribers (actor_subscriptions.cpp)
 
   // State and KV as submitted (checkpoints).
-  void open_kv();
+  // Opens kv_ and overlay_ unless open. Errors: shutting_down (the host
+  // closed its storage).
+  expected<void> open_kv();
   std::shared_ptr<kv_overlay> overlay_;  // null until the store is first used
   std::optional<kv::store> kv_;
   std::string last_snapshot_;  // msgpack of the state as last submitted
