@@ -15,6 +15,7 @@
 
 #include "ark/kv/json.hpp"
 #include "ark/runtime.hpp"
+#include "basp_shutdown.hpp"
 #include "cluster.hpp"
 #include "runtime_access.hpp"
 
@@ -103,6 +104,9 @@ client_config::client_config(const tls_files& tls) {
   }
   actor_registry::global().configure(*this);
   set("middleman.heartbeat-interval", caf::timespan{client_heartbeat});
+  // With heartbeats on, CAF 0.17 can leak its BASP broker at shutdown; the
+  // hook closes the broker's mailbox when the multiplexer stops.
+  add_thread_hook<detail::basp_shutdown_hook>();
 }
 
 error host_unreachable(const std::string& address, const std::string& context) {
