@@ -343,6 +343,7 @@ bool touch_all(caf::actor_system& sys, const std::vector<tp_if>& targets, int in
                 (*send)();
               });
     };
+    self->attach_functor([send] { *send = nullptr; });  // `send` holds itself
     for (int i = 0; i < inflight; ++i) (*send)();
     return caf::behavior{[](int) {}};
   };

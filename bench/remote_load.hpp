@@ -40,6 +40,7 @@ inline void counter_load_actor(caf::event_based_actor* self,
             },
             [self](caf::error&) { self->quit(); });
   };
+  self->attach_functor([next] { *next = nullptr; });  // `next` holds itself
   (*next)();
 }
 

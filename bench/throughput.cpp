@@ -73,6 +73,9 @@ caf::actor drive(caf::actor_system& sys, std::vector<tp_if> targets, int infligh
                 --l->outstanding;
               });
     };
+    // `next` holds itself: the cycle (and with it every target, so the
+    // runtime and its backend) goes when the driver does.
+    self->attach_functor([next] { *next = nullptr; });
     for (int i = 0; i < inflight; ++i) (*next)(static_cast<std::size_t>(i) * 7919);
     return caf::behavior{[](int) {}};
   };

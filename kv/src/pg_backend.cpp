@@ -548,6 +548,15 @@ struct pg_backend::impl {
   // deleted): puts to these spaces send the id instead of joining `spaces`.
   std::unordered_map<std::string, std::int64_t> space_ids;
 
+  // Releases the schema lock before the connection closes: PQfinish only
+  // asks the server to end the session, which frees its locks a moment
+  // later, and a host started right after this one stops must find the
+  // schema free (one round trip; keepalives bound it when the server is gone).
+  ~impl() {
+    if (writer && lock_taken && !writer->broken())
+      (void)writer->exec("SELECT pg_advisory_unlock_all()", "unlock schema " + opts.schema, trips);
+  }
+
   // Opens a connection, or fails at once while backing off after a failure.
   expected<std::unique_ptr<pg::connection>> connect() {
     {
