@@ -234,6 +234,7 @@ int main(int argc, char** argv) {
        {"remote_durable_msg_per_s_10k_actors", "remote_plain_caf_msg_per_s_10k_actors",
         "remote_durable_msg_per_s_100_hot_actors", "remote_plain_caf_msg_per_s_100_actors",
         "remote_durable_msg_per_s_2_clients", "remote_durable_msg_per_s_4_clients",
+        "remote_call_many_4_calls_per_s_10k_actors", "remote_call_many_16_calls_per_s_10k_actors",
         "remote_single_p50_us", "remote_single_p99_us", "remote_plain_single_p50_us"}},
       {"kvscale",
        {"kvscale_build_s", "kvscale_get_us_10k", "kvscale_get_us_10m", "kvscale_put_us_10k",

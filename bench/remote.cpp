@@ -12,6 +12,8 @@
 //   remote_durable_msg_per_s_100_hot_actors, remote_plain_caf_msg_per_s_100_actors
 //   remote_durable_msg_per_s_{2,4}_clients   10,000 counters, 2 and 4 client
 //       processes (64 in flight each), summed
+//   remote_call_many_{4,16}_calls_per_s_10k_actors   one client, 64
+//       ark::call_many batches in flight of 4 or 16 adds each: calls/s
 //   remote_single_p50_us / _p99_us           one client, sequential adds to
 //       one counter; remote_plain_single_p50_us the same on plain CAF
 //   remote_single_p50_minus_raw_commit_us    p50 - raw_lmdb_sync_commit_us
@@ -95,13 +97,14 @@ int plain_server(std::int64_t n) {
 // The handles of counters 0..n-1 of the server at `port`: ark-host
 // (get_or_create "counter" ["r", i]) or the plain server (its directory).
 bool counter_handles(caf::actor_system& sys, bool ark_side, std::uint16_t port, std::int64_t n,
-                     std::vector<counter::counter_if>& out) {
+                     std::vector<counter::counter_if>& out, client& conn) {
   if (ark_side) {
     auto c = connect(sys, "127.0.0.1", port);
     if (!c) {
       std::fprintf(stderr, "remote-client: %s\n", c.error().message().c_str());
       return false;
     }
+    conn = *c;
     for (std::int64_t i = 0; i < n; ++i) {
       auto h = c->get_or_create<counter::counter_if>("counter", ark::key{"r", i});
       if (!h) {
@@ -134,10 +137,11 @@ bool counter_handles(caf::actor_system& sys, bool ark_side, std::uint16_t port, 
   return true;
 }
 
-// `--child remote-client ark|plain PORT N INFLIGHT WARMUP_MS WINDOW_MS`:
+// `--child remote-client ark|plain PORT N INFLIGHT WARMUP_MS WINDOW_MS BATCH`:
 // prints "handles", waits for a line on stdin ("go"), loads, prints
-// "rate R". With INFLIGHT 0: sequential adds to counter 0, prints
-// "latency P50 P99" (µs).
+// "rate R" (calls answered a second). With INFLIGHT 0: sequential adds to
+// counter 0, prints "latency P50 P99" (µs). BATCH > 1 (ark only): each of
+// the INFLIGHT actors sends ark::call_many batches of BATCH adds.
 int remote_client(const std::vector<std::string>& a) {
   bool ark_side = a[0] == "ark";
   auto port = static_cast<std::uint16_t>(std::stoul(a[1]));
@@ -145,10 +149,12 @@ int remote_client(const std::vector<std::string>& a) {
   int inflight = std::stoi(a[3]);
   auto warmup = std::chrono::milliseconds(std::stoll(a[4]));
   auto window = std::chrono::milliseconds(std::stoll(a[5]));
+  int batch = std::stoi(a[6]);
   client_config cfg;
   caf::actor_system sys{cfg};
   std::vector<counter::counter_if> handles;
-  if (!counter_handles(sys, ark_side, port, n, handles)) return 1;
+  client conn;
+  if (!counter_handles(sys, ark_side, port, n, handles, conn)) return 1;
   std::printf("handles\n");
   std::fflush(stdout);
   std::string go;
@@ -160,7 +166,14 @@ int remote_client(const std::vector<std::string>& a) {
     std::printf("latency %.2f %.2f\n", median(us), percentile(p99, 99));
     return 0;
   }
-  auto rate = load_rate(sys, handles, inflight, warmup, window);
+  double rate = 0;
+  if (batch > 1 && ark_side)
+    rate = measure_load(sys, inflight, warmup, window, [&](int i, done_counter done, stop_flag stop) {
+      sys.spawn(counter_batch_load_actor, conn.directory(), conn.token(), handles, batch, done,
+                stop, static_cast<std::uint32_t>(i + 1));
+    });
+  else
+    rate = load_rate(sys, handles, inflight, warmup, window);
   std::printf("rate %.1f\n", rate);
   return 0;
 }
@@ -212,7 +225,7 @@ bool start_plain_server(const context& ctx, std::int64_t n, server& out) {
 // Runs `clients` client processes against `port` at once; the summed rate
 // (or, with inflight 0, the one client's "latency" line). Empty on failure.
 std::vector<double> run_clients(const context& ctx, bool ark_side, std::uint16_t port,
-                                std::int64_t n, int inflight, int clients) {
+                                std::int64_t n, int inflight, int clients, int batch = 1) {
   auto warmup = ctx.pick(500, 1000), window = ctx.pick(2000, 4000);
   std::vector<std::unique_ptr<child_process>> procs;
   for (int i = 0; i < clients; ++i) {
@@ -221,7 +234,8 @@ std::vector<double> run_clients(const context& ctx, bool ark_side, std::uint16_t
     if (!p->spawn_with_stdin({ctx.self_exe, "--child", "remote-client", ark_side ? "ark" : "plain",
                               std::to_string(port), std::to_string(n), std::to_string(inflight),
                               std::to_string(warmup),
-                              std::to_string(inflight == 0 ? ctx.pick(500, 2000) : window)},
+                              std::to_string(inflight == 0 ? ctx.pick(500, 2000) : window),
+                              std::to_string(batch)},
                              err)) {
       std::fprintf(stderr, "ark-bench: %s\n", err.c_str());
       return {};
@@ -256,11 +270,11 @@ std::vector<double> run_clients(const context& ctx, bool ark_side, std::uint16_t
 
 int remote_child(const std::vector<std::string>& args) {
   if (args.size() == 2 && args[0] == "plain-server") return plain_server(std::stoll(args[1]));
-  if (args.size() == 7 && args[0] == "remote-client")
+  if (args.size() == 8 && args[0] == "remote-client")
     return remote_client(std::vector<std::string>(args.begin() + 1, args.end()));
   std::fprintf(stderr,
                "usage: ark-bench --child plain-server N | --child remote-client ark|plain PORT N "
-               "INFLIGHT WARMUP_MS WINDOW_MS\n");
+               "INFLIGHT WARMUP_MS WINDOW_MS BATCH\n");
   return 64;
 }
 
@@ -289,6 +303,13 @@ void run_remote(context& ctx) {
   ctx.add("remote_durable_msg_per_s_100_hot_actors", ark100, "1/s");
   ctx.add("remote_plain_caf_msg_per_s_100_actors", plain100, "1/s");
   ctx.add("remote_vs_plain_caf", ark10k / plain10k, "ratio");
+  // ark::call_many: 64 batches in flight, of 4 and 16 adds (256 and 1,024
+  // calls in flight), over the 10k counters.
+  for (int batch : {4, 16}) {
+    auto r = run_clients(ctx, true, host.port, n, 64, 1, batch);
+    if (r.empty()) return;
+    ctx.add("remote_call_many_" + std::to_string(batch) + "_calls_per_s_10k_actors", r[0], "1/s");
+  }
   for (int clients : {2, 4}) {
     auto r = run_clients(ctx, true, host.port, n, 64, clients);
     if (r.empty()) return;

@@ -13,6 +13,7 @@
 
 #include <caf/all.hpp>
 
+#include "ark/call_many.hpp"
 #include "bench.hpp"
 #include "counter/counter.hpp"
 
@@ -44,16 +45,52 @@ inline void counter_load_actor(caf::event_based_actor* self,
   (*next)();
 }
 
-/// Replies a second with `inflight` counter_load_actors over `handles`
-/// (actor i takes handles_for(i)), measured over `window` after `warmup`.
-inline double load_rate(caf::actor_system& sys,
-                        const std::function<std::vector<counter::counter_if>(int)>& handles_for,
-                        int inflight, std::chrono::milliseconds warmup,
-                        std::chrono::milliseconds window) {
+/// The same with ark::call_many: batches of `batch` adds to random counters,
+/// one batch at a time through the host's directory `dir`; `done` counts
+/// the calls answered.
+inline void counter_batch_load_actor(caf::event_based_actor* self, directory_actor dir,
+                                     std::string token, std::vector<counter::counter_if> handles,
+                                     int batch, std::shared_ptr<std::atomic<std::uint64_t>> done,
+                                     std::shared_ptr<std::atomic<bool>> stop, std::uint32_t seed) {
+  auto rng = std::make_shared<std::minstd_rand>(seed);
+  auto next = std::make_shared<std::function<void()>>();
+  *next = [self, dir, token, handles, batch, done, stop, rng, next] {
+    if (*stop) {
+      self->quit();
+      return;
+    }
+    ark::call_batch b;
+    for (int i = 0; i < batch; ++i)
+      (void)b.add(handles[(*rng)() % handles.size()], counter::add_atom::value, std::int64_t{1});
+    self->request(dir, std::chrono::seconds(10), directory_many_atom::value, token,
+                  b.destinations(), b.messages())
+        .then(
+            [done, next, self](std::vector<caf::message>& replies) {
+              for (auto& r : replies)
+                if (!r.match_elements<std::int64_t>()) {
+                  self->quit();
+                  return;
+                }
+              *done += replies.size();
+              (*next)();
+            },
+            [self](caf::error&) { self->quit(); });
+  };
+  self->attach_functor([next] { *next = nullptr; });  // `next` holds itself
+  (*next)();
+}
+
+using done_counter = std::shared_ptr<std::atomic<std::uint64_t>>;
+using stop_flag = std::shared_ptr<std::atomic<bool>>;
+
+/// Replies a second of `inflight` load actors (spawn(i, done, stop) starts
+/// actor i), measured over `window` after `warmup`.
+inline double measure_load(caf::actor_system& sys, int inflight, std::chrono::milliseconds warmup,
+                           std::chrono::milliseconds window,
+                           const std::function<void(int, done_counter, stop_flag)>& spawn) {
   auto done = std::make_shared<std::atomic<std::uint64_t>>(0);
   auto stop = std::make_shared<std::atomic<bool>>(false);
-  for (int a = 0; a < inflight; ++a)
-    sys.spawn(counter_load_actor, handles_for(a), done, stop, static_cast<std::uint32_t>(a + 1));
+  for (int a = 0; a < inflight; ++a) spawn(a, done, stop);
   std::this_thread::sleep_for(warmup);
   auto n0 = done->load();
   auto t0 = std::chrono::steady_clock::now();
@@ -62,6 +99,17 @@ inline double load_rate(caf::actor_system& sys,
   *stop = true;
   sys.await_all_actors_done();
   return rate;
+}
+
+/// Replies a second with `inflight` counter_load_actors over `handles`
+/// (actor i takes handles_for(i)), measured over `window` after `warmup`.
+inline double load_rate(caf::actor_system& sys,
+                        const std::function<std::vector<counter::counter_if>(int)>& handles_for,
+                        int inflight, std::chrono::milliseconds warmup,
+                        std::chrono::milliseconds window) {
+  return measure_load(sys, inflight, warmup, window, [&](int a, done_counter done, stop_flag stop) {
+    sys.spawn(counter_load_actor, handles_for(a), done, stop, static_cast<std::uint32_t>(a + 1));
+  });
 }
 
 /// The same, every actor over all of `handles`.

@@ -28,6 +28,8 @@ void add_subscription_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<subscription_mode>("ark::subscription_mode");
   cfg.add_message_type<state_changed>("ark::state_changed");
   cfg.add_message_type<event>("ark::event");
+  // call_many's replies (ark/call_many.hpp): CAF does not know this type.
+  cfg.add_message_type<std::vector<caf::message>>("ark::message_list");
 }
 
 expected<nlohmann::json> decode_view(const state_changed& c) {

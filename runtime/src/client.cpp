@@ -1,4 +1,5 @@
 #include "ark/client.hpp"
+#include "ark/call_many.hpp"
 
 #include <sys/stat.h>
 
@@ -296,6 +297,93 @@ forward_actor::behavior_type forward_behavior(forward_actor::pointer self, direc
   };
 }
 
+// -- call_many on the host ---------------------------------------------------
+
+using gather_actor =
+    caf::typed_actor<caf::replies_to<directory_many_atom>::with<std::vector<caf::message>>>;
+
+struct gather_state {
+  std::vector<caf::message> replies;
+  std::size_t pending = 0;
+  caf::typed_response_promise<std::vector<caf::message>> rp;
+};
+using gather_pointer = gather_actor::stateful_pointer<gather_state>;
+
+// The response handler of one call of a batch: takes any reply (CAF's typed
+// handlers would need its type), stores it in its slot, and answers the
+// batch once the last reply came.
+class reply_slot final : public caf::detail::behavior_impl {
+ public:
+  reply_slot(gather_pointer self, std::size_t index) : self_(self), index_(index) {}
+
+  caf::match_case::result invoke(caf::detail::invoke_result_visitor& v,
+                                 caf::type_erased_tuple& xs) override {
+    auto& st = self_->state;
+    st.replies[index_] = caf::message::copy(xs);
+    if (--st.pending == 0) {
+      st.rp.deliver(std::move(st.replies));
+      self_->quit();
+    }
+    v();
+    return caf::match_case::match;
+  }
+
+ private:
+  gather_pointer self_;
+  std::size_t index_;
+};
+
+// One batch: sends every call (as its own request, each actor answers it as
+// it would a single one), collects the replies in order, answers the
+// request delegated to it, and quits.
+gather_actor::behavior_type gather_behavior(gather_pointer self, std::vector<caf::actor> dests,
+                                            std::vector<caf::message> msgs) {
+  return {
+      [=](directory_many_atom) mutable -> caf::result<std::vector<caf::message>> {
+        auto& st = self->state;
+        st.rp = self->make_response_promise<std::vector<caf::message>>();
+        st.replies.resize(dests.size());
+        st.pending = dests.size();
+        for (std::size_t i = 0; i < dests.size(); ++i) {
+          auto h = self->request(dests[i], caf::infinite, std::move(msgs[i]));
+          self->add_multiplexed_response_handler(
+              h.id(), caf::behavior{caf::behavior::impl_ptr{new reply_slot(self, i), false}});
+        }
+        dests.clear();  // the handles: held by the requests in flight only
+        return st.rp;
+      },
+  };
+}
+
+caf::result<std::vector<caf::message>> serve_many(directory_actor::pointer self,
+                                                  const std::string& token,
+                                                  const std::string& given,
+                                                  std::vector<caf::actor>& dests,
+                                                  std::vector<caf::message>& msgs) {
+  if (!token.empty() && !same_token(given, token))
+    return to_caf(errc::unauthorized, given.empty() ? "this host requires an access token"
+                                                    : "the access token is wrong");
+  if (dests.size() != msgs.size())
+    return to_caf(errc::invalid_argument, "a batch of " + std::to_string(dests.size()) +
+                                              " actors and " + std::to_string(msgs.size()) +
+                                              " messages");
+  if (dests.size() > max_calls_per_batch)
+    return to_caf(error{errc::invalid_argument,
+                        "a batch of " + std::to_string(dests.size()) + " calls; at most " +
+                            std::to_string(max_calls_per_batch) + " go in one",
+                        "split the batch"});
+  for (std::size_t i = 0; i < dests.size(); ++i)
+    if (!dests[i])
+      return to_caf(errc::invalid_argument,
+                    "call " + std::to_string(i) + " of the batch names no actor");
+  if (dests.empty()) return std::vector<caf::message>{};
+  // Hidden: a batch whose replies never all come must not hold up the
+  // actor system's shutdown; linked: it ends with the directory.
+  auto g = self->spawn<caf::linked + caf::hidden>(gather_behavior, std::move(dests),
+                                                   std::move(msgs));
+  return self->delegate(g, directory_many_atom::value);
+}
+
 directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
                                                   std::weak_ptr<runtime> rt_weak,
                                                   std::string token) {
@@ -370,6 +458,10 @@ directory_actor::behavior_type directory_behavior(directory_actor::pointer self,
               c->learn_peer(from, caf::actor_cast<directory_actor>(from_dir));
         return serve(given, static_cast<mode>(m), type, key_bytes, std::move(init), iface, false);
       },
+      [self, token](directory_many_atom, const std::string& given, std::vector<caf::actor>& dests,
+                    std::vector<caf::message>& msgs) -> caf::result<std::vector<caf::message>> {
+        return serve_many(self, token, given, dests, msgs);
+      },
   };
 }
 
@@ -403,6 +495,59 @@ expected<served> serve(const std::shared_ptr<runtime>& rt, std::uint16_t port,
   opts.port = port;
   opts.bind = bind;
   return serve(rt, opts);
+}
+
+// -- call_many on the client -------------------------------------------------
+
+namespace detail {
+
+bool is_error_reply(const caf::message& reply) {
+  return reply.match_elements<caf::error>();
+}
+
+error batch_call_error(std::size_t i, const caf::message& reply, bool remote,
+                       const char* expected_types) {
+  if (is_error_reply(reply)) {
+    auto e = call_error(remote, from_caf(reply.get_as<caf::error>(0)));
+    return error{e.code(), "call " + std::to_string(i) + " of the batch: " + e.context(),
+                 e.explicit_remedy()};
+  }
+  return error{errc::type_mismatch,
+               "call " + std::to_string(i) + " of the batch was answered with " +
+                   (reply.empty() ? std::string("nothing") : caf::to_string(reply)) + ", not " +
+                   (*expected_types ? std::string(expected_types)
+                                    : std::string("the reply type of its ticket")),
+               "read each reply with the ticket call_batch::add returned for it"};
+}
+
+}  // namespace detail
+
+expected<call_replies> call_many(caf::actor_system& sys, const client& c, const call_batch& batch,
+                                 std::chrono::milliseconds timeout) {
+  if (batch.empty()) return call_replies{};
+  if (batch.size() > max_calls_per_batch)
+    return error{errc::invalid_argument,
+                 "a batch of " + std::to_string(batch.size()) + " calls; at most " +
+                     std::to_string(max_calls_per_batch) + " go in one",
+                 "split the batch"};
+  auto r = call<std::vector<caf::message>>(sys, c.directory(), timeout,
+                                           directory_many_atom::value, c.token(),
+                                           batch.destinations(), batch.messages());
+  if (!r) {
+    const auto& e = r.error();
+    if (e.code() == errc::unreachable) return host_unreachable(c.address(), e.context());
+    if (e.code() == errc::wrong_interface &&
+        e.context().find("does not handle this message") != std::string::npos)
+      return error{errc::wrong_interface,
+                   "ark-host at " + c.address() + " does not offer call_many (it predates it)",
+                   "upgrade ark-host, or make the calls one by one"};
+    return e;
+  }
+  if (r->size() != batch.size())
+    return error{errc::backend_failure, "ark-host at " + c.address() + " answered a batch of " +
+                                            std::to_string(batch.size()) + " calls with " +
+                                            std::to_string(r->size()) + " replies"};
+  return call_replies{std::move(*r), true};
 }
 
 }  // namespace ark

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -47,13 +48,18 @@ using directory_get_actor =
 /// actor. The receiver keeps that directory to forward the other way over
 /// the same connection.
 using directory_route_atom = caf::atom_constant<caf::atom("arkroute")>;
+/// call_many (ark/call_many.hpp): {token, the actors, their messages} ->
+/// every reply, in order (a failed call's reply is its caf::error).
+using directory_many_atom = caf::atom_constant<caf::atom("arkmany")>;
 using directory_actor = directory_get_actor::extend<
     caf::replies_to<directory_find_atom, std::string, std::string, std::string,
                     std::set<std::string>>::with<caf::actor>,
     caf::replies_to<directory_create_atom, std::string, std::string, std::string, caf::message,
                     std::set<std::string>>::with<caf::actor>,
     caf::replies_to<directory_route_atom, std::string, std::int32_t, std::string, std::string,
-                    caf::message, std::set<std::string>, std::string, caf::actor>::with<caf::actor>>;
+                    caf::message, std::set<std::string>, std::string, caf::actor>::with<caf::actor>,
+    caf::replies_to<directory_many_atom, std::string, std::vector<caf::actor>,
+                    std::vector<caf::message>>::with<std::vector<caf::message>>>;
 
 /// TLS files (PEM). With a certificate, CAF's TLS is mutual: each side shows
 /// a certificate that the other's `ca` signed (doc/security.md).
