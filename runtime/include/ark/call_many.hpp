@@ -8,8 +8,9 @@
 // a request that touches several actors) sends them together instead: the
 // host dispatches them to their actors in parallel, each as the message it
 // would be alone (each commits, and is durable, on its own: a batch is not
-// a transaction), and answers once with every reply. doc/clients.md,
-// "Many calls in one message".
+// a transaction), and answers once with every reply. README, "Calling
+// actors from another process"; doc/architecture.md, "A batch of calls is
+// one message each way".
 //
 //   ark::call_batch batch;
 //   auto a = batch.add(counter_a, counter::add_atom::value, std::int64_t{1});
