@@ -1,9 +1,11 @@
 // counter-client: calls a counter actor on a running ark-host.
 //   counter-client [--host H] [--port P] [--token-file F] [--tls-*] add KEY N | get KEY | reset KEY
+//                  | add-all N KEY... (one message for every key: ark::call_many)
 
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <ark/call_many.hpp>
 #include <ark/client.hpp>
 #include <ark/client_cli.hpp>
 
@@ -23,6 +25,11 @@ int main(int argc, char** argv) {
   get->add_option("key", key, "counter key")->required();
   auto* reset = app.add_subcommand("reset", "set counter KEY to 0");
   reset->add_option("key", key, "counter key")->required();
+  std::vector<std::string> keys;
+  auto* add_all = app.add_subcommand(
+      "add-all", "add N to every counter KEY..., all in one message (ark::call_many)");
+  add_all->add_option("n", n, "amount")->required();
+  add_all->add_option("keys", keys, "counter keys")->required();
   CLI11_PARSE(app, argc, argv);
 
   auto copts = conn.resolve();
@@ -36,6 +43,35 @@ int main(int argc, char** argv) {
   if (!c) {
     std::cerr << "counter-client: " << c.error().message() << '\n';
     return 1;
+  }
+  if (*add_all) {
+    // The handles are looked up one by one; the adds go together.
+    ark::call_batch batch;
+    std::vector<ark::call_ticket<std::int64_t>> tickets;
+    for (const auto& k : keys) {
+      auto h = c->get_or_create<counter::counter_if>("counter", k);
+      if (!h) {
+        std::cerr << "counter-client: " << h.error().message() << '\n';
+        return 1;
+      }
+      tickets.push_back(batch.add(*h, counter::add_atom::value, n));
+    }
+    auto replies = ark::call_many(sys, *c, batch);
+    if (!replies) {
+      std::cerr << "counter-client: " << replies.error().message() << '\n';
+      return 1;
+    }
+    int rc = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto v = replies->get(tickets[i]);
+      if (v) {
+        std::cout << keys[i] << " = " << *v << '\n';
+      } else {
+        std::cerr << "counter-client: " << keys[i] << ": " << v.error().message() << '\n';
+        rc = 1;
+      }
+    }
+    return rc;
   }
   // `get` reads an existing counter only: a mistyped key creates nothing.
   auto h = *get ? c->get<counter::counter_if>("counter", key)

@@ -75,6 +75,12 @@ TEST_CASE("counter-client prints the value and reports a missing host clearly") 
   CHECK(out == "visits = 3\n");
   std::tie(rc, out) = ark::test::run_command(client + " get visits");
   CHECK(out == "visits = 3\n");
+  // Several counters in one message (ark::call_many).
+  std::tie(rc, out) = ark::test::run_command(client + " add-all 2 visits likes shares");
+  CHECK(rc == 0);
+  CHECK(out == "visits = 5\nlikes = 2\nshares = 2\n");
+  std::tie(rc, out) = ark::test::run_command(client + " get likes");
+  CHECK(out == "likes = 2\n");
   host.stop();
   std::tie(rc, out) = ark::test::run_command(client + " get visits");
   CHECK(rc == 1);
