@@ -19,30 +19,42 @@
 
 namespace ark::bench {
 
-/// Adds 1 to random counters of `handles` until `stop`, one request at a
-/// time; `done` counts the replies. An error ends the actor.
-inline void counter_load_actor(caf::event_based_actor* self,
-                               std::vector<counter::counter_if> handles,
-                               std::shared_ptr<std::atomic<std::uint64_t>> done,
-                               std::shared_ptr<std::atomic<bool>> stop, std::uint32_t seed) {
-  auto rng = std::make_shared<std::minstd_rand>(seed);
+using done_counter = std::shared_ptr<std::atomic<std::uint64_t>>;
+using stop_flag = std::shared_ptr<std::atomic<bool>>;
+using again_fn = std::shared_ptr<std::function<void()>>;
+
+/// Calls send(again) until `stop`: send makes one request whose success
+/// handler calls (*again)() (the next request); on an error it quits.
+template <class Send>
+void loop_requests(caf::event_based_actor* self, stop_flag stop, Send send) {
   auto next = std::make_shared<std::function<void()>>();
-  *next = [self, handles, done, stop, rng, next] {
+  *next = [self, stop, send, next] {
     if (*stop) {
       self->quit();
       return;
     }
-    const auto& h = handles[(*rng)() % handles.size()];
-    self->request(h, std::chrono::seconds(10), counter::add_atom::value, std::int64_t{1})
-        .then(
-            [done, next](std::int64_t) {
-              ++*done;
-              (*next)();
-            },
-            [self](caf::error&) { self->quit(); });
+    send(next);
   };
   self->attach_functor([next] { *next = nullptr; });  // `next` holds itself
   (*next)();
+}
+
+/// Adds 1 to random counters of `handles` until `stop`, one request at a
+/// time; `done` counts the replies. An error ends the actor.
+inline void counter_load_actor(caf::event_based_actor* self,
+                               std::vector<counter::counter_if> handles, done_counter done,
+                               stop_flag stop, std::uint32_t seed) {
+  auto rng = std::make_shared<std::minstd_rand>(seed);
+  loop_requests(self, stop, [self, handles, done, rng](again_fn again) {
+    const auto& h = handles[(*rng)() % handles.size()];
+    self->request(h, std::chrono::seconds(10), counter::add_atom::value, std::int64_t{1})
+        .then(
+            [done, again](std::int64_t) {
+              ++*done;
+              (*again)();
+            },
+            [self](caf::error&) { self->quit(); });
+  });
 }
 
 /// The same with ark::call_many: batches of `batch` adds to random counters,
@@ -50,38 +62,29 @@ inline void counter_load_actor(caf::event_based_actor* self,
 /// the calls answered.
 inline void counter_batch_load_actor(caf::event_based_actor* self, directory_actor dir,
                                      std::string token, std::vector<counter::counter_if> handles,
-                                     int batch, std::shared_ptr<std::atomic<std::uint64_t>> done,
-                                     std::shared_ptr<std::atomic<bool>> stop, std::uint32_t seed) {
+                                     int batch, done_counter done, stop_flag stop,
+                                     std::uint32_t seed) {
   auto rng = std::make_shared<std::minstd_rand>(seed);
-  auto next = std::make_shared<std::function<void()>>();
-  *next = [self, dir, token, handles, batch, done, stop, rng, next] {
-    if (*stop) {
-      self->quit();
-      return;
-    }
+  loop_requests(self, stop, [self, dir, token, handles, batch, done, rng](again_fn again) {
     ark::call_batch b;
     for (int i = 0; i < batch; ++i)
       (void)b.add(handles[(*rng)() % handles.size()], counter::add_atom::value, std::int64_t{1});
     self->request(dir, std::chrono::seconds(10), directory_many_atom::value, token,
                   b.destinations(), b.messages())
         .then(
-            [done, next, self](std::vector<caf::message>& replies) {
+            [self, done, again](std::vector<caf::message>& replies) {
               for (auto& r : replies)
                 if (!r.match_elements<std::int64_t>()) {
                   self->quit();
                   return;
                 }
               *done += replies.size();
-              (*next)();
+              (*again)();
             },
             [self](caf::error&) { self->quit(); });
-  };
-  self->attach_functor([next] { *next = nullptr; });  // `next` holds itself
-  (*next)();
+  });
 }
 
-using done_counter = std::shared_ptr<std::atomic<std::uint64_t>>;
-using stop_flag = std::shared_ptr<std::atomic<bool>>;
 
 /// Replies a second of `inflight` load actors (spawn(i, done, stop) starts
 /// actor i), measured over `window` after `warmup`.
