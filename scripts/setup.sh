@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential g++ cmake ninja-build pkg-config git
-  libcaf-dev libssl-dev openssl liblmdb-dev lmdb-utils libsqlite3-dev sqlite3
+  libcaf-dev libssl-dev openssl liblmdb-dev lmdb-utils libsqlite3-dev sqlite3 libjemalloc-dev
   postgresql libpq-dev
   libmsgpack-cxx-dev libboost-dev doctest-dev libxxhash-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libfmt-dev libspdlog-dev
