@@ -204,3 +204,38 @@ TEST_CASE("call_many: a host that dies fails the batch with unreachable") {
   CHECK(out.error().message().find("ark-host at") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < 20s);  // not the whole timeout
 }
+
+TEST_CASE("call_many: replies read as their ticket's type: void, one value, a tuple, an error") {
+  // No host: the reading of a batch's replies alone.
+  std::vector<caf::message> raw{
+      caf::make_message(),                                          // void
+      caf::make_message(std::int64_t{7}),                           // one value
+      caf::make_message(std::int64_t{1}, std::string("x")),         // several
+      caf::make_message(ark::to_caf(ark::errc::not_found, "gone")),  // a failed call
+      caf::make_message(std::string("surprise")),                   // not what the ticket says
+  };
+  ark::call_replies r{raw, false};
+  CHECK(r.get(ark::call_ticket<void>{0}).has_value());
+  CHECK(r.get(ark::call_ticket<std::int64_t>{1}).value() == 7);
+  auto t = r.get(ark::call_ticket<std::tuple<std::int64_t, std::string>>{2});
+  REQUIRE(t);
+  CHECK(*t == std::make_tuple(std::int64_t{1}, std::string("x")));
+  auto failed = r.get(ark::call_ticket<std::int64_t>{3});
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error() == ark::errc::not_found);
+  CHECK(failed.error().message().find("call 3 of the batch") != std::string::npos);
+  CHECK(failed.error().message().find("gone") != std::string::npos);
+  auto failed_void = r.get(ark::call_ticket<void>{3});
+  REQUIRE_FALSE(failed_void);
+  CHECK(failed_void.error() == ark::errc::not_found);
+  auto wrong = r.get(ark::call_ticket<std::int64_t>{4});
+  REQUIRE_FALSE(wrong);
+  CHECK(wrong.error() == ark::errc::type_mismatch);
+  CHECK(wrong.error().message().find("surprise") != std::string::npos);
+  auto not_void = r.get(ark::call_ticket<void>{1});
+  REQUIRE_FALSE(not_void);
+  CHECK(not_void.error() == ark::errc::type_mismatch);
+  auto as_message = r.get(ark::call_ticket<caf::message>{4});
+  REQUIRE(as_message);
+  CHECK(as_message->match_elements<std::string>());
+}
