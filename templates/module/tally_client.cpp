@@ -1,13 +1,15 @@
 // tally-client: calls a tally actor on a running ark-host.
 //   tally-client [--host H] [--port P] [--token-file F] [--tls-*] COMMAND
-//   COMMAND: add KEY ITEM [N] | count KEY ITEM | total KEY
+//   COMMAND: add KEY ITEM [N] | count KEY ITEM | total KEY | vote KEY ITEM...
 
 #include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+#include <ark/call_many.hpp>
 #include <ark/client.hpp>
 #include <ark/client_cli.hpp>
 
@@ -30,6 +32,11 @@ int main(int argc, char** argv) {
   count->add_option("item", item, "item")->required();
   auto* total = app.add_subcommand("total", "print the votes over all items of tally KEY");
   total->add_option("key", key, "tally key")->required();
+  std::vector<std::string> items;
+  auto* vote = app.add_subcommand(
+      "vote", "one vote for each ITEM in tally KEY, all in one message (ark::call_many)");
+  vote->add_option("key", key, "tally key")->required();
+  vote->add_option("items", items, "items")->required();
   CLI11_PARSE(app, argc, argv);
 
   auto opts = conn.resolve();  // the token from --token-file or $ARK_TOKEN
@@ -48,6 +55,28 @@ int main(int argc, char** argv) {
   if (!h) {
     std::cerr << "tally-client: " << h.error().message() << '\n';
     return 1;
+  }
+  if (*vote) {
+    // Many calls, one round trip: each is an ordinary call on the host
+    // (each commits on its own); each reply is read with its ticket.
+    ark::call_batch batch;
+    std::vector<ark::call_ticket<std::int64_t>> tickets;
+    for (const auto& i : items)
+      tickets.push_back(batch.add(*h, tally::add_atom::value, i, std::int64_t{1}));
+    auto replies = ark::call_many(sys, *host, batch);
+    if (!replies) {
+      std::cerr << "tally-client: " << replies.error().message() << '\n';
+      return 1;
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      auto v = replies->get(tickets[i]);
+      if (!v) {
+        std::cerr << "tally-client: " << items[i] << ": " << v.error().message() << '\n';
+        return 1;
+      }
+      std::cout << key << ' ' << items[i] << " = " << *v << '\n';
+    }
+    return 0;
   }
   auto timeout = std::chrono::seconds(10);
   ark::expected<std::int64_t> r = ark::error{ark::errc::invalid_argument, "no command"};

@@ -180,6 +180,9 @@ start_host
 expect "lunch pizza = 5" count lunch pizza
 expect "lunch pizza = 6" add lunch pizza 1
 expect "lunch total = 7" total lunch
+# Several calls in one message (ark::call_many), from the installed headers.
+expect "$(printf 'lunch soup = 2\nlunch salad = 1')" vote lunch soup salad
+expect "lunch total = 9" total lunch
 stop_host
 
 step "a pkg-config consumer"
