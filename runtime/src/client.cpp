@@ -127,19 +127,30 @@ error call_error(bool remote, error e) {
 namespace {
 
 // The answer of one directory request: errors name the host; a host that
-// predates get/create says so.
-expected<caf::actor> directory_answer(expected<caf::actor> out, const std::string& address,
-                                      const char* what) {
+// predates the request (`what`, added with `feature`) says so, with
+// `instead` as the remedy's alternative.
+template <class T>
+expected<T> directory_answer(expected<T> out, const std::string& address, const char* what,
+                             const char* feature = "lookups without creation",
+                             const char* instead = "use get_or_create") {
   if (out) return out;
   const auto& e = out.error();
   if (e.code() == errc::unreachable) return host_unreachable(address, e.context());
   if (e.code() == errc::wrong_interface &&
       e.context().find("does not handle this message") != std::string::npos)
     return error{errc::wrong_interface,
-                 "ark-host at " + address + " does not offer " + what +
-                     " (it predates lookups without creation)",
-                 "upgrade ark-host, or use get_or_create"};
+                 "ark-host at " + address + " does not offer " + what + " (it predates " +
+                     feature + ")",
+                 std::string("upgrade ark-host, or ") + instead};
   return out;
+}
+
+// A batch of more calls than one may carry (call_many and the host alike).
+error batch_too_large(std::size_t calls) {
+  return error{errc::invalid_argument,
+               "a batch of " + std::to_string(calls) + " calls; at most " +
+                   std::to_string(max_calls_per_batch) + " go in one",
+               "split the batch"};
 }
 
 }  // namespace
@@ -367,11 +378,7 @@ caf::result<std::vector<caf::message>> serve_many(directory_actor::pointer self,
     return to_caf(errc::invalid_argument, "a batch of " + std::to_string(dests.size()) +
                                               " actors and " + std::to_string(msgs.size()) +
                                               " messages");
-  if (dests.size() > max_calls_per_batch)
-    return to_caf(error{errc::invalid_argument,
-                        "a batch of " + std::to_string(dests.size()) + " calls; at most " +
-                            std::to_string(max_calls_per_batch) + " go in one",
-                        "split the batch"});
+  if (dests.size() > max_calls_per_batch) return to_caf(batch_too_large(dests.size()));
   for (std::size_t i = 0; i < dests.size(); ++i)
     if (!dests[i])
       return to_caf(errc::invalid_argument,
@@ -525,24 +532,12 @@ error batch_call_error(std::size_t i, const caf::message& reply, bool remote,
 expected<call_replies> call_many(caf::actor_system& sys, const client& c, const call_batch& batch,
                                  std::chrono::milliseconds timeout) {
   if (batch.empty()) return call_replies{};
-  if (batch.size() > max_calls_per_batch)
-    return error{errc::invalid_argument,
-                 "a batch of " + std::to_string(batch.size()) + " calls; at most " +
-                     std::to_string(max_calls_per_batch) + " go in one",
-                 "split the batch"};
-  auto r = call<std::vector<caf::message>>(sys, c.directory(), timeout,
-                                           directory_many_atom::value, c.token(),
-                                           batch.destinations(), batch.messages());
-  if (!r) {
-    const auto& e = r.error();
-    if (e.code() == errc::unreachable) return host_unreachable(c.address(), e.context());
-    if (e.code() == errc::wrong_interface &&
-        e.context().find("does not handle this message") != std::string::npos)
-      return error{errc::wrong_interface,
-                   "ark-host at " + c.address() + " does not offer call_many (it predates it)",
-                   "upgrade ark-host, or make the calls one by one"};
-    return e;
-  }
+  if (batch.size() > max_calls_per_batch) return batch_too_large(batch.size());
+  auto r = directory_answer(
+      call<std::vector<caf::message>>(sys, c.directory(), timeout, directory_many_atom::value,
+                                      c.token(), batch.destinations(), batch.messages()),
+      c.address(), "call_many", "call_many", "make the calls one by one");
+  if (!r) return r.error();
   if (r->size() != batch.size())
     return error{errc::backend_failure, "ark-host at " + c.address() + " answered a batch of " +
                                             std::to_string(batch.size()) + " calls with " +
