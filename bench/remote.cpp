@@ -9,6 +9,10 @@
 //   remote_plain_caf_msg_per_s_10k_actors    the same client against 10,000
 //       plain CAF counters in a server process
 //   remote_vs_plain_caf                      the two above
+//   remote_nosync_msg_per_s_10k_actors       the same client against a second
+//       ark-host with durability none (each commit written, no fsync: the
+//       reply does not wait for the disk); remote_nosync_vs_plain_caf: what
+//       ark's own path costs over the wire, apart from the wait for the disk
 //   remote_durable_msg_per_s_100_hot_actors, remote_plain_caf_msg_per_s_100_actors
 //   remote_durable_msg_per_s_{2,4}_clients   10,000 counters, 2 and 4 client
 //       processes (64 in flight each), summed
@@ -183,13 +187,14 @@ struct server {
   std::uint16_t port = 0;
 };
 
-bool start_ark_host(const context& ctx, server& out) {
+bool start_ark_host(const context& ctx, server& out, const char* durability = "sync") {
   auto bin_dir = std::filesystem::path(ctx.self_exe).parent_path();
   auto module = counter_module_for(ctx.self_exe);
   out.proc = std::make_unique<child_process>();
   std::string err;
   if (!out.proc->spawn({(bin_dir / "ark-host").string(), "--module", module, "--data",
-                        ctx.fresh_dir("remote-host"), "--port", "0", "--log-level", "warn"},
+                        ctx.fresh_dir("remote-host"), "--port", "0", "--log-level", "warn",
+                        "--durability", durability},
                        err)) {
     std::fprintf(stderr, "ark-bench: %s\n", err.c_str());
     return false;
@@ -280,29 +285,38 @@ int remote_child(const std::vector<std::string>& args) {
 
 void run_remote(context& ctx) {
   const std::int64_t n = 10000;
-  server host, plain;
-  if (!start_ark_host(ctx, host) || !start_plain_server(ctx, n, plain)) return;
-  std::printf("  ark-host on port %u, plain CAF server on port %u\n",
-              static_cast<unsigned>(host.port), static_cast<unsigned>(plain.port));
+  server host, plain, nosync;
+  if (!start_ark_host(ctx, host) || !start_plain_server(ctx, n, plain) ||
+      !start_ark_host(ctx, nosync, "none"))
+    return;
+  std::printf("  ark-host on port %u (and with durability none on %u), plain CAF server on port "
+              "%u\n",
+              static_cast<unsigned>(host.port), static_cast<unsigned>(nosync.port),
+              static_cast<unsigned>(plain.port));
   // Alternate ark and plain, so that a noisy moment hits both.
-  double ark10k = 0, plain10k = 0, ark100 = 0, plain100 = 0;
+  double ark10k = 0, plain10k = 0, ark100 = 0, plain100 = 0, nosync10k = 0;
   const int rounds = ctx.pick(1, 2);
   for (int r = 0; r < rounds; ++r) {
     auto a = run_clients(ctx, true, host.port, n, 64, 1);
     auto b = run_clients(ctx, false, plain.port, n, 64, 1);
+    auto e = run_clients(ctx, true, nosync.port, n, 64, 1);
     auto c = run_clients(ctx, true, host.port, 100, 64, 1);
     auto d = run_clients(ctx, false, plain.port, 100, 64, 1);
-    if (a.empty() || b.empty() || c.empty() || d.empty()) return;
+    if (a.empty() || b.empty() || c.empty() || d.empty() || e.empty()) return;
     ark10k += a[0] / rounds;
     plain10k += b[0] / rounds;
+    nosync10k += e[0] / rounds;
     ark100 += c[0] / rounds;
     plain100 += d[0] / rounds;
   }
+  nosync.proc->stop(30s);
   ctx.add("remote_durable_msg_per_s_10k_actors", ark10k, "1/s");
   ctx.add("remote_plain_caf_msg_per_s_10k_actors", plain10k, "1/s");
+  ctx.add("remote_nosync_msg_per_s_10k_actors", nosync10k, "1/s");
   ctx.add("remote_durable_msg_per_s_100_hot_actors", ark100, "1/s");
   ctx.add("remote_plain_caf_msg_per_s_100_actors", plain100, "1/s");
   ctx.add("remote_vs_plain_caf", ark10k / plain10k, "ratio");
+  ctx.add("remote_nosync_vs_plain_caf", nosync10k / plain10k, "ratio");
   // ark::call_many: 64 batches in flight, of 4 and 16 adds (256 and 1,024
   // calls in flight), over the 10k counters.
   for (int batch : {4, 16}) {
