@@ -1,5 +1,7 @@
 #include "ark/detail/journal.hpp"
 
+#include <atomic>
+
 #include "ark/detail/host.hpp"
 #include "ark/kv/big_endian.hpp"
 #include "ark/kv/key.hpp"
@@ -130,6 +132,11 @@ constexpr std::size_t checkpoint_actors = 16384;
 
 }  // namespace
 
+std::uint64_t snapshot_journal::new_generation() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 expected<std::shared_ptr<snapshot_journal>> snapshot_journal::load(kv::backend& b) {
   auto contents = stored::read_journal(b);
   if (!contents) return contents.error();
@@ -164,10 +171,19 @@ void snapshot_journal::publish(const std::vector<update>& updates, std::size_t r
   std::lock_guard<std::mutex> guard{mtx_};
   auto& latest = contents_.snapshots;
   for (const auto& u : updates) {
-    if (u.snapshot)
-      latest[*u.key] = std::move(*u.snapshot);
-    else
-      latest.erase(*u.key);
+    if (!u.snapshot) {
+      if (latest.erase(*u.key) != 0) generation_ = new_generation();
+      continue;
+    }
+    // The index's nodes stay put when it grows (rehashing moves no value),
+    // so a slot found once serves until entries are dropped.
+    if (u.where && u.where->value && u.where->generation == generation_) {
+      *u.where->value = std::move(*u.snapshot);
+      continue;
+    }
+    auto& value = latest[*u.key];
+    value = std::move(*u.snapshot);
+    if (u.where) *u.where = slot{&value, generation_};
   }
   contents_.record_bytes += record_bytes;
   ++contents_.next_seq;
@@ -191,6 +207,7 @@ void snapshot_journal::checkpoint_batch(kv::backend_batch& batch) const {
 void snapshot_journal::checkpointed() {
   std::lock_guard<std::mutex> guard{mtx_};
   contents_.snapshots.clear();
+  generation_ = new_generation();
   contents_.record_bytes = 0;
 }
 

@@ -282,7 +282,7 @@ expected<std::uint64_t> writer::apply(std::vector<commit_unit*>& units, bool coa
       sources.push_back({u, source::snapshot, 0});
     } else if (opts_.journal && u->snapshot->size() <= journal_max_snapshot) {
       record.add(journal_entry::snapshot, key, *u->snapshot);
-      updates.push_back({&key, &*u->snapshot});
+      updates.push_back({&key, &*u->snapshot, &u->channel->journal_slot});
     } else {
       in_place.push_back(u);
       if (opts_.journal) {

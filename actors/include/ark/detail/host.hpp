@@ -17,6 +17,7 @@
 
 #include "ark/clock.hpp"
 #include "ark/detail/interface_cache.hpp"
+#include "ark/detail/journal.hpp"
 #include "ark/detail/subscribers.hpp"
 #include "ark/expected.hpp"
 #include "ark/kv/backend.hpp"
@@ -87,6 +88,9 @@ struct commit_channel {
   std::atomic<std::int64_t> last_commit_ms{0};
   std::string state_key;  ///< identity::encoded, set at activation
   // -- host writer thread only --
+  /// The actor's entry in the state journal's index (snapshot_journal::
+  /// publish).
+  snapshot_journal::slot journal_slot;
   std::uint64_t last_in_batch = 0;
   std::uint64_t last_snapshot_in_batch = 0;
   std::uint64_t failed_epoch = 0;

@@ -56,11 +56,21 @@ class snapshot_journal {
 
   /// The key of the next record.
   std::string next_key() const;
+  /// Where an actor's entry sits in the journal's index, kept by the writer
+  /// per activation (commit_channel) so that publishing its next snapshot
+  /// skips the lookup. Valid while `generation` is the journal's: entries
+  /// only move when the index drops some (a checkpoint, an in-place write).
+  struct slot {
+    std::string* value = nullptr;
+    std::uint64_t generation = 0;
+  };
   /// One entry of a committed record: the actor's new snapshot (moved into
-  /// the journal), or null when it was written in place.
+  /// the journal), or null when it was written in place; `where` (may be
+  /// null) caches the actor's entry.
   struct update {
     const std::string* key;
     std::string* snapshot;
+    slot* where = nullptr;
   };
   /// The record with these entries, `record_bytes` long, was committed.
   void publish(const std::vector<update>& updates, std::size_t record_bytes);
@@ -78,6 +88,11 @@ class snapshot_journal {
   // The snapshots, the next record number and the record bytes since the
   // last checkpoint.
   stored::journal_contents contents_;
+  // Renewed whenever entries of contents_.snapshots are dropped: every
+  // cached slot of another generation is stale. Unique across journals
+  // (new_generation), so a slot never matches a journal it did not come from.
+  static std::uint64_t new_generation();
+  std::uint64_t generation_ = new_generation();
 };
 
 }  // namespace ark::detail
