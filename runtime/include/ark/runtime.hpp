@@ -286,12 +286,13 @@ class runtime {
 
 /// CAF scheduler settings for a process that hosts ark actors: an idle
 /// worker polls its queue briefly (1,000 work-stealing aggressive polls,
-/// tens of microseconds) and then sleeps, instead of CAF's default of
+/// ~10-16 us of CPU measured) and then sleeps, instead of CAF's default of
 /// polling with 50 us sleeps for milliseconds (moderate polling off), so
 /// the group-commit writer thread gets a core the moment a batch is ready.
 /// On 2 cores this halves the latency of a lone durable request against
-/// CAF's defaults, and the brief poll catches a client's next request
-/// without a wake-up (bench/RESULTS.md). ark-host applies it; call it on
+/// CAF's defaults, and the brief poll lets the thread that enqueues the
+/// next request (a client, the middleman's network thread) skip the
+/// wake-up (bench/RESULTS.md). ark-host applies it; call it on
 /// your config before creating the actor_system when you embed a runtime.
 void configure_host_scheduler(caf::actor_system_config& cfg);
 
