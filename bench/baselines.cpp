@@ -2,6 +2,10 @@
 // in the same run as ark so that ark's figures can be read against them.
 //
 //   fdatasync_us                median of pwrite(4 KiB) + fdatasync
+//   fdatasync_after_idle_us     the same after the thread slept 300 us: what
+//                               a flush costs a committer that waited for
+//                               its next request (a remote client's round
+//                               trip), rather than flushing back to back
 //   raw_lmdb_sync_commit_per_s  one put per write txn, sync commit
 //   raw_lmdb_sync_commit_us     median latency of one such txn
 //   raw_lmdb_batched_put_per_s  1000 random puts per write txn, sync commit
@@ -27,6 +31,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ark/kv/big_endian.hpp"
@@ -99,8 +104,10 @@ class raw_env {
 
 // -- fdatasync_us ----------------------------------------------------------------
 
-void measure_fdatasync(context& ctx) {
-  const char* metric = "fdatasync_us";
+// `idle`: each round starts after the thread slept for that long (0: back
+// to back).
+void measure_fdatasync(context& ctx, std::chrono::microseconds idle = {}) {
+  const char* metric = idle.count() > 0 ? "fdatasync_after_idle_us" : "fdatasync_us";
   const int n = ctx.pick(200, 1000);
   const std::string path = ctx.fresh_dir("fsync") + "/probe";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -118,6 +125,7 @@ void measure_fdatasync(context& ctx) {
   std::vector<double> us;
   us.reserve(static_cast<std::size_t>(n));
   for (int i = 0; ok && i < n; ++i) {
+    if (idle.count() > 0) std::this_thread::sleep_for(idle);
     block[0] = static_cast<char>('a' + i % 26);  // a real change each round
     // Timed: the pwrite and the fdatasync together. The pwrite only copies
     // 4 KiB into the page cache (a few microseconds), so the figure is
@@ -285,6 +293,7 @@ void measure_record_check(context& ctx) {
 
 void run_disk_baselines(context& ctx) {
   measure_fdatasync(ctx);
+  measure_fdatasync(ctx, std::chrono::microseconds(300));
   measure_sync_commit(ctx);
   measure_batched_put(ctx, false);
   measure_batched_put(ctx, true);
