@@ -969,14 +969,15 @@ void detail::runtime_access::skip_checkpoint_at_stop(runtime& rt) {
 }
 
 void configure_host_scheduler(caf::actor_system_config& cfg) {
-  // A worker that runs out of jobs polls its queue (and, every 10th time,
-  // another worker's) this many times before it sleeps on its condition
-  // variable: ~10-16 us of CPU (measured), so the thread that enqueues the
-  // next job (a client, the middleman's network thread under remote load)
-  // finds the worker awake and skips the futex wake-up. No moderate phase:
-  // its 50 us sleeps between polls cost latency and keep the writer off a
-  // core. bench/RESULTS.md, "Idle workers poll before they sleep".
-  cfg.set("work-stealing.aggressive-poll-attempts", std::size_t{1000});
+  // Idle workers sleep on their condition variable at once: no aggressive
+  // polling, no moderate phase (whose 50 us sleeps between polls cost
+  // latency). Polling 1,000 times first (~10-16 us per idle gap) was tried:
+  // CAF's 4 workers spinning on 2 cores took the writer's core, -6 to -9 %
+  // durable messages/s over 10k actors in 10 of 10 pairs, and a lone remote
+  // request 60-110 us slower; its remote gain (4 of 4 pairs once) did not
+  // come back. bench/RESULTS.md, "Idle workers poll before they sleep" and
+  // "... measured again".
+  cfg.set("work-stealing.aggressive-poll-attempts", std::size_t{0});
   cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
 }
 

@@ -284,16 +284,12 @@ class runtime {
   std::shared_ptr<impl> impl_;
 };
 
-/// CAF scheduler settings for a process that hosts ark actors: an idle
-/// worker polls its queue briefly (1,000 work-stealing aggressive polls,
-/// ~10-16 us of CPU measured) and then sleeps, instead of CAF's default of
-/// polling with 50 us sleeps for milliseconds (moderate polling off), so
-/// the group-commit writer thread gets a core the moment a batch is ready.
-/// On 2 cores this halves the latency of a lone durable request against
-/// CAF's defaults, and the brief poll lets the thread that enqueues the
-/// next request (a client, the middleman's network thread) skip the
-/// wake-up (bench/RESULTS.md). ark-host applies it; call it on
-/// your config before creating the actor_system when you embed a runtime.
+/// CAF scheduler settings for a process that hosts ark actors: idle workers
+/// sleep instead of spinning (work-stealing aggressive and moderate polling
+/// off), so the group-commit writer thread gets a core the moment a batch is
+/// ready. On 2 cores this halves the latency of a lone durable request
+/// against CAF's defaults (bench/RESULTS.md). ark-host applies it; call it
+/// on your config before creating the actor_system when you embed a runtime.
 void configure_host_scheduler(caf::actor_system_config& cfg);
 
 /// Parses "sync" | "relaxed" | "none".
