@@ -212,8 +212,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, std::vector<std::string>> contract{
       {"disk",
        {"fdatasync_us", "fdatasync_after_idle_us", "raw_lmdb_sync_commit_per_s",
-        "raw_lmdb_sync_commit_us",
-        "raw_lmdb_batched_put_per_s"}},
+        "raw_lmdb_sync_commit_us", "raw_lmdb_batched_put_per_s"}},
       {"actors",
        {"naive_durable_msg_per_s", "plain_caf_msg_per_s", "durable_msg_per_s_10k_actors",
         "durable_msg_per_s_100_hot_actors", "none_msg_per_s", "single_actor_p50_us",

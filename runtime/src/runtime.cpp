@@ -972,7 +972,7 @@ void configure_host_scheduler(caf::actor_system_config& cfg) {
   // Idle workers sleep on their condition variable at once: no aggressive
   // polling, no moderate phase (whose 50 us sleeps between polls cost
   // latency). Polling 1,000 times first (~10-16 us per idle gap) was tried:
-  // CAF's 4 workers spinning on 2 cores took the writer's core, -6 to -9 %
+  // CAF's 4 workers spinning on 2 cores took the writer's core, -6 to -11 %
   // durable messages/s over 10k actors in 10 of 10 pairs, and a lone remote
   // request 60-110 us slower; its remote gain (4 of 4 pairs once) did not
   // come back. bench/RESULTS.md, "Idle workers poll before they sleep" and
